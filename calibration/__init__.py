@@ -1,0 +1,1 @@
+"""Calibration of LLM judges: metrics, recalibration, bias studies and reports."""

@@ -1,0 +1,89 @@
+"""The `Backend` protocol: one batched `generate(requests)` call, and declared capabilities.
+
+The runner never imports a concrete backend; it reads `capabilities` and plans accordingly.
+A backend must return one `Generation` per request and sample, in request order, and must turn
+a failure of one request into that generation's `error` rather than failing the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from judge.errors import GenerationError
+from judge.types import Generation, GenerationRequest
+
+
+class Capabilities(BaseModel):
+    """What a backend can do; the runner checks these instead of assuming them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    structured_output: bool = False
+    """Outputs can be constrained (see `constraint_kinds`)."""
+    constraint_kinds: tuple[Literal["regex", "json_schema"], ...] = ("regex", "json_schema")
+    """Which `Constraint` kinds are honoured when `structured_output` is true."""
+    choice_probabilities: bool = False
+    """`ChoiceProbe` probabilities are read from the model's token distribution."""
+    prefix_cache: bool = False
+    """A shared prompt prefix is computed once across requests."""
+    max_context_tokens: int | None = None
+    """Prompt plus new tokens must fit in this many tokens (None: unknown)."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model behind one batched generation call."""
+
+    @property
+    def model_id(self) -> str:
+        """A stable name of the model (recorded in every Judgment)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this backend supports."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Run a batch; return ``sum(r.sampling.n for r in requests)`` generations in order."""
+        ...
+
+    def close(self) -> None:
+        """Release the model, connections and threads."""
+        ...
+
+
+def expected_count(requests: Sequence[GenerationRequest]) -> int:
+    """How many generations a batch of requests must produce."""
+    return sum(request.sampling.n for request in requests)
+
+
+def check_batch(requests: Sequence[GenerationRequest], generations: Sequence[Generation]) -> None:
+    """Raise if a backend broke the contract of `generate` (count or order of generations)."""
+    expected = [
+        (request.id, index) for request in requests for index in range(request.sampling.n)
+    ]
+    got = [(generation.request_id, generation.sample_index) for generation in generations]
+    if got != expected:
+        raise GenerationError(
+            f"backend returned {len(got)} generations for {len(expected)} expected, "
+            "or out of order",
+            hint="a Backend must return one Generation per request and sample, in request order",
+            retryable=False,
+        )
+
+
+def group_by_request(
+    requests: Sequence[GenerationRequest], generations: Sequence[Generation]
+) -> dict[str, list[Generation]]:
+    """Map each request id to its generations (n of them with self-consistency sampling)."""
+    check_batch(requests, generations)
+    grouped: dict[str, list[Generation]] = {request.id: [] for request in requests}
+    for generation in generations:
+        grouped[generation.request_id].append(generation)
+    return grouped

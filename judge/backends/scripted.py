@@ -1,0 +1,86 @@
+"""A deterministic backend that answers from a script: for users' and our own tests, never a default.
+
+Like httpx's ``MockTransport``: give it a function from request to reply, and it records every
+batch it was sent, so a test can assert what was asked and how it was batched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from judge.backends.base import Capabilities
+from judge.types import Generation, GenerationRequest, Usage
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """What the scripted model says to one request."""
+
+    text: str
+    choice_probs: dict[str, float] | None = None
+    finish_reason: str = "stop"
+    error: str | None = None
+
+
+Responder = Callable[[GenerationRequest, int], ScriptedReply | str]
+
+
+class ScriptedBackend:
+    """Answers each request with ``responder(request, sample_index)`` and records the batches."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        model_id: str = "scripted",
+        capabilities: Capabilities | None = None,
+    ) -> None:
+        self._responder = responder
+        self._model_id = model_id
+        self._capabilities = capabilities or Capabilities(
+            structured_output=True, choice_probabilities=True, prefix_cache=False
+        )
+        self.batches: list[list[GenerationRequest]] = []
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def calls(self) -> int:
+        """How many batched `generate` calls were made."""
+        return len(self.batches)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        self.batches.append(list(requests))
+        generations = []
+        for request in requests:
+            for index in range(request.sampling.n):
+                reply = self._responder(request, index)
+                if isinstance(reply, str):
+                    reply = ScriptedReply(text=reply)
+                probs = reply.choice_probs if self._capabilities.choice_probabilities else None
+                generations.append(
+                    Generation(
+                        request_id=request.id,
+                        sample_index=index,
+                        text=reply.text,
+                        choice_probs=probs,
+                        probs_source="scripted" if probs is not None else None,
+                        usage=Usage(
+                            prompt_tokens=sum(len(m.content.split()) for m in request.messages),
+                            completion_tokens=len(reply.text.split()),
+                        ),
+                        finish_reason=reply.finish_reason,  # type: ignore[arg-type]
+                        error=reply.error,
+                    )
+                )
+        return generations
+
+    def close(self) -> None:
+        return None

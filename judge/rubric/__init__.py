@@ -1,0 +1,1 @@
+"""The rubric engine: the YAML library, generation, and RRD refinement."""

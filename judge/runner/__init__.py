@@ -1,0 +1,1 @@
+"""The judge runner: plans samples x criteria into batched requests and reads verdicts back."""

@@ -1,0 +1,60 @@
+"""Read a verdict (yes/no, rationale, P(yes)) from a generation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from judge.errors import VerdictParseError
+from judge.types import CriterionVerdict, Generation
+
+_VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
+_RATIONALE_RE = re.compile(r'"rationale"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
+
+
+def parse_verdict_text(text: str) -> tuple[str, str]:
+    """Return (verdict, rationale) from a model output; raise VerdictParseError if there is none.
+
+    Constrained outputs are exact JSON; unconstrained ones may wrap it in prose or code fences,
+    so the verdict field is also searched for directly.
+    """
+    stripped = text.strip()
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("verdict"), str):
+        verdict = data["verdict"].strip().lower()
+        if verdict in ("yes", "no"):
+            rationale = data.get("rationale")
+            return verdict, rationale.strip() if isinstance(rationale, str) else ""
+    found = _VERDICT_RE.search(stripped)
+    if found is None:
+        raise VerdictParseError(
+            f"no yes/no verdict in model output {stripped[:120]!r}",
+            hint="use a backend with structured output, or a stronger model",
+        )
+    rationale_match = _RATIONALE_RE.search(stripped)
+    rationale = rationale_match.group(1) if rationale_match else ""
+    return found.group(1).lower(), rationale.strip()
+
+
+def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
+    """Turn one generation into a CriterionVerdict; failures become the verdict's `error`."""
+    if generation.error is not None:
+        return CriterionVerdict(criterion_id=criterion_id, error=generation.error)
+    if generation.finish_reason == "length":
+        return CriterionVerdict(
+            criterion_id=criterion_id,
+            error=f"output cut at the token limit: {generation.text[-80:]!r}",
+        )
+    try:
+        verdict, rationale = parse_verdict_text(generation.text)
+    except VerdictParseError as exc:
+        return CriterionVerdict(criterion_id=criterion_id, error=exc.message)
+    p_yes = None
+    if generation.choice_probs is not None:
+        total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))
+        if total > 0:
+            p_yes = min(1.0, max(0.0, generation.choice_probs.get("yes", 0.0) / total))
+    return CriterionVerdict(criterion_id=criterion_id, verdict=verdict, p_yes=p_yes, rationale=rationale)  # type: ignore[arg-type]
