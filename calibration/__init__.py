@@ -1,1 +1,126 @@
-"""Calibration of LLM judges: metrics, recalibration, bias studies and reports."""
+"""Can I trust this judge? Calibration metrics, recalibration, bias studies and reports.
+
+Public API (each a one-line call for the CLI)::
+
+    import calibration
+    evaluation = calibration.evaluate_pairwise(records)          # or evaluate_pointwise
+    calibration.write_report(evaluation, "report/")               # Markdown + PNG plots
+    calibrator = calibration.fit_calibrator(p, labels, method="temperature", fingerprint=fp)
+    calibrator.save("calibrator.json")
+    calibration.load_calibrator("calibrator.json").calibrate_judgment(judgment)
+
+Records come from our `Judge` (`run_eval`), from released judgments (`calibration.data`), or from
+any JSONL with probabilities and labels (`load_records`). Importing this package loads numpy and
+pydantic only; matplotlib is imported when a plot is drawn.
+"""
+
+from calibration.agreement import Agreement, agreement
+from calibration.bias import (
+    LengthBias,
+    PositionBias,
+    SelfPreference,
+    length_bias,
+    panel_gold,
+    position_bias,
+    self_preference,
+)
+from calibration.bootstrap import Interval, bootstrap_ci
+from calibration.evaluate import (
+    Evaluation,
+    PairwiseEvaluation,
+    PointwiseEvaluation,
+    evaluate_pairwise,
+    evaluate_pointwise,
+)
+from calibration.jsonl import (
+    EvalSet,
+    load_eval_set,
+    load_pair_records,
+    load_point_records,
+    load_records,
+    write_records,
+)
+from calibration.metrics import (
+    accuracy,
+    aurc,
+    auroc,
+    brier,
+    confidence_and_correct,
+    ece,
+    mce,
+    nll,
+    reliability_bins,
+    risk_coverage,
+    selective_accuracy,
+    wrong_at,
+)
+from calibration.recalibrate import (
+    Calibrator,
+    HeldOutCheck,
+    ScoreCard,
+    fit_calibrator,
+    load_calibrator,
+    score_card,
+)
+from calibration.records import (
+    JudgeFingerprint,
+    LabelledPair,
+    LabelledSample,
+    PairRecord,
+    PointRecord,
+)
+from calibration.report import write_report
+from calibration.run import run_eval
+from calibration.summary import CalibrationSummary, summarize_calibration
+
+__all__ = [
+    "Agreement",
+    "CalibrationSummary",
+    "Calibrator",
+    "EvalSet",
+    "Evaluation",
+    "HeldOutCheck",
+    "Interval",
+    "JudgeFingerprint",
+    "LabelledPair",
+    "LabelledSample",
+    "LengthBias",
+    "PairRecord",
+    "PairwiseEvaluation",
+    "PointRecord",
+    "PointwiseEvaluation",
+    "PositionBias",
+    "ScoreCard",
+    "SelfPreference",
+    "accuracy",
+    "agreement",
+    "aurc",
+    "auroc",
+    "bootstrap_ci",
+    "brier",
+    "confidence_and_correct",
+    "ece",
+    "evaluate_pairwise",
+    "evaluate_pointwise",
+    "fit_calibrator",
+    "length_bias",
+    "load_calibrator",
+    "load_eval_set",
+    "load_pair_records",
+    "load_point_records",
+    "load_records",
+    "mce",
+    "nll",
+    "panel_gold",
+    "position_bias",
+    "reliability_bins",
+    "risk_coverage",
+    "run_eval",
+    "score_card",
+    "selective_accuracy",
+    "self_preference",
+    "summarize_calibration",
+    "write_records",
+    "write_report",
+    "wrong_at",
+]

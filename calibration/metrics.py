@@ -173,11 +173,26 @@ def auroc(scores: Any, labels: Any) -> float:
             f"AUROC is undefined: all {y.size} labels are {only}",
             hint="AUROC needs at least one positive and one negative example",
         )
-    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    starts = np.cumsum(counts) - counts
-    average_rank = starts + (counts + 1) / 2.0
-    rank_sum = float(average_rank[inverse][y].sum())
+    rank_sum = float(average_ranks(s)[y].sum())
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """1-based ranks of `values`, tied values sharing the mean of their ranks."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return np.asarray((starts + (counts + 1) / 2.0)[inverse], dtype=np.float64)
+
+
+def spearman(x: Any, y: Any) -> float:
+    """Spearman rank correlation (Pearson correlation of average ranks); NaN if one is constant."""
+    rx = average_ranks(finite_scores(x, "x"))
+    ry = average_ranks(finite_scores(y, "y"))
+    if rx.shape != ry.shape:
+        raise InputError(f"x has {rx.size} values but y has {ry.size}")
+    if rx.size < 2 or rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def _expected_errors(conf: FloatArray, hits: BoolArray) -> FloatArray:

@@ -198,7 +198,9 @@ class Sample(_Conversation):
 
     @field_validator("response")
     @classmethod
-    def _response_utf8(cls, value: str) -> str:
+    def _response_valid(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("response is empty")
         return _no_surrogates(value, "response")
 
 

@@ -37,7 +37,9 @@ class PromptEncoder:
         self._choice_ids: dict[tuple[str, tuple[str, ...]], dict[str, int] | None] = {}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, chat_template: str | None = None) -> PromptEncoder:
+    def from_pretrained(
+        cls, name_or_path: str, *, chat_template: str | None = None
+    ) -> PromptEncoder:
         """Load a tokenizer by local path or Hugging Face id (imports transformers lazily)."""
         try:
             from transformers import AutoTokenizer

@@ -51,21 +51,31 @@ def _matching_choice(tail: str, choices: Sequence[str]) -> str | None:
         choice
         for choice in choices
         if choice.startswith(tail)
-        or (tail.startswith(choice) and (len(tail) == len(choice) or not tail[len(choice)].isalnum()))
+        or (
+            tail.startswith(choice)
+            and (len(tail) == len(choice) or not tail[len(choice)].isalnum())
+        )
     ]
     return matches[0] if len(matches) == 1 else None
 
 
 def renormalise(
-    candidates: Iterable[tuple[str, float]], rest: str, choices: Sequence[str]
+    candidates: Iterable[tuple[str, float]],
+    rest: str,
+    choices: Sequence[str],
+    *,
+    absent_bound: float = 0.0,
 ) -> dict[str, float] | None:
-    """P(choice) from ``(token text, logprob)`` candidates at the verdict step.
+    r"""P(choice) from ``(token text, logprob)`` candidates at the verdict step.
 
     A candidate counts for a choice when its text, less `rest`, begins that choice (``"y"``,
-    ``"yes"``) or is that choice followed by punctuation (``"yes\\""``); ambiguous and other
-    tokens are ignored. None when no candidate carries any mass.
+    ``"yes"``) or is that choice followed by punctuation (``"yes\""``); ambiguous and other
+    tokens are ignored. A choice no candidate begins gets `absent_bound` (for a top-K list, the
+    K-th largest probability: the most it can have), so the confidence is never above what the
+    list supports. None when no choice is found at all.
     """
     mass = dict.fromkeys(choices, 0.0)
+    found: set[str] = set()
     for text, logprob in candidates:
         if math.isnan(logprob) or not text.startswith(rest):
             continue
@@ -73,10 +83,22 @@ def renormalise(
         choice = _matching_choice(tail, choices) if tail else None
         if choice is not None:
             mass[choice] += math.exp(logprob)
+            found.add(choice)
+    if not found:
+        return None
+    for choice in choices:
+        if choice not in found:
+            mass[choice] = absent_bound
     total = sum(mass.values())
-    if not total > 0.0:
+    if not total > 0.0 or math.isinf(total):
         return None
     return {choice: value / total for choice, value in mass.items()}
+
+
+def kth_largest_probability(logprobs: Sequence[float], k: int) -> float:
+    """The K-th largest probability of a top-K list (0 when the list is shorter than K)."""
+    listed = sorted((math.exp(lp) for lp in logprobs if not math.isnan(lp)), reverse=True)
+    return listed[k - 1] if 0 < k <= len(listed) else 0.0
 
 
 def from_choice_ids(

@@ -15,82 +15,26 @@ import os
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from judge.backends.base import Capabilities
-from judge.backends.openai_wire import generations_from_response, served_models
+from judge.backends.openai_options import DIALECTS, OWNERS, Dialect, OpenAIOptions
+from judge.backends.openai_wire import generations_from_response, served_models, token_positions
 from judge.backends.retry import RequestFailed, RetryPolicy, post_json
 from judge.errors import BackendUnavailableError, ConfigError
 from judge.types import Generation, GenerationRequest
 
+__all__ = ["OpenAIBackend", "OpenAIOptions"]
+
 logger = logging.getLogger(__name__)
 
-Flavor = Literal["auto", "openai", "vllm", "sglang", "llama.cpp"]
-JsonSchemaStyle = Literal["json_schema", "json_object", "none"]
-RegexStyle = Literal["regex", "guided_regex", "structured_outputs", "none"]
 
-
-@dataclass(frozen=True)
-class _Dialect:
-    json_schema_style: JsonSchemaStyle
-    regex_style: RegexStyle
-    expand_n: bool
-    prefix_cache: bool
-
-
-# What each server family accepts (checked against their docs and, for llama.cpp, by the tests):
-# SGLang takes an extra `regex` field; vLLM >= 0.12 takes `structured_outputs: {"regex": ...}`
-# (older releases `guided_regex`); llama-cpp-python answers 500 to `json_schema` but honours
-# `json_object` with a `schema`, and ignores `n`.
-_DIALECTS: dict[str, _Dialect] = {
-    "openai": _Dialect("json_schema", "none", expand_n=False, prefix_cache=False),
-    "vllm": _Dialect("json_schema", "structured_outputs", expand_n=False, prefix_cache=True),
-    "sglang": _Dialect("json_schema", "regex", expand_n=False, prefix_cache=True),
-    "llama.cpp": _Dialect("json_object", "none", expand_n=True, prefix_cache=False),
-}
-_OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
-
-
-class OpenAIOptions(BaseModel):
-    """Options of `OpenAIBackend`; unknown names are errors. None means "the flavor's default"."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    base_url: str = "https://api.openai.com/v1"
-    model: str | None = None
-    """Model to ask for; None takes the one model the server serves."""
-    api_key_env: str = "OPENAI_API_KEY"
-    """Environment variable holding the API key (sent as a bearer token when set)."""
-    flavor: Flavor = "auto"
-    json_schema_style: JsonSchemaStyle | None = None
-    regex_style: RegexStyle | None = None
-    unsupported_constraint: Literal["unconstrained", "error"] = "unconstrained"
-    logprobs: bool = True
-    """Ask for top-K logprobs when a request has a ChoiceProbe."""
-    top_logprobs: int = Field(default=20, ge=1)
-    expand_n: bool | None = None
-    """Send ``n`` separate requests instead of one with ``n`` (for servers that ignore `n`)."""
-    prefix_cache: bool | None = None
-    max_context_tokens: int | None = Field(default=None, ge=1)
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    json_schema_strict: bool = False
-    max_concurrency: int = Field(default=8, ge=1)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    read_timeout_s: float = Field(default=120.0, gt=0)
-    """Longest silence between bytes of a response."""
-    request_timeout_s: float = Field(default=300.0, gt=0)
-    """Longest time for one attempt of one request, start to end."""
-    max_retries: int = Field(default=3, ge=0)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=20.0, ge=0)
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    """Fields merged into every request body (server-specific settings)."""
-    check_model: bool = True
-    """Ask ``/models`` at start-up and fail if the server is down or lacks the model."""
+def _mentions_logprobs(status: int, body: bytes) -> bool:
+    """An error answer about logprobs (e.g. llama-cpp-python's 500 without logits_all)."""
+    return b"logprob" in body.lower()
 
 
 class OpenAIBackend:
@@ -104,13 +48,13 @@ class OpenAIBackend:
         **settings: Any,
     ) -> None:
         try:
-            self._options = (options or OpenAIOptions()).model_copy(update=settings)
-            self._options = OpenAIOptions.model_validate(self._options.model_dump())
+            base = options.model_dump() if options is not None else {}
+            self._options = OpenAIOptions.model_validate({**base, **settings})
         except ValidationError as exc:
             raise ConfigError(
                 f"openai backend: invalid options: {exc.errors()[0]['loc']}: "
                 f"{exc.errors()[0]['msg']}",
-                hint="see OpenAIOptions in judge/backends/openai.py for the accepted options",
+                hint="see OpenAIOptions (judge/backends/openai_options.py) for accepted options",
             ) from exc
         opts = self._options
         self._base_url = opts.base_url.rstrip("/")
@@ -143,21 +87,18 @@ class OpenAIBackend:
         except BaseException:
             self._client.close()
             raise
-        dialect = _DIALECTS[flavor]
+        dialect = DIALECTS[flavor]
         self._flavor = flavor
-        self._dialect = _Dialect(
+        self._dialect = Dialect(
             json_schema_style=opts.json_schema_style or dialect.json_schema_style,
             regex_style=opts.regex_style or dialect.regex_style,
             expand_n=dialect.expand_n if opts.expand_n is None else opts.expand_n,
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
         )
-        self._capabilities = Capabilities(
-            structured_output=self._dialect.json_schema_style != "none"
-            or self._dialect.regex_style != "none",
-            choice_probabilities=opts.logprobs,
-            prefix_cache=self._dialect.prefix_cache,
-            max_context_tokens=opts.max_context_tokens or context,
-        )
+        self._context = opts.max_context_tokens or context
+        self._logprobs = opts.logprobs
+        if opts.logprobs and opts.check_logprobs:
+            self._logprobs = self._server_returns_logprobs()
         logger.info(
             "openai backend: %s at %s, flavor %s, %s",
             self._model,
@@ -219,7 +160,7 @@ class OpenAIBackend:
             model = opts.model
         entry = models[model]
         if opts.flavor == "auto":
-            flavor = _OWNERS.get(str(entry.get("owned_by", "")), "openai")
+            flavor = OWNERS.get(str(entry.get("owned_by", "")), "openai")
         context = entry.get("max_model_len")
         return model, flavor, context if isinstance(context, int) else None
 
@@ -235,8 +176,13 @@ class OpenAIBackend:
 
     @property
     def capabilities(self) -> Capabilities:
-        """What this server supports, as configured."""
-        return self._capabilities
+        """What this server supports, as configured and as found at start-up."""
+        return Capabilities(
+            structured_output=bool(self.constraint_kinds),
+            choice_probabilities=self._logprobs,
+            prefix_cache=self._dialect.prefix_cache,
+            max_context_tokens=self._context,
+        )
 
     @property
     def constraint_kinds(self) -> frozenset[str]:
@@ -247,6 +193,33 @@ class OpenAIBackend:
         if self._dialect.regex_style != "none":
             kinds.add("regex")
         return frozenset(kinds)
+
+    def _server_returns_logprobs(self) -> bool:
+        """Ask for one token with logprobs; False when the server refuses or ignores them."""
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [{"role": "user", "content": "Answer yes or no: is 2 > 1?"}],
+            self._options.max_tokens_field: 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": self._options.top_logprobs,
+        }
+        try:
+            payload = post_json(
+                self._client, "chat/completions", body, self._policy, permanent=_mentions_logprobs
+            )
+        except RequestFailed as exc:
+            if exc.retryable:
+                logger.warning("openai backend: logprobs check failed (%s); assuming logprobs", exc)
+                return True
+            logger.warning("openai backend: %s refuses logprobs (%s)", self._base_url, exc)
+            return False
+        choices = payload.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        if isinstance(first, dict) and token_positions(first):
+            return True
+        logger.warning("openai backend: %s returns no logprobs", self._base_url)
+        return False
 
     def _body(self, request: GenerationRequest, n: int, seed: int | None) -> dict[str, Any]:
         """The JSON body of one chat-completions call."""
@@ -264,7 +237,7 @@ class OpenAIBackend:
             body["n"] = n
         if seed is not None:
             body["seed"] = seed
-        if request.probe is not None and opts.logprobs:
+        if request.probe is not None and self._logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = opts.top_logprobs
         constraint = request.constraint
@@ -317,7 +290,27 @@ class OpenAIBackend:
         """One HTTP call for `samples` of `request`; a failure becomes each sample's error."""
         try:
             body = self._body(request, len(samples), seed)
-            payload = post_json(self._client, "chat/completions", body, self._policy)
+            asks_logprobs = "logprobs" in body
+            try:
+                payload = post_json(
+                    self._client,
+                    "chat/completions",
+                    body,
+                    self._policy,
+                    permanent=_mentions_logprobs if asks_logprobs else None,
+                )
+            except RequestFailed as exc:
+                if not (asks_logprobs and not exc.retryable and "logprob" in str(exc).lower()):
+                    raise
+                # The server refuses logprobs: drop them for good, answer without confidence.
+                logger.warning(
+                    "openai backend: server refused logprobs (%s); continuing "
+                    "without choice probabilities",
+                    exc,
+                )
+                self._logprobs = False
+                body = self._body(request, len(samples), seed)
+                payload = post_json(self._client, "chat/completions", body, self._policy)
             return generations_from_response(
                 payload, request, samples, top_k=self._options.top_logprobs
             )

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,9 +88,17 @@ def _post_once(
 
 
 def post_json(
-    client: httpx.Client, url: str, body: dict[str, Any], policy: RetryPolicy
+    client: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    policy: RetryPolicy,
+    *,
+    permanent: Callable[[int, bytes], bool] | None = None,
 ) -> dict[str, Any]:
     """POST `body` as JSON and return the decoded JSON object of a 2xx answer.
+
+    `permanent(status, body)` marks error answers that no retry can fix even though their
+    status says otherwise (a server that reports an unsupported option as a 500).
 
     Raises:
         RequestFailed: on a non-retryable answer, or when every attempt failed.
@@ -115,6 +124,8 @@ def post_json(
         except (httpx.TransportError, _DeadlineExceeded) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             continue
+        if status >= 400 and permanent is not None and permanent(status, payload):
+            raise RequestFailed(f"HTTP {status}: {_excerpt(payload)}", retryable=False)
         if status >= 500 or status in _RETRIED_CLIENT_ERRORS:
             reason = f"HTTP {status}: {_excerpt(payload)}"
             retry_after = _retry_after(headers)

@@ -52,7 +52,9 @@ def prepare(
             texts.append(None)
             errors[index] = f"chat template failed: {type(exc).__name__}: {exc}"
     rendered = [(i, text) for i, text in enumerate(texts) if text is not None]
-    encoded = dict(zip((i for i, _ in rendered), encoder.encode_many([t for _, t in rendered]), strict=True))
+    encoded = dict(
+        zip((i for i, _ in rendered), encoder.encode_many([t for _, t in rendered]), strict=True)
+    )
     prepared: list[WireRequest | str] = []
     for index, request in enumerate(requests):
         text = texts[index]
@@ -112,7 +114,9 @@ def prefix_groups(batch: Sequence[WireRequest | str]) -> list[PrefixGroup]:
         shared = 0
         if len(indices) > 1:
             wires = [batch[i] for i in indices]
-            shared = common_prefix_length([w.input_ids for w in wires if isinstance(w, WireRequest)])
+            shared = common_prefix_length(
+                [w.input_ids for w in wires if isinstance(w, WireRequest)]
+            )
         result.append(PrefixGroup(group, tuple(indices), shared))
     return result
 
@@ -123,7 +127,7 @@ def needs_warmup(group: PrefixGroup, min_tokens: int) -> bool:
 
 
 def dp_rank(key: str | None, fallback: int, dp_size: int) -> int:
-    """A stable data-parallel rank for a prefix group (by its key), so its cache stays on one rank."""
+    """A stable data-parallel rank for a prefix group's key, so its cache stays on one rank."""
     if dp_size <= 1:
         return 0
     if key is None:

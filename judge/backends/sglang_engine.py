@@ -31,7 +31,7 @@ INSTALL_HINT = "pip install 'judge[sglang]' on a machine with a CUDA GPU (SGLang
 
 
 def engine_unavailable_reason() -> str | None:
-    """Why an in-process SGLang engine cannot run here, or None; imports neither sglang nor torch."""
+    """Why an in-process SGLang engine cannot run here, or None (never imports sglang)."""
     problems = []
     if importlib.util.find_spec("torch") is None:
         problems.append("torch is not installed")
@@ -50,7 +50,9 @@ def _import_sglang() -> Any:
         import sglang
     except ImportError as exc:
         reason = engine_unavailable_reason() or f"importing sglang failed: {exc}"
-        raise BackendUnavailableError(f"the sglang backend cannot run: {reason}", hint=INSTALL_HINT) from exc
+        raise BackendUnavailableError(
+            f"the sglang backend cannot run: {reason}", hint=INSTALL_HINT
+        ) from exc
     return sglang
 
 
@@ -161,7 +163,9 @@ class SGLangEngineBackend:
         )
         by_rank: dict[int | None, list[batching.PrefixGroup]] = {}
         for position, group in enumerate(batching.prefix_groups(prepared)):
-            rank = batching.dp_rank(group.key, position, self._dp_size) if self._dp_size > 1 else None
+            rank = (
+                batching.dp_rank(group.key, position, self._dp_size) if self._dp_size > 1 else None
+            )
             by_rank.setdefault(rank, []).append(group)
         done: dict[int, list[Generation]] = {}
         for part in await asyncio.gather(
@@ -189,7 +193,9 @@ class SGLangEngineBackend:
         members = [index for group in groups for index in group.members]
         results: dict[int, list[Generation]] = {}
         for run in batching.by_sample_count(members, prepared):
-            wires = [item for item in (prepared[i] for i in run) if isinstance(item, wire.WireRequest)]
+            wires = [
+                item for item in (prepared[i] for i in run) if isinstance(item, wire.WireRequest)
+            ]
 
             async def call(batch: Sequence[wire.WireRequest]) -> list[Generation]:
                 payload = wire.generate_payload(
@@ -199,7 +205,9 @@ class SGLangEngineBackend:
                     routed_dp_rank=rank,
                 )
                 body = await self._engine.async_generate(**wire.engine_arguments(payload))
-                return wire.parse_outputs(body, batch, self._encoder.decode)
+                return wire.parse_outputs(
+                    body, batch, self._encoder.decode, top_logprobs_num=self._top_logprobs_num
+                )
 
             generations = await batching.run_bisecting_async(
                 wires,
@@ -223,7 +231,7 @@ class SGLangEngineBackend:
         groups: list[batching.PrefixGroup],
         prepared: Sequence[wire.WireRequest | str],
     ) -> dict[int, Usage]:
-        """Fill the radix cache with each group's shared prefix in one call; usage by first member."""
+        """Warm every group's shared prefix in one call; return usage keyed by first member."""
         warmed = [g for g in groups if batching.needs_warmup(g, self._min_warm_tokens)]
         prefixes = []
         for group in warmed:

@@ -10,6 +10,7 @@ connection set; connection errors and 5xx answers are retried with jittered expo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -37,6 +38,11 @@ class ServerCallError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+
+
+def _is_bad_request(exc: Exception) -> bool:
+    """A 400: SGLang rejected something in the batch (a grammar, a length), not the server."""
+    return isinstance(exc, ServerCallError) and exc.status == 400
 
 
 def same_model(asked: str, served: str) -> bool:
@@ -203,13 +209,13 @@ class SGLangServerBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Run a batch; one generation per request and sample, in order."""
-        prepared = batching.prepare(
-            requests, self._encoder, context_length=self._context_length
-        )
+        prepared = batching.prepare(requests, self._encoder, context_length=self._context_length)
         groups = batching.prefix_groups(prepared)
         keyed = [g for g in groups if g.key is not None]
         loose = [g.members[0] for g in groups if g.key is None]
-        units = [(g, list(g.members)) for g in keyed]
+        units: list[tuple[batching.PrefixGroup | None, list[int]]] = [
+            (g, list(g.members)) for g in keyed
+        ]
         units += [(None, chunk) for chunk in batching.chunks(loose, self._max_batch_size)]
         futures = [
             self._pool.submit(self._run_unit, group, members, prepared, position)
@@ -254,8 +260,8 @@ class SGLangServerBackend:
                 wires = [w for w in items if isinstance(w, wire.WireRequest)]
                 generations = batching.run_bisecting(
                     wires,
-                    lambda batch, rank=rank: self._call(batch, rank),
-                    splittable=lambda exc: isinstance(exc, ServerCallError) and exc.status == 400,
+                    functools.partial(self._call, rank=rank),
+                    splittable=_is_bad_request,
                     on_failure=self._failure,
                 )
                 cursor = 0
@@ -265,11 +271,17 @@ class SGLangServerBackend:
                     cursor += count
         if warm_usage is not None and group is not None:
             first = group.members[0]
-            results[first] = [wire.charge_warmup(results[first][0], warm_usage), *results[first][1:]]
+            results[first] = [
+                wire.charge_warmup(results[first][0], warm_usage),
+                *results[first][1:],
+            ]
         return results
 
     def _warm_up(
-        self, group: batching.PrefixGroup, prepared: Sequence[wire.WireRequest | str], rank: int | None
+        self,
+        group: batching.PrefixGroup,
+        prepared: Sequence[wire.WireRequest | str],
+        rank: int | None,
     ) -> Usage | None:
         first = prepared[group.members[0]]
         assert isinstance(first, wire.WireRequest)
@@ -286,7 +298,10 @@ class SGLangServerBackend:
         payload = wire.generate_payload(
             batch, top_logprobs_num=self._top_logprobs_num, routed_dp_rank=rank
         )
-        return wire.parse_outputs(self._post("/generate", payload), batch, self._encoder.decode)
+        body = self._post("/generate", payload)
+        return wire.parse_outputs(
+            body, batch, self._encoder.decode, top_logprobs_num=self._top_logprobs_num
+        )
 
     def _failure(self, item: wire.WireRequest, exc: Exception) -> list[Generation]:
         return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}")

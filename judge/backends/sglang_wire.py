@@ -34,6 +34,10 @@ InputField = Literal["text", "input_ids"]
 GRAMMAR_SUFFIX = "+grammar"
 
 
+class WireFormatError(Exception):
+    """An SGLang response does not have the documented shape."""
+
+
 @dataclass(frozen=True)
 class WireRequest:
     """One request ready for the wire: its rendered prompt, the prompt's tokens, and probe ids."""
@@ -70,9 +74,7 @@ def length_error(
         return None
     needed = prompt_tokens + reserved
     if needed >= context_length:
-        return (
-            f"prompt has {prompt_tokens} tokens, not below the context length {context_length}"
-        )
+        return f"prompt has {prompt_tokens} tokens, not below the context length {context_length}"
     if needed + max_new_tokens > context_length:
         return (
             f"prompt ({prompt_tokens} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
@@ -120,7 +122,9 @@ def generate_payload(
     if len(sample_counts) != 1:
         raise ValueError(f"one SGLang call needs one value of n, got {sorted(sample_counts)}")
     payload: dict[str, Any] = {
-        input_field: [wire.text if input_field == "text" else list(wire.input_ids) for wire in batch],
+        input_field: [
+            wire.text if input_field == "text" else list(wire.input_ids) for wire in batch
+        ],
         "sampling_params": [sampling_params(wire.request) for wire in batch],
     }
     probed = [wire for wire in batch if wire.request.probe is not None]
@@ -201,9 +205,18 @@ def _entries_at(rows: Any, index: int) -> list[tuple[float, int]]:
 
 
 def read_choice_probs(
-    wire: WireRequest, meta: Mapping[str, Any], output_ids: Sequence[int], decode: choice_probs.Decode
+    wire: WireRequest,
+    meta: Mapping[str, Any],
+    output_ids: Sequence[int],
+    decode: choice_probs.Decode,
+    top_logprobs_num: int,
 ) -> tuple[dict[str, float] | None, str | None]:
-    """P(choice) at the verdict step of one output, and the source it was read from."""
+    """P(choice) at the verdict step of one output, and the source it was read from.
+
+    The exact ids of the choices' first tokens (``token_ids_logprob``) are preferred; the
+    top-logprobs list (which, under a grammar, only holds allowed tokens) is the fallback,
+    with the sampled token added and a choice absent from it bounded by the K-th probability.
+    """
     probe = wire.request.probe
     if probe is None:
         return None, None
@@ -219,42 +232,58 @@ def read_choice_probs(
         probs = choice_probs.from_choice_ids({t: lp for lp, t in exact}, wire.choice_ids)
         if probs is not None:
             return probs, "sglang:token_ids_logprob" + suffix
-    candidates = {token: logprob for logprob, token in _entries_at(meta.get("output_top_logprobs"), index)}
+    top = _entries_at(meta.get("output_top_logprobs"), index)
+    if not top:
+        return None, None
+    candidates = {token: logprob for logprob, token in top}
     if index < len(token_logprobs) and token_logprobs[index][0] is not None:
         candidates.setdefault(int(token_logprobs[index][1]), float(token_logprobs[index][0]))
     prefix = ids[:index]
     base = decode(prefix)
     texts = [(decode([*prefix, token])[len(base) :], lp) for token, lp in candidates.items()]
-    probs = choice_probs.renormalise(texts, rest, probe.choices)
+    bound = choice_probs.kth_largest_probability([lp for lp, _ in top], top_logprobs_num)
+    probs = choice_probs.renormalise(texts, rest, probe.choices, absent_bound=bound)
     return (probs, "sglang:top_logprobs" + suffix) if probs is not None else (None, None)
 
 
 def parse_outputs(
-    body: Any, batch: Sequence[WireRequest], decode: choice_probs.Decode
+    body: Any, batch: Sequence[WireRequest], decode: choice_probs.Decode, *, top_logprobs_num: int
 ) -> list[Generation]:
-    """Generations for `batch` from a batched response, in request then sample order."""
+    """Generations for `batch` from a batched response, in request then sample order.
+
+    `top_logprobs_num` is the K the request asked for (it bounds choices absent from the list).
+    """
     outputs = [body] if isinstance(body, dict) else body
     expected = sum(wire.request.sampling.n for wire in batch)
     if not isinstance(outputs, list) or len(outputs) != expected:
         got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
-        raise ValueError(f"SGLang returned {got} outputs for {expected} expected")
+        raise WireFormatError(f"SGLang returned {got} outputs for {expected} expected")
     generations: list[Generation] = []
     position = 0
     for wire in batch:
         for sample in range(wire.request.sampling.n):
-            generations.append(_generation(wire, sample, outputs[position], decode))
+            output = outputs[position]
+            if not isinstance(output, dict):
+                raise WireFormatError(f"SGLang output {position} is {type(output).__name__}")
+            generations.append(_generation(wire, sample, output, decode, top_logprobs_num))
             position += 1
     return generations
 
 
 def _generation(
-    wire: WireRequest, sample: int, output: Mapping[str, Any], decode: choice_probs.Decode
+    wire: WireRequest,
+    sample: int,
+    output: Mapping[str, Any],
+    decode: choice_probs.Decode,
+    top_logprobs_num: int,
 ) -> Generation:
     meta = output.get("meta_info") or {}
     finish, error = finish_of(meta)
     probs, source = (None, None)
     if error is None:
-        probs, source = read_choice_probs(wire, meta, output.get("output_ids") or [], decode)
+        probs, source = read_choice_probs(
+            wire, meta, output.get("output_ids") or [], decode, top_logprobs_num
+        )
     return Generation(
         request_id=wire.request.id,
         sample_index=sample,

@@ -4,23 +4,25 @@ OpenAI-compatible servers return, for each output token, its logprob and the K m
 alternatives. A `ChoiceProbe` asks for P(choice) at the point where the output reaches the
 probe's marker (``"verdict": "``); this module finds that position and reads the choices there.
 
-Matching. The probed position is the token that holds the first byte after the marker. When that
-token also holds the marker's tail (a token that straddles the marker end, e.g. ``"yes`` after
-``"verdict": ``), an alternative counts only if it starts with the same tail. What follows the tail
-counts for a choice when it equals the choice, optionally after one leading space, or starts with
-the choice followed by a non-word byte (``yes"``). Several matching alternatives add up.
+Matching. The probed position is the token that holds the first byte after the first occurrence
+of the marker (whose whitespace matches any whitespace, or none). When that token also holds the
+marker's tail (a token that straddles the marker end, e.g. ``"yes`` after ``"verdict": ``), an
+alternative counts only if it starts with the same tail. What follows the tail counts for a choice
+when it equals the choice, optionally after one leading space, or starts with the choice followed
+by a non-word byte (``yes"``). Several matching alternatives add up.
 
 Absent choices. A choice that is not among the top-K has a probability of at most the K-th largest
 probability listed (the list holds the K most likely tokens; some servers add the sampled token as
 a K+1-th entry, which is why it is the K-th and not the smallest), so it is given exactly that
 upper bound before renormalising: the confidence reported is never above what the logprobs
-support. With no
-choice in the top-K, or no top-K list at all, there is nothing to read and the result is None.
+support. With no choice in the top-K, or no top-K list at all, there is nothing to read and the
+result is None.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,16 +52,25 @@ def _matches(rest: bytes, choice: bytes) -> bool:
     return False
 
 
+def marker_pattern(marker: str) -> re.Pattern[bytes]:
+    """The marker as a pattern in which each whitespace run matches any whitespace, or none.
+
+    A JSON-schema constraint lets the model choose its whitespace (``"verdict":"yes"`` is as
+    valid as ``"verdict": "yes"``), so the marker's spacing cannot be taken literally.
+    """
+    pieces = re.split(r"\s+", marker)
+    return re.compile(rb"\s*".join(re.escape(piece.encode("utf-8")) for piece in pieces))
+
+
 def probed_position(
     positions: Sequence[TokenAlternatives], marker: str
 ) -> tuple[int, bytes] | None:
     """Index of the token holding the first byte after `marker`, and the marker tail it holds."""
     generated = b"".join(position.token for position in positions)
-    marker_bytes = marker.encode("utf-8")
-    found = generated.find(marker_bytes)
-    if found < 0:
+    found = marker_pattern(marker).search(generated)
+    if found is None or not marker.strip():
         return None
-    marker_end = found + len(marker_bytes)
+    marker_end = found.end()
     start = 0
     for index, position in enumerate(positions):
         end = start + len(position.token)

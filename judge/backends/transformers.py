@@ -56,7 +56,7 @@ class TransformersBackend:
         model: str | None = None,
         *,
         dtype: str = "auto",
-        batch_size: int = 8,
+        batch_size: int = 16,
         max_context_tokens: int | None = None,
         threads: int | None = None,
     ) -> None:
@@ -132,8 +132,7 @@ class TransformersBackend:
                 )
         runnable = [row for row in rows if row.error is None]
         with self._lock:
-            for start in range(0, len(runnable), self.batch_size):
-                batch = runnable[start : start + self.batch_size]
+            for batch in self._pack(runnable):
                 try:
                     self._run_batch(batch)
                 except Exception as exc:  # one failed batch must not sink the others
@@ -141,6 +140,31 @@ class TransformersBackend:
                     for row in batch:
                         row.error = f"generation failed: {type(exc).__name__}: {exc}"
         return [self._to_generation(row) for row in rows]
+
+    def _pack(self, rows: list[_Row]) -> list[list[_Row]]:
+        """Split rows into batches of at most batch_size without splitting a prefix group
+        (unless the group alone is larger), so each group's prefix is computed once."""
+        groups: list[list[_Row]] = []
+        for row in rows:
+            if groups and groups[-1][0].group == row.group:
+                groups[-1].append(row)
+            else:
+                groups.append([row])
+        batches: list[list[_Row]] = []
+        current: list[_Row] = []
+        for group in groups:
+            if current and len(current) + len(group) > self.batch_size:
+                batches.append(current)
+                current = []
+            for start in range(0, len(group), self.batch_size):
+                piece = group[start : start + self.batch_size]
+                if len(piece) == self.batch_size:
+                    batches.append(piece)
+                else:
+                    current.extend(piece)
+        if current:
+            batches.append(current)
+        return batches
 
     def _to_generation(self, row: _Row) -> Generation:
         state = row.state

@@ -1,0 +1,404 @@
+"""Write an evaluation as a Markdown or HTML report with PNG plots and the raw JSON beside it."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from calibration import metrics, plots
+from calibration.bootstrap import Interval
+from calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
+from calibration.summary import CalibrationSummary
+from judge.errors import ConfigError
+
+ReportFormat = Literal["md", "html"]
+
+
+@dataclass(frozen=True)
+class _Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Bullets:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class _Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class _Image:
+    name: str
+    alt: str
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+_Block = _Heading | _Paragraph | _Bullets | _Table | _Image
+
+
+@dataclass
+class _Document:
+    """Headings, paragraphs, tables and images, rendered to Markdown or HTML."""
+
+    blocks: list[_Block] = field(default_factory=list)
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.blocks.append(_Heading(text, level))
+
+    def paragraph(self, text: str) -> None:
+        self.blocks.append(_Paragraph(text))
+
+    def bullets(self, items: list[str]) -> None:
+        self.blocks.append(_Bullets(items))
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        self.blocks.append(_Table(header, rows))
+
+    def image(self, name: str, alt: str) -> None:
+        self.blocks.append(_Image(name, alt))
+
+    def markdown(self) -> str:
+        out: list[str] = []
+        for block in self.blocks:
+            if isinstance(block, _Heading):
+                out.append(f"{'#' * block.level} {block.text}\n")
+            elif isinstance(block, _Paragraph):
+                out.append(f"{block.text}\n")
+            elif isinstance(block, _Bullets):
+                out.append("".join(f"- {item}\n" for item in block.items))
+            elif isinstance(block, _Table):
+                lines = [_md_row(block.header), "|" + "---|" * len(block.header)]
+                lines += [_md_row(row) for row in block.rows]
+                out.append("\n".join(lines) + "\n")
+            else:
+                out.append(f"![{block.alt}]({block.name})\n")
+        return "\n".join(out)
+
+    def html(self, title: str) -> str:
+        out = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+            "padding:.2em .6em}th{background:#f4f4f4}img{max-width:100%}</style>",
+            "</head><body>",
+        ]
+        for block in self.blocks:
+            if isinstance(block, _Heading):
+                out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+            elif isinstance(block, _Paragraph):
+                out.append(f"<p>{html.escape(block.text)}</p>")
+            elif isinstance(block, _Bullets):
+                items = "".join(f"<li>{html.escape(item)}</li>" for item in block.items)
+                out.append(f"<ul>{items}</ul>")
+            elif isinstance(block, _Table):
+                head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
+                cells = "".join(
+                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                    for row in block.rows
+                )
+                out.append(f"<table><tr>{head}</tr>{cells}</table>")
+            else:
+                name, alt = html.escape(block.name), html.escape(block.alt)
+                out.append(f'<p><img src="{name}" alt="{alt}"></p>')
+        out.append("</body></html>")
+        return "\n".join(out) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _excludes(interval: Interval, value: float) -> bool:
+    return (
+        interval.low is not None
+        and interval.high is not None
+        and not (interval.low <= value <= interval.high)
+    )
+
+
+def _calibration_section(doc: _Document, summary: CalibrationSummary, note: str | None) -> None:
+    doc.heading("Calibration")
+    doc.paragraph(
+        "Confidence is the probability the judge gives its own verdict; a calibrated judge is "
+        "right that often. Intervals are 95% bootstrap intervals."
+        + (f" Note: {note}." if note else "")
+    )
+    doc.table(
+        ["metric", "value [95% CI]", "what it says"],
+        [
+            ["accuracy", summary.accuracy.format(), "share of verdicts that match the gold"],
+            ["mean confidence", f"{summary.mean_confidence:.3f}", "what the judge claims"],
+            ["ECE (10 equal-width bins)", summary.ece.format(), "mean |accuracy - confidence|"],
+            ["ECE (10 equal-mass bins)", summary.ece_mass.format(), "same, bins of equal size"],
+            ["MCE", f"{summary.mce:.3f}", "worst bin"],
+            ["Brier", summary.brier.format(), "squared error of confidence; lower is better"],
+            ["NLL", summary.nll.format(), "log loss of confidence; lower is better"],
+            [
+                "AUROC (confidence -> right)",
+                summary.auroc.format(),
+                "does confidence rank right verdicts above wrong ones (0.5 = no)",
+            ],
+            ["AURC", summary.aurc.format(), "area under risk-coverage; lower is better"],
+        ],
+    )
+    doc.table(
+        ["keep most confident", "accuracy [95% CI]"],
+        [[f"{float(c):.0%}", v.format()] for c, v in summary.selective_accuracy.items()],
+    )
+    doc.table(
+        ["tau", "verdicts with confidence >= tau", "Wrong@tau [95% CI]"],
+        [
+            [f"{w.tau:g}", f"{w.count} ({w.coverage:.0%})", w.rate.format()]
+            for w in summary.wrong_at
+        ],
+    )
+
+
+def _trust_checks(evaluation: Evaluation) -> list[str]:
+    """One line per question a user asks before trusting the judge."""
+    checks = []
+    summary = evaluation.calibration
+    if summary is not None and summary.accuracy.value is not None:
+        gap = summary.mean_confidence - summary.accuracy.value
+        word = "overconfident" if gap > 0.05 else "underconfident" if gap < -0.05 else "close"
+        checks.append(
+            f"Confidence vs accuracy: mean confidence {summary.mean_confidence:.2f}, accuracy "
+            f"{summary.accuracy.value:.2f} ({word}); ECE {summary.ece.format()}."
+        )
+        high = next((w for w in summary.wrong_at if w.tau == 0.9), None)
+        if high is not None and high.count:
+            checks.append(
+                f"When the judge is >= 90% sure, it is wrong {high.rate.format(100, 1)}%"
+                f" of the time ({high.count} verdicts)."
+            )
+    if isinstance(evaluation, PairwiseEvaluation):
+        if evaluation.position is not None:
+            first = evaluation.position.first_position_wins
+            biased = _excludes(first, 0.5)
+            checks.append(
+                f"Position: the first-shown response wins {first.format(100, 1)}% "
+                f"({'biased' if biased else 'no clear bias'}); the two orders agree on "
+                f"{_pct(evaluation.position.consistency.value)} of pairs."
+            )
+        if evaluation.length is not None:
+            length_gap = evaluation.length.accuracy_gap
+            verdict = "no clear bias"
+            if _excludes(length_gap, 0.0):
+                verdict = "favours longer" if (length_gap.value or 0.0) > 0 else "favours shorter"
+            checks.append(
+                f"Length: accuracy when the longer response is better minus when the shorter is "
+                f"better = {length_gap.format(100, 1)} points ({verdict})."
+            )
+        if evaluation.self_preference is not None:
+            sp = evaluation.self_preference
+            checks.append(
+                f"Self-preference: DBG {sp.dbg.format(100, 1)} points over {sp.n} pairs"
+                f"{' - FLAGGED (> 5 points)' if sp.flagged else ''}."
+            )
+    return checks
+
+
+def _plot_all(evaluation: Evaluation, out_dir: Path, doc: _Document) -> None:
+    summary = evaluation.calibration
+    if summary is not None:
+        if isinstance(evaluation, PairwiseEvaluation):
+            scored = [
+                (r.p_a(), r.label == "a") for r in evaluation.records if r.label in ("a", "b")
+            ]
+            p = np.asarray([x for x, _ in scored if x is not None], dtype=float)
+            y = np.asarray([t for x, t in scored if x is not None], dtype=bool)
+        else:
+            p = np.asarray([r.p for r in evaluation.records], dtype=float)
+            y = np.asarray([r.label for r in evaluation.records], dtype=bool)
+        conf, hits = metrics.confidence_and_correct(p, y)
+        plots.reliability_diagram(summary, out_dir / "reliability.png")
+        plots.risk_coverage_plot(conf, hits, out_dir / "risk_coverage.png")
+        plots.confidence_histogram(conf, hits, out_dir / "confidence_histogram.png")
+        doc.image("reliability.png", "reliability diagram")
+        doc.image("risk_coverage.png", "risk-coverage curve")
+        doc.image("confidence_histogram.png", "confidence histogram")
+    quartile_labels: list[str] = []
+    if isinstance(evaluation, PairwiseEvaluation) and evaluation.length is not None:
+        rows = evaluation.length.quartiles
+        quartile_labels = [f"Q{i + 1}: {q.lower}-{q.upper}" for i, q in enumerate(rows)]
+        plots.score_by_length(
+            quartile_labels,
+            [q.judge_win_rate for q in rows],
+            [q.gold_win_rate for q in rows],
+            out_dir / "score_by_length.png",
+            judge_label="judge win rate",
+            gold_label="gold win rate",
+            ylabel="win rate of responses in the quartile",
+        )
+    elif isinstance(evaluation, PointwiseEvaluation) and evaluation.score_by_length:
+        rows_p = evaluation.score_by_length
+        quartile_labels = [f"Q{i + 1}: {q.lower}-{q.upper}" for i, q in enumerate(rows_p)]
+        plots.score_by_length(
+            quartile_labels,
+            [q.mean_score for q in rows_p],
+            [q.gold_rate for q in rows_p],
+            out_dir / "score_by_length.png",
+            judge_label="mean judge score",
+            gold_label="gold pass rate",
+            ylabel="score / pass rate",
+        )
+    if quartile_labels:
+        doc.image("score_by_length.png", "score by length")
+
+
+def _pairwise_sections(doc: _Document, evaluation: PairwiseEvaluation) -> None:
+    position = evaluation.position
+    doc.heading("Position bias")
+    if position is None:
+        doc.paragraph(f"Not measured: {evaluation.position_note}.")
+    else:
+        doc.table(
+            ["measure", "value"],
+            [
+                [
+                    "accuracy, a shown first",
+                    f"{position.correct_ab} / {position.n} = {_pct(position.accuracy_ab)}",
+                ],
+                [
+                    "accuracy, b shown first",
+                    f"{position.correct_ba} / {position.n} = {_pct(position.accuracy_ba)}",
+                ],
+                [
+                    "accuracy, right in both orders (a flip counts as wrong)",
+                    f"{position.correct_both} / {position.n} = {_pct(position.accuracy_both)}",
+                ],
+                [
+                    "consistency (same winner in both orders)",
+                    f"{position.consistent} / {position.n}, "
+                    + position.consistency.format(100, 1)
+                    + "%",
+                ],
+                ["P(first-shown response wins)", position.first_position_wins.format(100, 1) + "%"],
+                ["orders with no verdict", str(position.no_verdict)],
+            ],
+        )
+    length = evaluation.length
+    doc.heading("Length bias")
+    if length is None:
+        doc.paragraph(f"Not measured: {evaluation.length_note}.")
+    else:
+        doc.table(
+            ["measure", "value"],
+            [
+                ["gold prefers the longer response", _pct(length.gold_prefers_longer)],
+                ["judge prefers the longer response", _pct(length.judge_prefers_longer)],
+                ["accuracy when the longer is better", _pct(length.accuracy_longer_better)],
+                ["accuracy when the shorter is better", _pct(length.accuracy_shorter_better)],
+                ["difference (points) [95% CI]", length.accuracy_gap.format(100, 1)],
+                [
+                    "log-length-ratio coefficient, gold held fixed [95% CI]",
+                    length.length_coefficient.format(),
+                ],
+            ],
+        )
+    doc.heading("Self-preference")
+    sp = evaluation.self_preference
+    if sp is None:
+        doc.paragraph(f"Not measured: {evaluation.self_preference_note}.")
+    else:
+        doc.paragraph(
+            f"Over {sp.n} pairs with one response by {', '.join(sp.own_models)}: the judge gives "
+            f"them {_pct(sp.judge_win_rate)} wins, the gold ({sp.gold_source}) "
+            f"{_pct(sp.gold_win_rate)}. DBG = {sp.dbg.format(100, 1)} points"
+            + (" - flagged: above 5 points." if sp.flagged else ".")
+        )
+
+
+def write_report(
+    evaluation: Evaluation,
+    out_dir: str | Path,
+    *,
+    format: ReportFormat = "md",
+    title: str | None = None,
+) -> Path:
+    """Write ``report.md`` (or ``report.html``), the PNG plots and ``evaluation.json``.
+
+    Returns the path of the report. Plots are referenced by relative names, so the folder can
+    be moved or published as a whole.
+    """
+    if format not in ("md", "html"):
+        raise ConfigError(f"report format {format!r} is not 'md' or 'html'")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    heading = title or f"Judge evaluation: {evaluation.name}"
+    doc = _Document()
+    doc.heading(heading, 1)
+    kind = "pairs" if isinstance(evaluation, PairwiseEvaluation) else "responses"
+    doc.paragraph(
+        f"Judge: {evaluation.judge or 'unnamed'}. Data: {evaluation.name}, {evaluation.n} {kind}."
+    )
+    doc.heading("Can I trust this judge?")
+    doc.bullets(_trust_checks(evaluation) or ["No probabilities or biases could be measured."])
+    doc.heading("Accuracy")
+    if isinstance(evaluation, PairwiseEvaluation):
+        doc.paragraph(
+            f"Accuracy {_pct(evaluation.accuracy)} (both orders combined; a flip or a missing "
+            f"verdict counts as wrong; {evaluation.no_verdict} pairs had no verdict). "
+            + (
+                "Confidence read from the judge's probabilities."
+                if evaluation.confidence_source == "probabilities"
+                else "No probabilities: confidence is read from the votes of the two orders "
+                "(1 when they agree, 1/2 when they flip)."
+            )
+        )
+        doc.table(
+            ["category", "pairs", "accuracy", "both-order consistency"],
+            [
+                [c.category, str(c.n), _pct(c.accuracy), _pct(c.consistency)]
+                for c in evaluation.by_category
+            ],
+        )
+    else:
+        doc.paragraph(
+            f"Accuracy {_pct(evaluation.accuracy)} (score >= 0.5 read as a pass); "
+            f"{evaluation.failed} judgments failed and are left out. AUROC of the score for the "
+            f"gold label: {evaluation.auroc_label.format()}."
+            + (
+                f" Spearman with the gold score: {evaluation.gold_spearman:.3f}."
+                if evaluation.gold_spearman is not None
+                else ""
+            )
+        )
+        doc.table(
+            ["category", "responses", "accuracy"],
+            [[c.category, str(c.n), _pct(c.accuracy)] for c in evaluation.by_category],
+        )
+    if evaluation.calibration is not None:
+        note = evaluation.calibration_note if isinstance(evaluation, PairwiseEvaluation) else None
+        _calibration_section(doc, evaluation.calibration, note)
+    elif isinstance(evaluation, PairwiseEvaluation):
+        doc.heading("Calibration")
+        doc.paragraph(f"Not measured: {evaluation.calibration_note}.")
+    if isinstance(evaluation, PairwiseEvaluation):
+        _pairwise_sections(doc, evaluation)
+    doc.heading("Plots")
+    _plot_all(evaluation, folder, doc)
+    (folder / "evaluation.json").write_text(evaluation.model_dump_json(indent=1), encoding="utf-8")
+    target = folder / f"report.{format}"
+    text = doc.markdown() if format == "md" else doc.html(heading)
+    target.write_text(text, encoding="utf-8")
+    return target

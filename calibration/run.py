@@ -1,0 +1,190 @@
+"""Run a `judge.Judge` over a labelled set and evaluate it: the library side of `judge eval`.
+
+Pairwise sets use the judge's ``compare`` (both orders) when it has one; otherwise each response
+is scored pointwise and the two scores are compared, which cannot show position bias (the report
+says so). Pointwise sets read the judgment's score as P(positive).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Protocol
+
+from calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
+from calibration.jsonl import EvalSet
+from calibration.recalibrate import Calibrator
+from calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord, Side
+from judge.types import Judgment, Pair, PairJudgment, Sample
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (items done, items in all) after each chunk."""
+
+
+class ScoringJudge(Protocol):
+    """What `run_eval` needs of a judge: pointwise `score` (a `compare` is used if present)."""
+
+    def score(self, samples: Sequence[Sample]) -> list[Judgment]:
+        """Judge each sample; one Judgment per sample, in order."""
+        ...
+
+
+def _chunks(count: int, size: int) -> list[tuple[int, int]]:
+    step = max(1, size)
+    return [(start, min(count, start + step)) for start in range(0, count, step)]
+
+
+def records_from_judgments(
+    samples: Sequence[LabelledSample], judgments: Sequence[Judgment]
+) -> tuple[list[PointRecord], int]:
+    """Pair labelled samples with their judgments; returns the records and the failed count."""
+    records, failed = [], 0
+    for sample, judgment in zip(samples, judgments, strict=True):
+        if judgment.score is None:
+            failed += 1
+            continue
+        records.append(
+            PointRecord(
+                id=sample.id,
+                p=judgment.score,
+                label=sample.label,
+                gold_score=sample.gold_score,
+                category=sample.category,
+                length=len(sample.response),
+                model=sample.model,
+            )
+        )
+    return records, failed
+
+
+def _side(p_a: float) -> Side:
+    return "a" if p_a > 0.5 else "b" if p_a < 0.5 else "tie"
+
+
+def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> PairRecord:
+    """A `PairRecord` from a both-order `PairJudgment` (a failed one has no verdicts)."""
+    common: dict[str, Any] = {
+        "id": pair.id,
+        "label": pair.label,
+        "len_a": len(pair.response_a),
+        "len_b": len(pair.response_b),
+        "model_a": pair.model_a,
+        "model_b": pair.model_b,
+        "category": pair.category,
+    }
+    if judgment.error is not None:
+        return PairRecord(**common)
+    winner_ab = judgment.details.get("winner_ab")
+    winner_ba = judgment.details.get("winner_ba")
+    if judgment.p_a_ab is not None or judgment.p_a_ba is not None or winner_ba is not None:
+        return PairRecord(
+            **common,
+            p_a_ab=judgment.p_a_ab,
+            p_a_ba=judgment.p_a_ba,
+            winner_ab=winner_ab,
+            winner_ba=winner_ba,
+        )
+    return PairRecord(**common, orders="ab", winner_ab=judgment.winner)
+
+
+def record_from_scores(pair: LabelledPair, score_a: Judgment, score_b: Judgment) -> PairRecord:
+    """A one-order `PairRecord` from two pointwise judgments: P(a) = 1/2 + (s_a - s_b) / 2."""
+    record = PairRecord(
+        id=pair.id,
+        label=pair.label,
+        orders="ab",
+        len_a=len(pair.response_a),
+        len_b=len(pair.response_b),
+        model_a=pair.model_a,
+        model_b=pair.model_b,
+        category=pair.category,
+    )
+    if score_a.score is None or score_b.score is None:
+        return record
+    p_a = min(1.0, max(0.0, 0.5 + (score_a.score - score_b.score) / 2.0))
+    return record.model_copy(update={"p_a_ab": p_a, "winner_ab": _side(p_a)})
+
+
+def _calibrated(
+    judgments: list[Judgment], calibrator: Calibrator | None, force: bool
+) -> list[Judgment]:
+    if calibrator is None:
+        return judgments
+    return [calibrator.calibrate_judgment(j, force=force) for j in judgments]
+
+
+def run_eval(
+    judge: ScoringJudge,
+    eval_set: EvalSet,
+    *,
+    limit: int | None = None,
+    chunk_size: int = 16,
+    own_models: str | Collection[str] | None = None,
+    calibrator: Calibrator | None = None,
+    force: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Judge the first `limit` items of `eval_set` with `judge` and evaluate the verdicts.
+
+    A `calibrator` (checked against the judge's configuration unless `force`) is applied to the
+    judgments before they are evaluated.
+    """
+    items = eval_set.head(limit)
+    backend = getattr(judge, "backend", None)
+    judge_name = str(getattr(backend, "model_id", "") or type(judge).__name__)
+    total = len(items)
+    if items.kind == "pointwise":
+        judgments: list[Judgment] = []
+        for start, end in _chunks(total, chunk_size):
+            batch = [
+                Sample(id=s.id, prompt=s.prompt, response=s.response)
+                for s in items.samples[start:end]
+            ]
+            judgments.extend(_calibrated(judge.score(batch), calibrator, force))
+            if progress:
+                progress(end, total)
+        records, failed = records_from_judgments(items.samples, judgments)
+        return evaluate_pointwise(
+            records, name=items.name, judge=judge_name, failed=failed, n_boot=n_boot, seed=seed
+        )
+    compare = getattr(judge, "compare", None)
+    pair_records: list[PairRecord] = []
+    for start, end in _chunks(total, chunk_size):
+        chunk = items.pairs[start:end]
+        if compare is not None:
+            pairs = [
+                Pair(id=p.id, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b)
+                for p in chunk
+            ]
+            pair_judgments: list[PairJudgment] = compare(pairs)
+            if calibrator is not None:
+                pair_judgments = [calibrator.calibrate_pair(j, force=force) for j in pair_judgments]
+            pair_records += [
+                record_from_pair_judgment(p, j) for p, j in zip(chunk, pair_judgments, strict=True)
+            ]
+        else:
+            samples = [
+                Sample(id=f"{p.id}#{side}", prompt=p.prompt, response=response)
+                for p in chunk
+                for side, response in (("a", p.response_a), ("b", p.response_b))
+            ]
+            scored = _calibrated(judge.score(samples), calibrator, force)
+            pair_records += [
+                record_from_scores(p, scored[2 * i], scored[2 * i + 1]) for i, p in enumerate(chunk)
+            ]
+        if progress:
+            progress(end, total)
+    if compare is None:
+        logger.info("the judge has no compare(): pairs were scored pointwise, one order only")
+    return evaluate_pairwise(
+        pair_records,
+        name=items.name,
+        judge=judge_name,
+        own_models=own_models,
+        n_boot=n_boot,
+        seed=seed,
+    )

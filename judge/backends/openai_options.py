@@ -1,0 +1,75 @@
+"""Options of the OpenAI-compatible backend, and what each server family accepts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Flavor = Literal["auto", "openai", "vllm", "sglang", "llama.cpp"]
+JsonSchemaStyle = Literal["json_schema", "json_object", "none"]
+RegexStyle = Literal["regex", "guided_regex", "structured_outputs", "none"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one server family takes constraints, `n`, and whether it caches prefixes."""
+
+    json_schema_style: JsonSchemaStyle
+    regex_style: RegexStyle
+    expand_n: bool
+    prefix_cache: bool
+
+
+# What each server family accepts (checked against their docs and, for llama.cpp, by the tests):
+# SGLang takes an extra `regex` field; vLLM >= 0.12 takes `structured_outputs: {"regex": ...}`
+# (older releases `guided_regex`); llama-cpp-python answers 500 to `json_schema` but honours
+# `json_object` with a `schema`, and ignores `n`.
+DIALECTS: dict[str, Dialect] = {
+    "openai": Dialect("json_schema", "none", expand_n=False, prefix_cache=False),
+    "vllm": Dialect("json_schema", "structured_outputs", expand_n=False, prefix_cache=True),
+    "sglang": Dialect("json_schema", "regex", expand_n=False, prefix_cache=True),
+    "llama.cpp": Dialect("json_object", "none", expand_n=True, prefix_cache=False),
+}
+OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
+
+
+class OpenAIOptions(BaseModel):
+    """Options of `OpenAIBackend`; unknown names are errors. None means "the flavor's default"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str | None = None
+    """Model to ask for; None takes the one model the server serves."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (sent as a bearer token when set)."""
+    flavor: Flavor = "auto"
+    json_schema_style: JsonSchemaStyle | None = None
+    regex_style: RegexStyle | None = None
+    unsupported_constraint: Literal["unconstrained", "error"] = "unconstrained"
+    logprobs: bool = True
+    """Ask for top-K logprobs when a request has a ChoiceProbe."""
+    top_logprobs: int = Field(default=20, ge=1)
+    expand_n: bool | None = None
+    """Send ``n`` separate requests instead of one with ``n`` (for servers that ignore `n`)."""
+    prefix_cache: bool | None = None
+    max_context_tokens: int | None = Field(default=None, ge=1)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    json_schema_strict: bool = False
+    max_concurrency: int = Field(default=8, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    """Longest silence between bytes of a response."""
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    """Longest time for one attempt of one request, start to end."""
+    max_retries: int = Field(default=3, ge=0)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=20.0, ge=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    """Fields merged into every request body (server-specific settings)."""
+    check_model: bool = True
+    """Ask ``/models`` at start-up and fail if the server is down or lacks the model."""
+    check_logprobs: bool = True
+    """Send one 1-token request at start-up to learn whether the server returns logprobs."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: a scripted backend that answers verdict requests, and the repo paths."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from judge.backends.scripted import ScriptedBackend, ScriptedReply
+from judge.types import GenerationRequest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def verdict_reply(p_yes: float, rationale: str = "checked") -> ScriptedReply:
+    """A well-formed verdict output with the given P(yes)."""
+    verdict = "yes" if p_yes >= 0.5 else "no"
+    text = json.dumps({"rationale": rationale, "verdict": verdict})
+    return ScriptedReply(text=text, choice_probs={"yes": p_yes, "no": 1.0 - p_yes})
+
+
+@pytest.fixture
+def scripted() -> Callable[..., ScriptedBackend]:
+    """Make a ScriptedBackend whose P(yes) per request comes from a function of the request."""
+
+    def make(p_yes: Callable[[GenerationRequest], float] | float = 0.8, **kwargs: object) -> ScriptedBackend:
+        def responder(request: GenerationRequest, index: int) -> ScriptedReply:
+            value = p_yes(request) if callable(p_yes) else p_yes
+            return verdict_reply(value)
+
+        return ScriptedBackend(responder, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the dequantized-model cache out of the user's home unless one is configured."""
+    os.environ.setdefault("JUDGE_CACHE_DIR", str(Path.home() / ".cache" / "judge"))
