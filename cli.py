@@ -6,7 +6,6 @@ options (unknown rubric, bad file, bad flag); 3 the backend is unavailable or fa
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -33,7 +32,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 rubric_app = typer.Typer(
-    help="List, show and check rubrics. Example: judge rubric show helpfulness", no_args_is_help=True
+    help="List, show and check rubrics. Example: judge rubric show helpfulness",
+    no_args_is_help=True,
 )
 app.add_typer(rubric_app, name="rubric")
 
@@ -41,9 +41,12 @@ console = Console()
 err_console = Console(stderr=True)
 _state: dict[str, bool] = {"debug": False}
 
-BackendOpt = Annotated[str, typer.Option(help="Backend: transformers, sglang, sglang-server, openai.")]
+BackendOpt = Annotated[
+    str, typer.Option(help="Backend: transformers, sglang, sglang-server, openai.")
+]
 ModelOpt = Annotated[
-    str | None, typer.Option(help="Model: a local HF folder or .gguf file (default: embedded SmolLM2-135M).")
+    str | None,
+    typer.Option(help="Model: a local HF folder or .gguf file (default: embedded SmolLM2-135M)."),
 ]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="Server URL for the HTTP backends.")]
 
@@ -51,7 +54,9 @@ BaseUrlOpt = Annotated[str | None, typer.Option(help="Server URL for the HTTP ba
 @app.callback()
 def _main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress (batch counts).")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress (batch counts).")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
@@ -79,17 +84,26 @@ def _print_judgment(judgment: Judgment, rubric: Rubric) -> None:
     for verdict in judgment.verdicts:
         p_yes = "n/a" if verdict.p_yes is None else f"{verdict.p_yes:.2f}"
         shown = verdict.verdict or f"[red]error[/red]: {verdict.error}"
-        table.add_row(verdict.criterion_id, kinds.get(verdict.criterion_id, ""), shown, p_yes, verdict.rationale)
+        table.add_row(
+            verdict.criterion_id,
+            kinds.get(verdict.criterion_id, ""),
+            shown,
+            p_yes,
+            verdict.rationale,
+        )
     console.print(table)
     if judgment.error is not None:
         console.print(f"[red]failed[/red]: {judgment.error}")
         return
+    usage = judgment.usage
     confidence = "unavailable" if judgment.confidence is None else f"{judgment.confidence:.2f}"
-    capped = f" (capped by hard rule: {', '.join(judgment.capped_by)})" if judgment.capped_by else ""
+    capped = (
+        f" (capped by hard rule: {', '.join(judgment.capped_by)})" if judgment.capped_by else ""
+    )
     console.print(
         f"score [bold]{judgment.score:.3f}[/bold]{capped}  confidence {confidence}  "
-        f"model {judgment.model}  tokens {judgment.usage.prompt_tokens}+{judgment.usage.completion_tokens}"
-        f" ({judgment.usage.cached_tokens} cached)"
+        f"model {judgment.model}  tokens {usage.prompt_tokens}+{usage.completion_tokens}"
+        f" ({usage.cached_tokens} cached)"
     )
 
 
@@ -113,24 +127,34 @@ def _load_inputs(
     return [sample_from_record(record, where="arguments", default_id="cli")], []
 
 
-@app.command(
-    short_help='Score responses against a rubric. Example: judge score --prompt "What is 2+2?" --response "4"'
-)
+SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
+
+
+@app.command(short_help=SCORE_HELP)
 def score(
-    rubric: Annotated[str, typer.Option(help="Library rubric name or a YAML file.")] = "helpfulness",
+    rubric: Annotated[
+        str, typer.Option(help="Library rubric name or a YAML file.")
+    ] = "helpfulness",
     prompt: Annotated[str | None, typer.Option(help="The prompt the response answers.")] = None,
     response: Annotated[str | None, typer.Option(help="The response to judge.")] = None,
     reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="JSONL file: one {prompt|messages, response, id?} per line.")
+        Path | None,
+        typer.Option("--input", help="JSONL file: one {prompt|messages, response, id?} per line."),
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write judgments as JSONL to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write judgments as JSONL to this file.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print judgments as JSON lines.")] = False,
     backend: BackendOpt = "transformers",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    max_rationale_chars: Annotated[int, typer.Option(help="Longest rationale per criterion.")] = 200,
-    chunk_size: Annotated[int, typer.Option(help="Samples per backend batch when scoring a file.")] = 16,
+    max_rationale_chars: Annotated[
+        int, typer.Option(help="Longest rationale per criterion.")
+    ] = 200,
+    chunk_size: Annotated[
+        int, typer.Option(help="Samples per backend batch when scoring a file.")
+    ] = 16,
 ) -> None:
     """Score responses against a rubric.
 
@@ -153,8 +177,12 @@ def score(
         judgments = judge.score(samples)
     else:
         with Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err_console, transient=True,
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
         ) as progress:
             task = progress.add_task("score", total=len(samples))
             for start in range(0, len(samples), max(1, chunk_size)):
@@ -173,14 +201,17 @@ def score(
             _print_judgment(judgment, rubric_obj)
     failed = sum(judgment.error is not None for judgment in judgments) + len(row_errors)
     if input_file is not None:
-        err_console.print(f"{len(judgments)} judged, {failed} failed" + (f"; written to {output}" if output else ""))
+        err_console.print(
+            f"{len(judgments)} judged, {failed} failed"
+            + (f"; written to {output}" if output else "")
+        )
     if failed:
         raise typer.Exit(1)
 
 
 @rubric_app.command("list", short_help="List the library rubrics. Example: judge rubric list")
 def rubric_list() -> None:
-    """List the library rubrics. Example: judge rubric list"""
+    """List the library rubrics (example: judge rubric list)."""
     table = Table("name", "task type", "criteria", "description")
     for name in list_rubrics():
         rubric = load_rubric(name)
@@ -189,12 +220,19 @@ def rubric_list() -> None:
 
 
 def _tree(rubric: Rubric) -> Tree:
-    tree = Tree(f"[bold]{rubric.name}[/bold] ({rubric.task_type}, fingerprint {rubric.fingerprint})")
+    tree = Tree(
+        f"[bold]{rubric.name}[/bold] ({rubric.task_type}, fingerprint {rubric.fingerprint})"
+    )
     total = sum(leaf.weight for leaf in rubric.leaves()) or 1.0
 
     def add(node: Tree, criterion: Any) -> None:
-        weight = f"w={criterion.weight / total:.2f}" if not criterion.children else "(judged by its children)"
-        label = f"[cyan]{criterion.id}[/cyan] {escape(f'[{criterion.kind}]')} {weight}: {escape(criterion.text)}"
+        weight = (
+            f"w={criterion.weight / total:.2f}"
+            if not criterion.children
+            else "(judged by its children)"
+        )
+        kind = escape(f"[{criterion.kind}]")
+        label = f"[cyan]{criterion.id}[/cyan] {kind} {weight}: {escape(criterion.text)}"
         if criterion.provenance.source != "library":
             label += f" [dim]({criterion.provenance.source})[/dim]"
         child = node.add(label)
@@ -212,12 +250,14 @@ def _tree(rubric: Rubric) -> Tree:
     return tree
 
 
-@rubric_app.command("show", short_help="Show a rubric as a tree. Example: judge rubric show helpfulness")
+@rubric_app.command(
+    "show", short_help="Show a rubric as a tree. Example: judge rubric show helpfulness"
+)
 def rubric_show(
     name: Annotated[str, typer.Argument(help="Library rubric name or a YAML file.")],
     as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the rubric as YAML.")] = False,
 ) -> None:
-    """Show a rubric's criteria as a tree. Example: judge rubric show helpfulness"""
+    """Show a rubric's criteria as a tree (example: judge rubric show helpfulness)."""
     rubric = load_rubric(name)
     if as_yaml:
         typer.echo(dump_rubric(rubric), nl=False)
@@ -225,7 +265,9 @@ def rubric_show(
         console.print(_tree(rubric))
 
 
-@rubric_app.command("check", short_help="Validate rubric files. Example: judge rubric check rubrics/*.yaml")
+@rubric_app.command(
+    "check", short_help="Validate rubric files. Example: judge rubric check rubrics/*.yaml"
+)
 def rubric_check(
     files: Annotated[list[Path], typer.Argument(help="Rubric YAML files to validate.")],
 ) -> None:
@@ -237,10 +279,14 @@ def rubric_check(
     for path in files:
         try:
             rubric = load_rubric_file(path)
-            console.print(f"[green]ok[/green] {path}: {rubric.name}, {len(rubric.leaves())} criteria")
+            console.print(
+                f"[green]ok[/green] {path}: {rubric.name}, {len(rubric.leaves())} criteria"
+            )
         except JudgeError as exc:
             bad += 1
-            err_console.print(f"[red]error[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[red]error[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
     if bad:
         raise typer.Exit(2)
 

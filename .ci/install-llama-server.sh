@@ -12,7 +12,8 @@
 # Environment:
 #   LLAMA_CPP_PYTHON_VERSION  version to build (default below)
 #   JUDGE_CI_WHEEL_CACHE      cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/judge-ci/wheels)
-#   PYTHON                    interpreter of the target venv (default: python on PATH)
+#   PYTHON                    interpreter of the target venv (default: python on PATH,
+#                             i.e. the activated venv)
 set -euo pipefail
 
 version="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
@@ -20,10 +21,7 @@ python="${PYTHON:-python}"
 cache="${JUDGE_CI_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/judge-ci/wheels}"
 cmake_args="-DGGML_NATIVE=OFF"
 
-if [[ -z "${VIRTUAL_ENV:-}" && "${PYTHON:-}" == "" ]]; then
-    echo "install-llama-server: activate the target virtual environment first (or set PYTHON)" >&2
-    exit 2
-fi
+echo "install-llama-server: target interpreter $(command -v "$python") ($("$python" -c 'import sys; print(sys.prefix)'))"
 
 py_tag="$("$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 arch="$(uname -m)"

@@ -73,9 +73,14 @@ def read_jsonl_samples(path: Path) -> Iterator[Row]:
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Row(number, error=InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})"))
+                yield Row(
+                    number,
+                    error=InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})"),
+                )
                 continue
             try:
-                yield Row(number, sample=sample_from_record(record, where=where, default_id=str(number)))
+                yield Row(
+                    number, sample=sample_from_record(record, where=where, default_id=str(number))
+                )
             except InputError as exc:
                 yield Row(number, error=exc)

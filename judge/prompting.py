@@ -43,7 +43,9 @@ _SPECIAL_RE = re.compile(
 def neutralise(text: str) -> str:
     """Make delimiter tags and chat special tokens inside `text` inert (``<`` -> ``&lt;``)."""
     text = _TAG_RE.sub(r"&lt;\1", text)
-    return _SPECIAL_RE.sub(lambda m: ("&lt;" if m.group(0)[0] == "<" else "&#91;") + m.group(0)[1:], text)
+    return _SPECIAL_RE.sub(
+        lambda m: ("&lt;" if m.group(0)[0] == "<" else "&#91;") + m.group(0)[1:], text
+    )
 
 
 def resource_dir(name: str) -> Path:
@@ -92,7 +94,8 @@ class PromptContext:
                 fields[name] = neutralise(fields[name])
         if "conversation" in fields:
             fields["conversation"] = tuple(
-                Turn(role=role, content=neutralise(content)) for role, content in fields["conversation"]
+                Turn(role=role, content=neutralise(content))
+                for role, content in fields["conversation"]
             )
         if "criteria" in fields:
             fields["criteria"] = tuple(neutralise(text) for text in fields["criteria"])

@@ -27,7 +27,7 @@ class _Frozen(BaseModel):
 
 
 def stable_hash(payload: Any) -> str:
-    """Return a short SHA-256 of canonical JSON: equal content gives an equal hash on any machine."""
+    """Return a short SHA-256 of canonical JSON: equal content, equal hash, on any machine."""
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

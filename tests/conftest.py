@@ -27,7 +27,9 @@ def verdict_reply(p_yes: float, rationale: str = "checked") -> ScriptedReply:
 def scripted() -> Callable[..., ScriptedBackend]:
     """Make a ScriptedBackend whose P(yes) per request comes from a function of the request."""
 
-    def make(p_yes: Callable[[GenerationRequest], float] | float = 0.8, **kwargs: object) -> ScriptedBackend:
+    def make(
+        p_yes: Callable[[GenerationRequest], float] | float = 0.8, **kwargs: object
+    ) -> ScriptedBackend:
         def responder(request: GenerationRequest, index: int) -> ScriptedReply:
             value = p_yes(request) if callable(p_yes) else p_yes
             return verdict_reply(value)

@@ -1,4 +1,4 @@
-"""Backend factories for CLI tests: registered by name so `judge score --backend NAME` finds them."""
+"""Backend factories for CLI tests, registered by name for `judge score --backend NAME`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ def always_yes(**options: object) -> ScriptedBackend:
     """A scripted judge that says yes with P(yes) = 0.8 to everything."""
 
     def responder(request: GenerationRequest, index: int) -> ScriptedReply:
-        return ScriptedReply(text=json.dumps({"rationale": "fine", "verdict": "yes"}), choice_probs={"yes": 0.8, "no": 0.2})
+        return ScriptedReply(
+            text=json.dumps({"rationale": "fine", "verdict": "yes"}),
+            choice_probs={"yes": 0.8, "no": 0.2},
+        )
 
     return ScriptedBackend(responder, model_id="scripted-yes")

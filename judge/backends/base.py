@@ -8,9 +8,7 @@ a failure of one request into that generation's `error` rather than failing the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
-
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,9 +63,7 @@ def expected_count(requests: Sequence[GenerationRequest]) -> int:
 
 def check_batch(requests: Sequence[GenerationRequest], generations: Sequence[Generation]) -> None:
     """Raise if a backend broke the contract of `generate` (count or order of generations)."""
-    expected = [
-        (request.id, index) for request in requests for index in range(request.sampling.n)
-    ]
+    expected = [(request.id, index) for request in requests for index in range(request.sampling.n)]
     got = [(generation.request_id, generation.sample_index) for generation in generations]
     if got != expected:
         raise GenerationError(

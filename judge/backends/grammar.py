@@ -91,6 +91,7 @@ class SequenceState:
 
     @property
     def text(self) -> str:
+        """The text generated so far."""
         return str(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
 
     def _queue_jump_forward(self) -> None:
@@ -113,7 +114,9 @@ class SequenceState:
         assert self.probe is not None and self.probe_ids is not None
         chosen = raw_logits[self.probe_ids].float()
         probs = torch.softmax(chosen, dim=-1).tolist()
-        self.choice_probs = {choice: float(p) for choice, p in zip(self.probe.choices, probs, strict=True)}
+        self.choice_probs = {
+            choice: float(p) for choice, p in zip(self.probe.choices, probs, strict=True)
+        }
 
     def accept(self, token: int, stop_ids: set[int]) -> None:
         """Append `token`; update grammar, forced queue and the finished flag."""
@@ -126,7 +129,9 @@ class SequenceState:
             self.finished, self.finish_reason = True, "stop"
             return
         self.tokens.append(token)
-        if self.matcher is not None and (self.matcher.is_completed() or self.matcher.is_terminated()):
+        if self.matcher is not None and (
+            self.matcher.is_completed() or self.matcher.is_terminated()
+        ):
             self.finished, self.finish_reason = True, "stop"
             return
         if len(self.tokens) >= self.max_new_tokens:

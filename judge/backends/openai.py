@@ -177,8 +177,10 @@ class OpenAIBackend:
     @property
     def capabilities(self) -> Capabilities:
         """What this server supports, as configured and as found at start-up."""
+        kinds = self.constraint_kinds
         return Capabilities(
-            structured_output=bool(self.constraint_kinds),
+            structured_output=bool(kinds),
+            constraint_kinds=tuple(kind for kind in ("regex", "json_schema") if kind in kinds),
             choice_probabilities=self._logprobs,
             prefix_cache=self._dialect.prefix_cache,
             max_context_tokens=self._context,
@@ -198,15 +200,21 @@ class OpenAIBackend:
         """Ask for one token with logprobs; False when the server refuses or ignores them."""
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": [{"role": "user", "content": "Answer yes or no: is 2 > 1?"}],
+            "messages": [{"role": "user", "content": "1"}],
             self._options.max_tokens_field: 1,
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": self._options.top_logprobs,
         }
         try:
+            start_up = RetryPolicy(
+                max_retries=1,
+                deadline_s=min(self._options.request_timeout_s, 60.0),
+                backoff_base_s=self._policy.backoff_base_s,
+                rng=self._policy.rng,
+            )
             payload = post_json(
-                self._client, "chat/completions", body, self._policy, permanent=_mentions_logprobs
+                self._client, "chat/completions", body, start_up, permanent=_mentions_logprobs
             )
         except RequestFailed as exc:
             if exc.retryable:

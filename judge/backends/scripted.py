@@ -1,4 +1,4 @@
-"""A deterministic backend that answers from a script: for users' and our own tests, never a default.
+"""A deterministic backend answering from a script: for users' and our own tests, never a default.
 
 Like httpx's ``MockTransport``: give it a function from request to reply, and it records every
 batch it was sent, so a test can assert what was asked and how it was batched.
@@ -45,10 +45,12 @@ class ScriptedBackend:
 
     @property
     def model_id(self) -> str:
+        """The name given at construction."""
         return self._model_id
 
     @property
     def capabilities(self) -> Capabilities:
+        """The capabilities given at construction (default: all but prefix cache)."""
         return self._capabilities
 
     @property
@@ -57,6 +59,7 @@ class ScriptedBackend:
         return len(self.batches)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Answer every request and sample from the script; record the batch."""
         self.batches.append(list(requests))
         generations = []
         for request in requests:
@@ -76,11 +79,12 @@ class ScriptedBackend:
                             prompt_tokens=sum(len(m.content.split()) for m in request.messages),
                             completion_tokens=len(reply.text.split()),
                         ),
-                        finish_reason=reply.finish_reason,  # type: ignore[arg-type]
+                        finish_reason=reply.finish_reason,
                         error=reply.error,
                     )
                 )
         return generations
 
     def close(self) -> None:
+        """Nothing to release."""
         return None

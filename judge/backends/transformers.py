@@ -72,7 +72,9 @@ class TransformersBackend:
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
-        self._model_id, self._model, self._tokenizer, self._dtype = load_model_and_tokenizer(model, dtype)
+        self._model_id, self._model, self._tokenizer, self._dtype = load_model_and_tokenizer(
+            model, dtype
+        )
         self.batch_size = batch_size
         config_context = int(getattr(self._model.config, "max_position_embeddings", 2048))
         self._max_context = min(max_context_tokens or config_context, config_context)
@@ -94,10 +96,12 @@ class TransformersBackend:
 
     @property
     def model_id(self) -> str:
+        """The loaded model's name."""
         return self._model_id
 
     @property
     def capabilities(self) -> Capabilities:
+        """Grammar constraints, logit probabilities and a shared-prefix prefill."""
         return Capabilities(
             structured_output=True,
             choice_probabilities=True,
@@ -111,7 +115,9 @@ class TransformersBackend:
 
     def _encode(self, request: GenerationRequest) -> list[int]:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self._tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -128,7 +134,14 @@ class TransformersBackend:
                 )
             for sample_index in range(request.sampling.n):
                 rows.append(
-                    _Row(len(rows), request, sample_index, prompt_ids, request.prefix_group or f"#{request.id}", error)
+                    _Row(
+                        len(rows),
+                        request,
+                        sample_index,
+                        prompt_ids,
+                        request.prefix_group or f"#{request.id}",
+                        error,
+                    )
                 )
         runnable = [row for row in rows if row.error is None]
         with self._lock:
@@ -142,8 +155,10 @@ class TransformersBackend:
         return [self._to_generation(row) for row in rows]
 
     def _pack(self, rows: list[_Row]) -> list[list[_Row]]:
-        """Split rows into batches of at most batch_size without splitting a prefix group
-        (unless the group alone is larger), so each group's prefix is computed once."""
+        """Split rows into batches of at most batch_size, keeping prefix groups whole.
+
+        A group larger than a batch is split; otherwise each group's prefix is computed once.
+        """
         groups: list[list[_Row]] = []
         for row in rows:
             if groups and groups[-1][0].group == row.group:
@@ -187,7 +202,7 @@ class TransformersBackend:
                 completion_tokens=len(state.tokens),
                 cached_tokens=row.cached_tokens,
             ),
-            finish_reason=state.finish_reason,  # type: ignore[arg-type]
+            finish_reason=state.finish_reason,
             error=state.error,
         )
 
@@ -195,7 +210,9 @@ class TransformersBackend:
         request = row.request
         matcher = self._grammars.matcher(request.constraint) if request.constraint else None
         probe_ids = choice_token_ids(self._tokenizer, request.probe) if request.probe else None
-        return SequenceState(self._tokenizer, request.sampling.max_new_tokens, matcher, request.probe, probe_ids)
+        return SequenceState(
+            self._tokenizer, request.sampling.max_new_tokens, matcher, request.probe, probe_ids
+        )
 
     def _prefill(self, batch: list[_Row]) -> tuple[Any, Any, Any, Any]:
         """Prefill shared prefixes once per group, copy their cache to rows, then the suffixes."""
@@ -222,7 +239,12 @@ class TransformersBackend:
         cache = None
         if width:
             positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-            out = self._model(input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True)
+            out = self._model(
+                input_ids=prefix_ids,
+                attention_mask=prefix_mask,
+                position_ids=positions,
+                use_cache=True,
+            )
             cache = out.past_key_values
             cache.reorder_cache(row_group)
         for g, name in enumerate(group_names):
@@ -238,7 +260,11 @@ class TransformersBackend:
         mask = torch.cat([prefix_mask[row_group], suffix_mask], dim=-1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -suffix_width:]
         out = self._model(
-            input_ids=suffix_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            input_ids=suffix_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
         )
         return out.logits[:, -1, :], out.past_key_values, mask, positions[:, -1]
 
@@ -256,7 +282,9 @@ class TransformersBackend:
             raw = logits.float()
             masked = raw.clone()
             needs_mask = [
-                r for r, s in enumerate(states) if s is not None and not s.finished and not s.forced and s.matcher
+                r
+                for r, s in enumerate(states)
+                if s is not None and not s.finished and not s.forced and s.matcher
             ]
             for r in needs_mask:
                 states[r].matcher.fill_next_token_bitmask(bitmask, r)  # type: ignore[union-attr]
@@ -297,7 +325,9 @@ class TransformersBackend:
         if sampling.temperature == 0:
             return None
         generator = self._torch.Generator()
-        generator.manual_seed((sampling.seed if sampling.seed is not None else 0) * 1000 + row.sample_index)
+        generator.manual_seed(
+            (sampling.seed if sampling.seed is not None else 0) * 1000 + row.sample_index
+        )
         return generator
 
     def _select(self, logits: Any, request: GenerationRequest, generator: Any) -> int:
@@ -313,4 +343,5 @@ class TransformersBackend:
         return int(torch.multinomial(probs, 1, generator=generator).item())
 
     def close(self) -> None:
+        """Drop the model so its memory can be freed."""
         self._model = None

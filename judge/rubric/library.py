@@ -1,4 +1,4 @@
-"""Load and validate rubrics: library names, YAML/JSON files, and the errors users see for bad ones."""
+"""Load and validate rubrics: library names, YAML/JSON files, and errors that name the problem."""
 
 from __future__ import annotations
 
@@ -42,12 +42,19 @@ def _describe(exc: ValidationError, data: Any) -> str:
     for error in errors:
         loc_full = tuple(error["loc"])
         # A list whose items failed also reports "too short"; the item errors say it better.
-        if error["type"] == "too_short" and any(other[: len(loc_full)] == loc_full and other != loc_full for other in failing):
+        if error["type"] == "too_short" and any(
+            other[: len(loc_full)] == loc_full and other != loc_full for other in failing
+        ):
             continue
         loc = tuple(part for part in error["loc"] if part not in ("function-after[_ids_unique()]",))
         where = _location(loc)
         # Name the criterion by id when the path goes through one, so users find it in the file.
-        if len(loc) >= 2 and loc[0] == "criteria" and isinstance(loc[1], int) and isinstance(data, dict):
+        if (
+            len(loc) >= 2
+            and loc[0] == "criteria"
+            and isinstance(loc[1], int)
+            and isinstance(data, dict)
+        ):
             criteria = data.get("criteria") or []
             if loc[1] < len(criteria) and isinstance(criteria[loc[1]], dict):
                 where += f" (criterion {criteria[loc[1]].get('id', '?')!r})"
@@ -61,7 +68,9 @@ def _describe(exc: ValidationError, data: Any) -> str:
 def parse_rubric(data: Any, source: str) -> Rubric:
     """Validate already-loaded rubric data; errors name `source`, the field and the problem."""
     if not isinstance(data, dict):
-        raise RubricError(f"rubric {source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise RubricError(
+            f"rubric {source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
@@ -82,7 +91,9 @@ def load_rubric_file(path: Path) -> Rubric:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise RubricError(f"rubric file {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}") from None
+        raise RubricError(
+            f"rubric file {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}"
+        ) from None
     return parse_rubric(data, str(path))
 
 

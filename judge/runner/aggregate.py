@@ -26,7 +26,10 @@ class Aggregate:
 
 
 def aggregate(
-    criteria: Sequence[Criterion], verdicts: Sequence[CriterionVerdict], *, hard_rule_cap: bool = True
+    criteria: Sequence[Criterion],
+    verdicts: Sequence[CriterionVerdict],
+    *,
+    hard_rule_cap: bool = True,
 ) -> Aggregate:
     """Aggregate verdicts (one per criterion, same order, none failed) into a score."""
     if len(criteria) != len(verdicts) or not criteria:
@@ -37,7 +40,9 @@ def aggregate(
     total = sum(weights)
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
     values = [
-        verdict.p_yes if with_probs and verdict.p_yes is not None else float(verdict.verdict == "yes")
+        verdict.p_yes
+        if with_probs and verdict.p_yes is not None
+        else float(verdict.verdict == "yes")
         for verdict in verdicts
     ]
     score = sum(w * v for w, v in zip(weights, values, strict=True)) / total
@@ -52,4 +57,6 @@ def aggregate(
     confidence = None
     if with_probs:
         confidence = sum(w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True)) / total
-    return Aggregate(score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=tuple(capped_by))
+    return Aggregate(
+        score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=tuple(capped_by)
+    )

@@ -107,7 +107,9 @@ class Judge:
         planned = self.planner.plan(samples, self.rubric)
         outcomes = self._run(planned, stats)
         for _ in range(self.retries):
-            failed = {item.request.id for item in planned if _retryable(outcomes[item.request.id].verdict)}
+            failed = {
+                item.request.id for item in planned if _retryable(outcomes[item.request.id].verdict)
+            }
             if not failed:
                 break
             stats.retried += len(failed)
@@ -120,7 +122,9 @@ class Judge:
             )
             retry_plan = retry_planner.plan(samples, self.rubric, only=failed)
             for request_id, retry in self._run(retry_plan, stats).items():
-                outcomes[request_id] = _Outcome(retry.verdict, outcomes[request_id].usage + retry.usage)
+                outcomes[request_id] = _Outcome(
+                    retry.verdict, outcomes[request_id].usage + retry.usage
+                )
         self.last_stats = stats
         logger.info(
             "scored %d samples x %d criteria: %d requests in %d backend batch calls",

@@ -57,4 +57,6 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
         total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))
         if total > 0:
             p_yes = min(1.0, max(0.0, generation.choice_probs.get("yes", 0.0) / total))
-    return CriterionVerdict(criterion_id=criterion_id, verdict=verdict, p_yes=p_yes, rationale=rationale)  # type: ignore[arg-type]
+    return CriterionVerdict(
+        criterion_id=criterion_id, verdict=verdict, p_yes=p_yes, rationale=rationale
+    )

@@ -89,6 +89,7 @@ class PointwisePlanner:
 
     @property
     def template_names(self) -> tuple[str, ...]:
+        """The templates these requests render (for the template fingerprint)."""
         return (SYSTEM_TEMPLATE, POINTWISE_TEMPLATE)
 
     def plan(
@@ -98,7 +99,9 @@ class PointwisePlanner:
 
         `only` restricts the plan to those request ids (a retry round).
         """
-        system = Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
+        system = Message(
+            role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext())
+        )
         constraint = verdict_constraint(self.capabilities, self.max_rationale_chars)
         probe = ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES)
         sampling = SamplingParams(
@@ -121,7 +124,9 @@ class PointwisePlanner:
                     criterion_kind=criterion.kind,
                     max_rationale_chars=self.max_rationale_chars,
                 )
-                user = Message(role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context))
+                user = Message(
+                    role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)
+                )
                 request = GenerationRequest(
                     id=f"s{index}/{criterion.id}",
                     messages=(system, user),
@@ -130,5 +135,7 @@ class PointwisePlanner:
                     probe=probe,
                     prefix_group=f"s{index}",
                 )
-                planned.append(PlannedRequest(request=request, sample_index=index, criterion=criterion))
+                planned.append(
+                    PlannedRequest(request=request, sample_index=index, criterion=criterion)
+                )
         return planned

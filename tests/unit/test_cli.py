@@ -25,12 +25,25 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_score_json_prints_one_judgment(monkeypatch, capsys):
-    code, out, _ = run_main(monkeypatch, capsys, "score", "--backend", "scripted-yes", "--prompt", "What is 2+2?", "--response", "4", "--json")
+    code, out, _ = run_main(
+        monkeypatch,
+        capsys,
+        "score",
+        "--backend",
+        "scripted-yes",
+        "--prompt",
+        "What is 2+2?",
+        "--response",
+        "4",
+        "--json",
+    )
     assert code == 0
     [line] = out.strip().splitlines()
     judgment = json.loads(line)
     assert judgment["score"] == pytest.approx(0.8)
-    assert len(judgment["verdicts"]) == 5 and all(v["p_yes"] == pytest.approx(0.8) for v in judgment["verdicts"])
+    assert len(judgment["verdicts"]) == 5 and all(
+        v["p_yes"] == pytest.approx(0.8) for v in judgment["verdicts"]
+    )
     assert judgment["rubric_fingerprint"] and judgment["model"] == "scripted-yes"
 
 
@@ -52,7 +65,17 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
         b'{"id": "ok2", "messages": [{"role": "user", "content": "Hi"}], "response": "Hello."}\n'
     )
     out_file = tmp_path / "out.jsonl"
-    code, _, err = run_main(monkeypatch, capsys, "score", "--backend", "scripted-yes", "--input", str(data), "--output", str(out_file))
+    code, _, err = run_main(
+        monkeypatch,
+        capsys,
+        "score",
+        "--backend",
+        "scripted-yes",
+        "--input",
+        str(data),
+        "--output",
+        str(out_file),
+    )
     assert code == 1, "bad rows make the exit code non-zero"
     assert f"{data}:2: not valid JSON" in err
     assert f"{data}:3: response: missing" in err
@@ -66,10 +89,18 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
 @pytest.mark.parametrize(
     "args, message, code",
     [
-        (["score", "--rubric", "nope", "--prompt", "Q", "--response", "A"], "unknown rubric 'nope'", 2),
+        (
+            ["score", "--rubric", "nope", "--prompt", "Q", "--response", "A"],
+            "unknown rubric 'nope'",
+            2,
+        ),
         (["score", "--prompt", "Q", "--response", " "], "response is empty", 2),
         (["score", "--prompt", "Q", "--response", "bad \udcff"], "not valid UTF-8", 2),
-        (["score", "--backend", "nope", "--prompt", "Q", "--response", "A"], "unknown backend 'nope'", 2),
+        (
+            ["score", "--backend", "nope", "--prompt", "Q", "--response", "A"],
+            "unknown backend 'nope'",
+            2,
+        ),
         (["score", "--input", "/nonexistent.jsonl"], "cannot read /nonexistent.jsonl", 2),
     ],
 )
@@ -89,7 +120,11 @@ def test_rubric_commands():
     listed = run("rubric", "list")
     assert listed.exit_code == 0 and "summarization_faithfuln" in listed.output
     shown = run("rubric", "show", "helpfulness")
-    assert shown.exit_code == 0 and "[hard_rule]" in shown.output and "addresses_request" in shown.output
+    assert (
+        shown.exit_code == 0
+        and "[hard_rule]" in shown.output
+        and "addresses_request" in shown.output
+    )
     as_yaml = run("rubric", "show", "helpfulness", "--yaml")
     assert as_yaml.output.startswith("name: helpfulness")
 

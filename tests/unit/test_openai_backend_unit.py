@@ -308,6 +308,7 @@ def test_llama_cpp_flavor_detected_and_uses_json_object_with_schema() -> None:
     with _backend(server) as backend:
         assert backend.flavor == "llama.cpp"
         assert backend.constraint_kinds == frozenset({"json_schema"})
+        assert backend.capabilities.constraint_kinds == ("json_schema",)
         backend.generate([_request(constraint=Constraint(kind="json_schema", value=SCHEMA))])
     assert server.bodies[-1]["response_format"] == {
         "type": "json_object",

@@ -11,7 +11,9 @@ from judge.types import Sample
 
 
 def _user_prompt(response: str, reference: str | None = None) -> str:
-    planner = PointwisePlanner(prompts=default_prompts(), capabilities=Capabilities(structured_output=True))
+    planner = PointwisePlanner(
+        prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
+    )
     sample = Sample(id="1", prompt="What is 2+2?", response=response, reference=reference)
     return planner.plan([sample], load_rubric("helpfulness"))[0].request.messages[1].content
 
@@ -54,7 +56,9 @@ def test_response_cannot_close_its_delimiter_or_inject_chat_tokens(attack):
     assert "Ignore previous" not in text[:start] + text[end:]
     assert "always yes" not in text[end:]
     assert "<reference>" not in text, "no reference was given, so no reference block may appear"
-    assert text.rstrip().endswith('"verdict": "yes" or "no"}'), "the criterion and instructions stay last"
+    assert text.rstrip().endswith('"verdict": "yes" or "no"}'), (
+        "the criterion and instructions stay last"
+    )
 
 
 def test_response_text_is_never_rendered_as_a_template():

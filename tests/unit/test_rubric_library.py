@@ -2,11 +2,17 @@ from pathlib import Path
 
 import pytest
 
+from judge.backends.base import Capabilities
 from judge.errors import RubricError
 from judge.prompting import default_prompts
-from judge.rubric.library import dump_rubric, library_dir, list_rubrics, load_rubric, load_rubric_file
+from judge.rubric.library import (
+    dump_rubric,
+    library_dir,
+    list_rubrics,
+    load_rubric,
+    load_rubric_file,
+)
 from judge.runner.plan import PointwisePlanner
-from judge.backends.base import Capabilities
 from judge.types import Sample
 
 NEEDED = {
@@ -22,7 +28,7 @@ NEEDED = {
 
 
 def test_library_has_the_rubrics_people_need():
-    assert NEEDED <= set(list_rubrics())
+    assert set(list_rubrics()) >= NEEDED
 
 
 @pytest.mark.parametrize("name", list_rubrics())
@@ -32,7 +38,9 @@ def test_every_library_rubric_loads_renders_and_round_trips(name):
     assert len(leaves) >= 3
     assert all(c.kind in ("hard_rule", "principle") for c in leaves)
     assert all(c.text.endswith((".", "?")) for c in leaves), "criteria are full yes/no statements"
-    planner = PointwisePlanner(prompts=default_prompts(), capabilities=Capabilities(structured_output=True))
+    planner = PointwisePlanner(
+        prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
+    )
     planned = planner.plan([Sample(id="1", prompt="Q?", response="A.")], rubric)
     assert len(planned) == len(leaves)
     assert load_rubric_file(library_dir() / f"{name}.yaml") == rubric
@@ -50,11 +58,23 @@ def _write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("name: x\ncriteria:\n  - id: a\n    text: ok?\n    weight: -1\n", r"criteria\[0\]\.weight \(criterion 'a'\): .*greater than or equal to 0"),
-        ("name: x\ncriteria:\n  - id: a\n    text: ok?\n    wieght: 1\n", r"criteria\[0\]\.wieght .*unknown field"),
-        ("name: x\ncriteria:\n  - id: a\n    text: ok?\n    kind: rule\n", r"criteria\[0\]\.kind .*'hard_rule' or 'principle'"),
+        (
+            "name: x\ncriteria:\n  - id: a\n    text: ok?\n    weight: -1\n",
+            r"criteria\[0\]\.weight \(criterion 'a'\): .*greater than or equal to 0",
+        ),
+        (
+            "name: x\ncriteria:\n  - id: a\n    text: ok?\n    wieght: 1\n",
+            r"criteria\[0\]\.wieght .*unknown field",
+        ),
+        (
+            "name: x\ncriteria:\n  - id: a\n    text: ok?\n    kind: rule\n",
+            r"criteria\[0\]\.kind .*'hard_rule' or 'principle'",
+        ),
         ("name: x\ncriteria: []\n", r"criteria: .*at least 1"),
-        ("name: x\ncriteria:\n  - id: a\n    text: one?\n  - id: a\n    text: two?\n", "appears more than once"),
+        (
+            "name: x\ncriteria:\n  - id: a\n    text: one?\n  - id: a\n    text: two?\n",
+            "appears more than once",
+        ),
         ("name: x\ncriteria:\n  - id: a\n  text: [unclosed\n", "not valid YAML"),
         ("- just\n- a list\n", "expected a mapping"),
     ],

@@ -12,7 +12,6 @@ from judge.runner.judge import Judge
 from judge.runner.parse import parse_verdict_text, read_verdict
 from judge.runner.plan import PointwisePlanner, verdict_regex
 from judge.types import Criterion, CriterionVerdict, Generation, Rubric, Sample
-
 from tests.conftest import verdict_reply
 
 SAMPLES = [
@@ -32,20 +31,22 @@ def _rubric() -> Rubric:
 
 
 def test_plan_is_one_request_per_sample_and_criterion_prefix_first():
-    planner = PointwisePlanner(prompts=default_prompts(), capabilities=Capabilities(structured_output=True))
+    planner = PointwisePlanner(
+        prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
+    )
     rubric = load_rubric("helpfulness")
     planned = planner.plan(SAMPLES, rubric)
     assert len(planned) == 2 * len(rubric.leaves())
     # Requests of a sample are adjacent and share a group.
     assert [p.sample_index for p in planned] == [0] * 5 + [1] * 5
     assert {p.request.prefix_group for p in planned[:5]} == {"s0"}
-    # The system message is identical everywhere; each user message differs only after the shared part,
-    # and that part ends right before the criterion.
+    # The system message is identical everywhere; each user message differs only after the
+    # shared part, and that part ends right before the criterion.
     for group in (planned[:5], planned[5:]):
         texts = [p.request.messages[1].content for p in group]
         assert len({p.request.messages[0] for p in planned}) == 1
         shared = len(_common_prefix(texts))
-        for p, text in zip(group, texts):
+        for p, text in zip(group, texts, strict=True):
             assert p.criterion.text in text[shared - 20 :]
             assert text.index("</response>") < shared
     assert all(p.request.constraint and p.request.constraint.kind == "regex" for p in planned)
@@ -67,7 +68,9 @@ def test_plan_degrades_constraint_to_what_the_backend_honours():
 
     assert constraint(Capabilities(structured_output=True)).kind == "regex"
     schema = constraint(Capabilities(structured_output=True, constraint_kinds=("json_schema",)))
-    assert schema.kind == "json_schema" and json.loads(schema.value)["properties"]["verdict"]["enum"] == ["yes", "no"]
+    assert schema.kind == "json_schema" and json.loads(schema.value)["properties"]["verdict"][
+        "enum"
+    ] == ["yes", "no"]
     assert constraint(Capabilities(structured_output=False)) is None
 
 
@@ -103,7 +106,14 @@ def test_parse_failures_become_verdict_errors_never_scores():
 
 
 def test_p_yes_is_renormalised_over_the_choices():
-    verdict = read_verdict("c", Generation(request_id="x", text='{"rationale": "", "verdict": "yes"}', choice_probs={"yes": 0.3, "no": 0.1}))
+    verdict = read_verdict(
+        "c",
+        Generation(
+            request_id="x",
+            text='{"rationale": "", "verdict": "yes"}',
+            choice_probs={"yes": 0.3, "no": 0.1},
+        ),
+    )
     assert verdict.p_yes == pytest.approx(0.75)
 
 
@@ -129,7 +139,10 @@ def test_aggregate_weighted_mean_and_hard_rule_cap_by_hand():
 
 def test_aggregate_without_probabilities_uses_verdicts_and_no_confidence():
     criteria = list(_rubric().leaves())
-    verdicts = [CriterionVerdict(criterion_id="rule", verdict="yes"), CriterionVerdict(criterion_id="good", verdict="no")]
+    verdicts = [
+        CriterionVerdict(criterion_id="rule", verdict="yes"),
+        CriterionVerdict(criterion_id="good", verdict="no"),
+    ]
     result = aggregate(criteria, verdicts)
     assert result.score == pytest.approx(0.25) and result.confidence is None
 
@@ -174,7 +187,11 @@ def test_malformed_output_is_retried_in_one_batch_then_recorded_as_failure():
 def test_backend_errors_are_values_per_sample():
     def responder(request, index):
         if request.id.startswith("s1/"):
-            return ScriptedReply(text="", finish_reason="error", error="prompt is 9000 tokens > the model's context of 8192 tokens")
+            return ScriptedReply(
+                text="",
+                finish_reason="error",
+                error="prompt is 9000 tokens > the model's context of 8192 tokens",
+            )
         return verdict_reply(0.7)
 
     backend = ScriptedBackend(responder)
@@ -185,7 +202,9 @@ def test_backend_errors_are_values_per_sample():
 
 
 def test_no_probabilities_means_confidence_unavailable():
-    backend = ScriptedBackend(lambda r, i: verdict_reply(0.9), capabilities=Capabilities(structured_output=True))
+    backend = ScriptedBackend(
+        lambda r, i: verdict_reply(0.9), capabilities=Capabilities(structured_output=True)
+    )
     [judgment] = Judge(backend=backend, rubric=_rubric()).score(SAMPLES[:1])
     assert judgment.score == 1.0 and judgment.confidence is None
     assert "unavailable" in judgment.details["confidence"]
@@ -196,8 +215,20 @@ def test_settings_fingerprint_tracks_rubric_and_settings(scripted):
     base = Judge(backend=scripted(), rubric=_rubric())
     other_rubric = Judge(backend=scripted(), rubric=load_rubric("helpfulness"))
     other_setting = Judge(backend=scripted(), rubric=_rubric(), max_rationale_chars=50)
-    assert len({base.settings_fingerprint, other_rubric.settings_fingerprint, other_setting.settings_fingerprint}) == 3
-    assert base.settings_fingerprint == Judge(backend=scripted(), rubric=_rubric()).settings_fingerprint
+    assert (
+        len(
+            {
+                base.settings_fingerprint,
+                other_rubric.settings_fingerprint,
+                other_setting.settings_fingerprint,
+            }
+        )
+        == 3
+    )
+    assert (
+        base.settings_fingerprint
+        == Judge(backend=scripted(), rubric=_rubric()).settings_fingerprint
+    )
 
 
 def test_usage_is_summed_per_judgment(scripted):

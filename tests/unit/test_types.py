@@ -29,7 +29,11 @@ def _rubric() -> Rubric:
                 id="b",
                 text="Is it clear?",
                 children=(
-                    Criterion(id="b1", text="Short sentences?", provenance=Provenance(source="decomposed", parent="b")),
+                    Criterion(
+                        id="b1",
+                        text="Short sentences?",
+                        provenance=Provenance(source="decomposed", parent="b"),
+                    ),
                     Criterion(id="b2", text="No jargon?"),
                 ),
             ),
@@ -50,7 +54,12 @@ EXAMPLES = [
         probe=ChoiceProbe(marker="", choices=("yes", "no")),
         prefix_group="g",
     ),
-    Generation(request_id="x", text="yes", choice_probs={"yes": 0.7, "no": 0.3}, usage=Usage(prompt_tokens=3)),
+    Generation(
+        request_id="x",
+        text="yes",
+        choice_probs={"yes": 0.7, "no": 0.3},
+        usage=Usage(prompt_tokens=3),
+    ),
     Judgment(
         sample_id="1",
         score=0.5,
@@ -89,7 +98,13 @@ def test_leaves_are_judged_criteria_in_order():
 
 def test_duplicate_criterion_ids_are_refused():
     with pytest.raises(ValidationError, match="more than once"):
-        Rubric(name="r", criteria=(Criterion(id="a", text="x"), Criterion(id="b", text="y", children=(Criterion(id="a", text="z"),))))
+        Rubric(
+            name="r",
+            criteria=(
+                Criterion(id="a", text="x"),
+                Criterion(id="b", text="y", children=(Criterion(id="a", text="z"),)),
+            ),
+        )
 
 
 def test_unknown_fields_are_errors():
@@ -104,7 +119,10 @@ def test_unknown_fields_are_errors():
         ({"prompt": "p", "response": "   "}, "response is empty"),
         ({"prompt": "  ", "response": "r"}, "prompt is empty"),
         ({"prompt": "p", "response": "bad \udcff byte"}, "not valid UTF-8"),
-        ({"prompt": "p", "messages": [{"role": "user", "content": "x"}], "response": "r"}, "not both"),
+        (
+            {"prompt": "p", "messages": [{"role": "user", "content": "x"}], "response": "r"},
+            "not both",
+        ),
     ],
 )
 def test_bad_samples_say_what_is_wrong(fields, problem):
@@ -113,6 +131,6 @@ def test_bad_samples_say_what_is_wrong(fields, problem):
 
 
 def test_usage_adds_up():
-    assert Usage(prompt_tokens=1, completion_tokens=2, cached_tokens=3) + Usage(prompt_tokens=1) == Usage(
-        prompt_tokens=2, completion_tokens=2, cached_tokens=3
-    )
+    assert Usage(prompt_tokens=1, completion_tokens=2, cached_tokens=3) + Usage(
+        prompt_tokens=1
+    ) == Usage(prompt_tokens=2, completion_tokens=2, cached_tokens=3)
