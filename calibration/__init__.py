@@ -3,11 +3,13 @@
 Public API (each a one-line call for the CLI)::
 
     import calibration
-    evaluation = calibration.evaluate_pairwise(records)          # or evaluate_pointwise
+    evaluation = calibration.run_eval(judge, calibration.load_eval_set("data.jsonl"))
+    evaluation = calibration.evaluate_records(calibration.load_records("judged.jsonl"))
     calibration.write_report(evaluation, "report/")               # Markdown + PNG plots
-    calibrator = calibration.fit_calibrator(p, labels, method="temperature", fingerprint=fp)
+    calibrator = calibration.fit_on_records(evaluation.records, fingerprint=evaluation.fingerprint)
     calibrator.save("calibrator.json")
     calibration.load_calibrator("calibrator.json").calibrate_judgment(judgment)
+    calibration.position_bias(pair_records); calibration.self_preference(pair_records, "my-model")
 
 Records come from our `Judge` (`run_eval`), from released judgments (`calibration.data`), or from
 any JSONL with probabilities and labels (`load_records`). Importing this package loads numpy and
@@ -15,6 +17,7 @@ pydantic only; matplotlib is imported when a plot is drawn.
 """
 
 from calibration.agreement import Agreement, agreement
+from calibration.apply import calibrate_records, calibration_rows, fit_on_records
 from calibration.bias import (
     LengthBias,
     PositionBias,
@@ -31,6 +34,7 @@ from calibration.evaluate import (
     PointwiseEvaluation,
     evaluate_pairwise,
     evaluate_pointwise,
+    evaluate_records,
 )
 from calibration.jsonl import (
     EvalSet,
@@ -98,11 +102,15 @@ __all__ = [
     "auroc",
     "bootstrap_ci",
     "brier",
+    "calibrate_records",
+    "calibration_rows",
     "confidence_and_correct",
     "ece",
     "evaluate_pairwise",
     "evaluate_pointwise",
+    "evaluate_records",
     "fit_calibrator",
+    "fit_on_records",
     "length_bias",
     "load_calibrator",
     "load_eval_set",

@@ -2,8 +2,10 @@
 
 All three read `PairRecord`s (ours or loaded from released judgments). Position bias needs both
 presentation orders; length bias needs response lengths; self-preference needs the model that
-wrote each response. A judge's preference for `a` in a pair is `PairRecord.p_a()`: its mean
-P(a better) over the orders run, or its share of votes for `a` (a tie or a flip counts 1/2).
+wrote each response. A judge's preference for `a` in a pair is its combined verdict: 1 when its
+P(a better) over the orders run (`PairRecord.p_a()`) is above 1/2, 0 below, and 1/2 for a tie or
+an order flip, so a judge that always picks the longer response prefers it 100% of the time
+however unsure its probabilities are.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from judge.errors import InputError
 
 SELF_PREFERENCE_FLAG = 0.05
 """DBG above 5 points is flagged (the issue's threshold)."""
+
+
+def preference_for_a(record: PairRecord) -> float | None:
+    """The judge's verdict as a number: a = 1, b = 0, tie or flip = 1/2; None without a verdict."""
+    p_a = record.p_a()
+    if p_a is None:
+        return None
+    return 1.0 if p_a > 0.5 else 0.0 if p_a < 0.5 else 0.5
 
 
 class _Frozen(BaseModel):
@@ -149,7 +159,7 @@ def _preference_rows(
                 f"length bias: pair {index} (id {record.id!r}) has no response lengths",
                 hint="give len_a and len_b (loaders fill them from the texts)",
             )
-        judged = record.p_a()
+        judged = preference_for_a(record)
         if judged is None:
             continue
         gold = 1.0 if record.label == "a" else 0.0 if record.label == "b" else 0.5
@@ -251,7 +261,8 @@ class SelfPreference(_Frozen):
 def panel_gold(panel: Sequence[Sequence[PairRecord]]) -> dict[str, float]:
     """Gold P(a better) per pair id from a panel of other judges (each judge's mean preference).
 
-    Each judge's preference is its `p_a()`, so a judge run in both orders that flips gives 1/2.
+    Each judge's preference is its verdict (`preference_for_a`), so a flip between orders gives
+    1/2.
     Pairs a judge gave no verdict on are averaged over the judges that did.
     """
     if not panel:
@@ -259,7 +270,7 @@ def panel_gold(panel: Sequence[Sequence[PairRecord]]) -> dict[str, float]:
     votes: dict[str, list[float]] = {}
     for judge_records in panel:
         for record in judge_records:
-            preference = record.p_a()
+            preference = preference_for_a(record)
             if preference is not None:
                 votes.setdefault(record.id, []).append(preference)
     return {pair_id: sum(values) / len(values) for pair_id, values in votes.items()}
@@ -286,7 +297,7 @@ def self_preference(
         b_own = record.model_b in own
         if a_own == b_own:
             continue
-        preference = record.p_a()
+        preference = preference_for_a(record)
         if preference is None:
             continue
         if gold is not None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from calibration import bias, metrics
 from calibration.agreement import Agreement, agreement
 from calibration.bootstrap import Interval, bootstrap_ci
-from calibration.records import PairRecord, PointRecord, Side
+from calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
 from calibration.summary import CalibrationSummary, summarize_calibration
 from judge.errors import InputError
 
@@ -71,6 +71,7 @@ class PairwiseEvaluation(_Frozen):
     length_note: str | None = None
     self_preference: bias.SelfPreference | None
     self_preference_note: str | None = None
+    fingerprint: JudgeFingerprint | None = None
     records: tuple[PairRecord, ...]
 
 
@@ -92,6 +93,7 @@ class PointwiseEvaluation(_Frozen):
     gold_spearman: float | None
     by_category: tuple[CategoryResult, ...]
     score_by_length: tuple[LengthScore, ...]
+    fingerprint: JudgeFingerprint | None = None
     records: tuple[PointRecord, ...]
 
 
@@ -134,6 +136,7 @@ def evaluate_pairwise(
     name: str = "pairs",
     judge: str = "",
     own_models: str | Collection[str] | None = None,
+    fingerprint: JudgeFingerprint | None = None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> PairwiseEvaluation:
@@ -141,7 +144,7 @@ def evaluate_pairwise(
 
     Position bias needs pairs run in both orders, length bias needs lengths, self-preference
     needs `own_models` and source models on the pairs; a study that cannot run is None and its
-    `*_note` says why.
+    `*_note` says why. `fingerprint` records the judge configuration (for fitting a calibrator).
     """
     if not records:
         raise InputError(f"{name}: no pairs to evaluate", hint="the input is empty")
@@ -216,6 +219,7 @@ def evaluate_pairwise(
         length_note=length_note,
         self_preference=preference,
         self_preference_note=preference_note,
+        fingerprint=fingerprint,
         records=tuple(records),
     )
 
@@ -245,6 +249,7 @@ def evaluate_pointwise(
     name: str = "samples",
     judge: str = "",
     failed: int = 0,
+    fingerprint: JudgeFingerprint | None = None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> PointwiseEvaluation:
@@ -282,5 +287,34 @@ def evaluate_pointwise(
         gold_spearman=spearman,
         by_category=by_category,
         score_by_length=score_by_length,
+        fingerprint=fingerprint,
         records=tuple(records),
+    )
+
+
+def evaluate_records(
+    records: Sequence[PointRecord] | Sequence[PairRecord],
+    *,
+    name: str = "records",
+    judge: str = "",
+    own_models: str | Collection[str] | None = None,
+    fingerprint: JudgeFingerprint | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Evaluation:
+    """Evaluate pointwise or pairwise records, whichever they are."""
+    if records and isinstance(records[0], PairRecord):
+        pairs = [r for r in records if isinstance(r, PairRecord)]
+        return evaluate_pairwise(
+            pairs,
+            name=name,
+            judge=judge,
+            own_models=own_models,
+            fingerprint=fingerprint,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    points = [r for r in records if isinstance(r, PointRecord)]
+    return evaluate_pointwise(
+        points, name=name, judge=judge, fingerprint=fingerprint, n_boot=n_boot, seed=seed
     )

@@ -1,4 +1,4 @@
-"""PNG plots of a judge's evaluation, drawn with matplotlib's Agg backend (no display needed).
+"""PNG plots of a judge's evaluation, rendered by matplotlib's Agg (no display, no pyplot).
 
 matplotlib is imported inside the functions, so importing `calibration` stays cheap.
 """
@@ -24,12 +24,9 @@ _GOLD = "#e9c46a"
 
 
 def _figure(width: float = 6.0, height: float = 4.5) -> Figure:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    # A bare Figure (not pyplot) keeps no global state and needs no GUI backend.
+    # A bare Figure, not pyplot: no global state, no GUI; PNGs are rendered by Agg.
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
@@ -69,6 +66,16 @@ def reliability_diagram(
         hatch="//",
         linewidth=1.0,
         label="gap to mean confidence",
+    )
+    axes.scatter(
+        centers,
+        confidence,
+        marker="_",
+        s=900 * width,
+        linewidths=2,
+        color="black",
+        zorder=3,
+        label="mean confidence in bin",
     )
     for center, acc, b in zip(centers, accuracy, filled, strict=True):
         axes.annotate(

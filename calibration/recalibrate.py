@@ -172,15 +172,26 @@ class Calibrator(_Frozen):
         )
 
     def calibrate_pair(self, judgment: PairJudgment, *, force: bool = False) -> PairJudgment:
-        """Return a pair judgment with calibrated P(a better), confidence and winner."""
+        """Return a pair judgment with calibrated P(a better), confidence and winner.
+
+        The per-order probabilities are calibrated one by one (that is what `fit_calibrator`
+        is fitted on for pairs, see `calibration.apply.calibration_rows`) and P(a) becomes
+        their mean; without them the combined P(a) is calibrated.
+        """
         self.ensure_fits(JudgeFingerprint.of(judgment), force=force)
         if judgment.p_a is None:
             return judgment
-        p_a = float(self.transform([judgment.p_a])[0])
+        per_order = {
+            name: None if value is None else float(self.transform([value])[0])
+            for name, value in (("p_a_ab", judgment.p_a_ab), ("p_a_ba", judgment.p_a_ba))
+        }
+        present = [value for value in per_order.values() if value is not None]
+        p_a = sum(present) / len(present) if present else float(self.transform([judgment.p_a])[0])
         winner = "a" if p_a > 0.5 else "b" if p_a < 0.5 else "tie"
         details = {**judgment.details, "uncalibrated_p_a": judgment.p_a, "calibrator": self.method}
         return judgment.model_copy(
             update={
+                **per_order,
                 "p_a": p_a,
                 "winner": winner,
                 "confidence": max(p_a, 1.0 - p_a),

@@ -2,125 +2,21 @@
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from calibration import metrics, plots
+from calibration._document import Document
 from calibration.bootstrap import Interval
 from calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
+from calibration.jsonl import write_records
+from calibration.recalibrate import Calibrator, ScoreCard
 from calibration.summary import CalibrationSummary
 from judge.errors import ConfigError
 
 ReportFormat = Literal["md", "html"]
-
-
-@dataclass(frozen=True)
-class _Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass(frozen=True)
-class _Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class _Bullets:
-    items: list[str]
-
-
-@dataclass(frozen=True)
-class _Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class _Image:
-    name: str
-    alt: str
-
-
-def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-
-_Block = _Heading | _Paragraph | _Bullets | _Table | _Image
-
-
-@dataclass
-class _Document:
-    """Headings, paragraphs, tables and images, rendered to Markdown or HTML."""
-
-    blocks: list[_Block] = field(default_factory=list)
-
-    def heading(self, text: str, level: int = 2) -> None:
-        self.blocks.append(_Heading(text, level))
-
-    def paragraph(self, text: str) -> None:
-        self.blocks.append(_Paragraph(text))
-
-    def bullets(self, items: list[str]) -> None:
-        self.blocks.append(_Bullets(items))
-
-    def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.blocks.append(_Table(header, rows))
-
-    def image(self, name: str, alt: str) -> None:
-        self.blocks.append(_Image(name, alt))
-
-    def markdown(self) -> str:
-        out: list[str] = []
-        for block in self.blocks:
-            if isinstance(block, _Heading):
-                out.append(f"{'#' * block.level} {block.text}\n")
-            elif isinstance(block, _Paragraph):
-                out.append(f"{block.text}\n")
-            elif isinstance(block, _Bullets):
-                out.append("".join(f"- {item}\n" for item in block.items))
-            elif isinstance(block, _Table):
-                lines = [_md_row(block.header), "|" + "---|" * len(block.header)]
-                lines += [_md_row(row) for row in block.rows]
-                out.append("\n".join(lines) + "\n")
-            else:
-                out.append(f"![{block.alt}]({block.name})\n")
-        return "\n".join(out)
-
-    def html(self, title: str) -> str:
-        out = [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{html.escape(title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-            "padding:.2em .6em}th{background:#f4f4f4}img{max-width:100%}</style>",
-            "</head><body>",
-        ]
-        for block in self.blocks:
-            if isinstance(block, _Heading):
-                out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-            elif isinstance(block, _Paragraph):
-                out.append(f"<p>{html.escape(block.text)}</p>")
-            elif isinstance(block, _Bullets):
-                items = "".join(f"<li>{html.escape(item)}</li>" for item in block.items)
-                out.append(f"<ul>{items}</ul>")
-            elif isinstance(block, _Table):
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
-                cells = "".join(
-                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                    for row in block.rows
-                )
-                out.append(f"<table><tr>{head}</tr>{cells}</table>")
-            else:
-                name, alt = html.escape(block.name), html.escape(block.alt)
-                out.append(f'<p><img src="{name}" alt="{alt}"></p>')
-        out.append("</body></html>")
-        return "\n".join(out) + "\n"
 
 
 def _pct(value: float | None) -> str:
@@ -135,7 +31,7 @@ def _excludes(interval: Interval, value: float) -> bool:
     )
 
 
-def _calibration_section(doc: _Document, summary: CalibrationSummary, note: str | None) -> None:
+def _calibration_section(doc: Document, summary: CalibrationSummary, note: str | None) -> None:
     doc.heading("Calibration")
     doc.paragraph(
         "Confidence is the probability the judge gives its own verdict; a calibrated judge is "
@@ -217,7 +113,7 @@ def _trust_checks(evaluation: Evaluation) -> list[str]:
     return checks
 
 
-def _plot_all(evaluation: Evaluation, out_dir: Path, doc: _Document) -> None:
+def _plot_all(evaluation: Evaluation, out_dir: Path, doc: Document) -> None:
     summary = evaluation.calibration
     if summary is not None:
         if isinstance(evaluation, PairwiseEvaluation):
@@ -265,7 +161,7 @@ def _plot_all(evaluation: Evaluation, out_dir: Path, doc: _Document) -> None:
         doc.image("score_by_length.png", "score by length")
 
 
-def _pairwise_sections(doc: _Document, evaluation: PairwiseEvaluation) -> None:
+def _pairwise_sections(doc: Document, evaluation: PairwiseEvaluation) -> None:
     position = evaluation.position
     doc.heading("Position bias")
     if position is None:
@@ -328,24 +224,48 @@ def _pairwise_sections(doc: _Document, evaluation: PairwiseEvaluation) -> None:
         )
 
 
+def _recalibration_section(doc: Document, calibrator: Calibrator) -> None:
+    doc.heading("Recalibration")
+    check = calibrator.check
+    doc.paragraph(
+        f"The probabilities above went through a {calibrator.method} calibrator fitted on "
+        f"{calibrator.n_fit} rows for model {calibrator.fingerprint.model or 'unknown'!r}."
+        + (f" Checked on {check.n_eval} rows not used to fit ({check.protocol}):" if check else "")
+    )
+    if check is None:
+        return
+    names = ("ece", "ece_mass", "brier", "nll", "auroc", "auroc_label", "accuracy")
+
+    def cell(card: ScoreCard | None, name: str) -> str:
+        value = None if card is None else getattr(card, name)
+        return "n/a" if value is None else f"{value:.4f}"
+
+    doc.table(
+        ["held-out metric", "before", "after"],
+        [[name, cell(check.before, name), cell(check.after, name)] for name in names],
+    )
+
+
 def write_report(
     evaluation: Evaluation,
     out_dir: str | Path,
     *,
-    format: ReportFormat = "md",
+    format: ReportFormat | str = "md",
     title: str | None = None,
+    calibrator: Calibrator | None = None,
 ) -> Path:
-    """Write ``report.md`` (or ``report.html``), the PNG plots and ``evaluation.json``.
+    """Write ``report.md`` (or ``.html``), PNG plots, ``evaluation.json`` and ``records.jsonl``.
 
     Returns the path of the report. Plots are referenced by relative names, so the folder can
-    be moved or published as a whole.
+    be moved or published as a whole. With the `calibrator` that produced the probabilities, a
+    section shows its before/after metrics on held-out data.
     """
     if format not in ("md", "html"):
         raise ConfigError(f"report format {format!r} is not 'md' or 'html'")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     heading = title or f"Judge evaluation: {evaluation.name}"
-    doc = _Document()
+    doc = Document()
     doc.heading(heading, 1)
     kind = "pairs" if isinstance(evaluation, PairwiseEvaluation) else "responses"
     doc.paragraph(
@@ -393,11 +313,14 @@ def write_report(
     elif isinstance(evaluation, PairwiseEvaluation):
         doc.heading("Calibration")
         doc.paragraph(f"Not measured: {evaluation.calibration_note}.")
+    if calibrator is not None:
+        _recalibration_section(doc, calibrator)
     if isinstance(evaluation, PairwiseEvaluation):
         _pairwise_sections(doc, evaluation)
     doc.heading("Plots")
     _plot_all(evaluation, folder, doc)
     (folder / "evaluation.json").write_text(evaluation.model_dump_json(indent=1), encoding="utf-8")
+    write_records(evaluation.records, folder / "records.jsonl")
     target = folder / f"report.{format}"
     text = doc.markdown() if format == "md" else doc.html(heading)
     target.write_text(text, encoding="utf-8")

@@ -1,8 +1,8 @@
 """Run a `judge.Judge` over a labelled set and evaluate it: the library side of `judge eval`.
 
-Pairwise sets use the judge's ``compare`` (both orders) when it has one; otherwise each response
-is scored pointwise and the two scores are compared, which cannot show position bias (the report
-says so). Pointwise sets read the judgment's score as P(positive).
+Pairwise sets use the judge's ``compare`` when it has one; a judge with only ``score`` has each
+response scored pointwise and the two scores compared, which cannot show position bias (the
+report says so). Pointwise sets read the judgment's score as P(positive).
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from typing import Any, Protocol
 from calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
 from calibration.jsonl import EvalSet
 from calibration.recalibrate import Calibrator
-from calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord, Side
+from calibration.records import (
+    JudgeFingerprint,
+    LabelledPair,
+    LabelledSample,
+    PairRecord,
+    PointRecord,
+    Side,
+)
 from judge.types import Judgment, Pair, PairJudgment, Sample
 
 logger = logging.getLogger(__name__)
@@ -64,7 +71,13 @@ def _side(p_a: float) -> Side:
 
 
 def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> PairRecord:
-    """A `PairRecord` from a both-order `PairJudgment` (a failed one has no verdicts)."""
+    """A `PairRecord` from a `PairJudgment` of `Judge.compare`.
+
+    A direct comparison ran both orders: its per-order P(a) (or, without probabilities, the
+    per-order winners in ``details``) are kept, so position bias can be measured. An order-free
+    comparison (the rubric method: each response judged on its own) becomes a one-order record
+    holding its P(a). A failed judgment has no verdict.
+    """
     common: dict[str, Any] = {
         "id": pair.id,
         "label": pair.label,
@@ -75,7 +88,7 @@ def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> Pai
         "category": pair.category,
     }
     if judgment.error is not None:
-        return PairRecord(**common)
+        return PairRecord(**common, orders="both" if "direct" in judgment.strategy else "ab")
     winner_ab = judgment.details.get("winner_ab")
     winner_ba = judgment.details.get("winner_ba")
     if judgment.p_a_ab is not None or judgment.p_a_ba is not None or winner_ba is not None:
@@ -83,9 +96,11 @@ def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> Pai
             **common,
             p_a_ab=judgment.p_a_ab,
             p_a_ba=judgment.p_a_ba,
-            winner_ab=winner_ab,
-            winner_ba=winner_ba,
+            winner_ab=None if judgment.p_a_ab is not None else winner_ab,
+            winner_ba=None if judgment.p_a_ba is not None else winner_ba,
         )
+    if judgment.p_a is not None:
+        return PairRecord(**common, orders="ab", p_a_ab=judgment.p_a)
     return PairRecord(**common, orders="ab", winner_ab=judgment.winner)
 
 
@@ -107,6 +122,11 @@ def record_from_scores(pair: LabelledPair, score_a: Judgment, score_b: Judgment)
     return record.model_copy(update={"p_a_ab": p_a, "winner_ab": _side(p_a)})
 
 
+def _fingerprint(judgments: Sequence[Judgment | PairJudgment]) -> JudgeFingerprint | None:
+    """The configuration that produced the judgments (None if there are none)."""
+    return JudgeFingerprint.common(judgments) if judgments else None
+
+
 def _calibrated(
     judgments: list[Judgment], calibrator: Calibrator | None, force: bool
 ) -> list[Judgment]:
@@ -122,6 +142,7 @@ def run_eval(
     limit: int | None = None,
     chunk_size: int = 16,
     own_models: str | Collection[str] | None = None,
+    pair_method: str | None = None,
     calibrator: Calibrator | None = None,
     force: bool = False,
     n_boot: int = 1000,
@@ -131,7 +152,9 @@ def run_eval(
     """Judge the first `limit` items of `eval_set` with `judge` and evaluate the verdicts.
 
     A `calibrator` (checked against the judge's configuration unless `force`) is applied to the
-    judgments before they are evaluated.
+    judgments before they are evaluated. `pair_method` is passed to ``judge.compare`` (for our
+    Judge: ``direct`` compares in both orders and so shows position bias; ``rubric`` judges each
+    response on its own); None keeps the judge's default.
     """
     items = eval_set.head(limit)
     backend = getattr(judge, "backend", None)
@@ -149,10 +172,17 @@ def run_eval(
                 progress(end, total)
         records, failed = records_from_judgments(items.samples, judgments)
         return evaluate_pointwise(
-            records, name=items.name, judge=judge_name, failed=failed, n_boot=n_boot, seed=seed
+            records,
+            name=items.name,
+            judge=judge_name,
+            failed=failed,
+            fingerprint=_fingerprint(judgments),
+            n_boot=n_boot,
+            seed=seed,
         )
     compare = getattr(judge, "compare", None)
     pair_records: list[PairRecord] = []
+    produced: list[Judgment | PairJudgment] = []
     for start, end in _chunks(total, chunk_size):
         chunk = items.pairs[start:end]
         if compare is not None:
@@ -160,9 +190,11 @@ def run_eval(
                 Pair(id=p.id, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b)
                 for p in chunk
             ]
-            pair_judgments: list[PairJudgment] = compare(pairs)
+            options = {} if pair_method is None else {"method": pair_method}
+            pair_judgments: list[PairJudgment] = compare(pairs, **options)
             if calibrator is not None:
                 pair_judgments = [calibrator.calibrate_pair(j, force=force) for j in pair_judgments]
+            produced += pair_judgments
             pair_records += [
                 record_from_pair_judgment(p, j) for p, j in zip(chunk, pair_judgments, strict=True)
             ]
@@ -173,6 +205,7 @@ def run_eval(
                 for side, response in (("a", p.response_a), ("b", p.response_b))
             ]
             scored = _calibrated(judge.score(samples), calibrator, force)
+            produced += scored
             pair_records += [
                 record_from_scores(p, scored[2 * i], scored[2 * i + 1]) for i, p in enumerate(chunk)
             ]
@@ -185,6 +218,7 @@ def run_eval(
         name=items.name,
         judge=judge_name,
         own_models=own_models,
+        fingerprint=_fingerprint(produced),
         n_boot=n_boot,
         seed=seed,
     )

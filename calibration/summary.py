@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from calibration import metrics
 from calibration._checks import paired
 from calibration.bootstrap import Interval, bootstrap_ci
+from judge.errors import InputError
 
 DEFAULT_COVERAGES = (0.5, 0.8, 0.9)
 DEFAULT_TAUS = (0.8, 0.9, 0.95)
@@ -135,8 +136,6 @@ def _selective(conf: Any, hits: Any, *, coverage: float) -> float:
 
 
 def _wrong_at_or_raise(conf: Any, hits: Any, *, tau: float) -> float:
-    from judge.errors import InputError
-
     value = metrics.wrong_at(conf, hits, tau)
     if math.isnan(value):
         raise InputError(f"no verdict has confidence >= {tau:g}")

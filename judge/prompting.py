@@ -84,6 +84,10 @@ class PromptContext:
     criteria: tuple[str, ...] = ()
     solution: str | None = None
     max_rationale_chars: int = 200
+    responses: tuple[str, ...] = ()
+    min_items: int = 1
+    max_items: int = 6
+    max_criterion_chars: int = 160
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +103,8 @@ class PromptContext:
             )
         if "criteria" in fields:
             fields["criteria"] = tuple(neutralise(text) for text in fields["criteria"])
+        if "responses" in fields:
+            fields["responses"] = tuple(neutralise(text) for text in fields["responses"])
         if fields.get("criterion"):
             fields["criterion"] = neutralise(fields["criterion"])
         return cls(**fields)

@@ -12,7 +12,15 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 CriterionKind = Literal["hard_rule", "principle"]
 TaskType = Literal["objective", "subjective", "auto"]
@@ -212,8 +220,10 @@ class Pair(_Conversation):
 
     @field_validator("response_a", "response_b")
     @classmethod
-    def _responses_utf8(cls, value: str) -> str:
-        return _no_surrogates(value, "response")
+    def _responses_valid(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise ValueError(f"{info.field_name} is empty")
+        return _no_surrogates(value, str(info.field_name))
 
 
 class Constraint(_Frozen):

@@ -83,10 +83,14 @@ class OpenAIBackend:
         self._pool: ThreadPoolExecutor | None = None
         self._warned: set[str] = set()
         try:
-            self._model, flavor, context = self._discover()
+            self._start(opts)
         except BaseException:
             self._client.close()
             raise
+
+    def _start(self, opts: OpenAIOptions) -> None:
+        """Check the server, settle the dialect, and learn whether logprobs come back."""
+        self._model, flavor, context = self._discover()
         dialect = DIALECTS[flavor]
         self._flavor = flavor
         self._dialect = Dialect(
@@ -94,6 +98,7 @@ class OpenAIBackend:
             regex_style=opts.regex_style or dialect.regex_style,
             expand_n=dialect.expand_n if opts.expand_n is None else opts.expand_n,
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
+            body_defaults=dialect.body_defaults,
         )
         self._context = opts.max_context_tokens or context
         self._logprobs = opts.logprobs
@@ -233,7 +238,7 @@ class OpenAIBackend:
         """The JSON body of one chat-completions call."""
         opts = self._options
         sampling = request.sampling
-        body: dict[str, Any] = dict(opts.extra_body)
+        body: dict[str, Any] = {**self._dialect.body_defaults, **opts.extra_body}
         body.update(
             model=self._model,
             messages=[{"role": m.role, "content": m.content} for m in request.messages],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,17 +21,27 @@ class Dialect:
     regex_style: RegexStyle
     expand_n: bool
     prefix_cache: bool
+    body_defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Fields sent with every request, before `extra_body` (which may override them)."""
 
 
 # What each server family accepts (checked against their docs and, for llama.cpp, by the tests):
 # SGLang takes an extra `regex` field; vLLM >= 0.12 takes `structured_outputs: {"regex": ...}`
 # (older releases `guided_regex`); llama-cpp-python answers 500 to `json_schema` but honours
-# `json_object` with a `schema`, and ignores `n`.
+# `json_object` with a `schema`, and ignores `n`. llama.cpp servers also apply samplers of their
+# own by default (repeat_penalty 1.1, top_k 40, min_p 0.05): a repeat penalty flips greedy
+# verdicts after a rationale that mentions "yes", so they are turned off to decode as asked.
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("json_schema", "none", expand_n=False, prefix_cache=False),
     "vllm": Dialect("json_schema", "structured_outputs", expand_n=False, prefix_cache=True),
     "sglang": Dialect("json_schema", "regex", expand_n=False, prefix_cache=True),
-    "llama.cpp": Dialect("json_object", "none", expand_n=True, prefix_cache=False),
+    "llama.cpp": Dialect(
+        "json_object",
+        "none",
+        expand_n=True,
+        prefix_cache=False,
+        body_defaults={"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0},
+    ),
 }
 OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
 

@@ -177,6 +177,12 @@ class SGLangEngineBackend:
             out.extend(wire.failed(requests[index], item) if isinstance(item, str) else done[index])
         return out
 
+    def __enter__(self) -> SGLangEngineBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Shut the engine down (only if this backend started it)."""
         if not self._closed and self._owns_engine:

@@ -233,6 +233,12 @@ class SGLangServerBackend:
         """`generate` for asyncio code (an HTTP reward server): runs in a worker thread."""
         return await asyncio.to_thread(self.generate, requests)
 
+    def __enter__(self) -> SGLangServerBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the connection pool and the worker threads."""
         self._pool.shutdown(wait=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from judge.errors import VerdictParseError
 from judge.types import CriterionVerdict, Generation
@@ -60,3 +61,8 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
     return CriterionVerdict(
         criterion_id=criterion_id, verdict=verdict, p_yes=p_yes, rationale=rationale
     )
+
+
+def verdict_check(criterion_id: str) -> Callable[[Generation], str | None]:
+    """A round's usability check for verdict requests: why the output is no verdict, or None."""
+    return lambda generation: read_verdict(criterion_id, generation).error

@@ -8,64 +8,34 @@ Requests of a sample are adjacent and carry the same `prefix_group`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from judge.backends.base import Capabilities
-from judge.prompting import PromptContext, PromptLibrary
-from judge.types import (
-    ChoiceProbe,
-    Constraint,
-    Criterion,
-    GenerationRequest,
-    Message,
-    Rubric,
-    Sample,
-    SamplingParams,
+from judge.prompting import PromptLibrary
+from judge.runner.formats import (
+    VERDICT_CHOICES,
+    VERDICT_MARKER,
+    verdict_constraint,
+    verdict_max_tokens,
+    verdict_regex,
+    verdict_schema,
 )
+from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE, RequestBuilder
+from judge.types import Criterion, GenerationRequest, Rubric, Sample
 
-VERDICT_MARKER = '"verdict": "'
-VERDICT_CHOICES = ("yes", "no")
-SYSTEM_TEMPLATE = "judge_system"
-POINTWISE_TEMPLATE = "pointwise_breadth"
-
-
-def verdict_regex(max_rationale_chars: int) -> str:
-    """The output grammar: a bounded rationale (no quotes, backslashes or newlines), then yes/no."""
-    return (
-        r'\{"rationale": "[^"\\\n]{0,' + str(max_rationale_chars) + r'}", "verdict": "(yes|no)"\}'
-    )
-
-
-def verdict_schema(max_rationale_chars: int) -> str:
-    """The same output as a JSON schema, for backends that take schemas but not regexes."""
-    schema = {
-        "type": "object",
-        "properties": {
-            "rationale": {"type": "string", "maxLength": max_rationale_chars},
-            "verdict": {"type": "string", "enum": list(VERDICT_CHOICES)},
-        },
-        "required": ["rationale", "verdict"],
-        "additionalProperties": False,
-    }
-    return json.dumps(schema)
-
-
-def verdict_constraint(capabilities: Capabilities, max_rationale_chars: int) -> Constraint | None:
-    """The strongest verdict constraint the backend honours, or None if it honours none."""
-    if not capabilities.structured_output:
-        return None
-    if "regex" in capabilities.constraint_kinds:
-        return Constraint(kind="regex", value=verdict_regex(max_rationale_chars))
-    if "json_schema" in capabilities.constraint_kinds:
-        return Constraint(kind="json_schema", value=verdict_schema(max_rationale_chars))
-    return None
-
-
-def verdict_max_tokens(max_rationale_chars: int) -> int:
-    """Enough new tokens for the longest output the grammar allows (a token is >= 1 character)."""
-    return max_rationale_chars + 32
+__all__ = [
+    "POINTWISE_TEMPLATE",
+    "SYSTEM_TEMPLATE",
+    "VERDICT_CHOICES",
+    "VERDICT_MARKER",
+    "PlannedRequest",
+    "PointwisePlanner",
+    "verdict_constraint",
+    "verdict_max_tokens",
+    "verdict_regex",
+    "verdict_schema",
+]
 
 
 @dataclass(frozen=True)
@@ -79,7 +49,7 @@ class PlannedRequest:
 
 @dataclass(frozen=True)
 class PointwisePlanner:
-    """Renders pointwise per-criterion requests from one prompt library and settings."""
+    """Renders pointwise per-criterion (breadth) requests from one prompt library and settings."""
 
     prompts: PromptLibrary
     capabilities: Capabilities
@@ -89,7 +59,7 @@ class PointwisePlanner:
 
     @property
     def template_names(self) -> tuple[str, ...]:
-        """The templates these requests render (for the template fingerprint)."""
+        """The templates its requests render."""
         return (SYSTEM_TEMPLATE, POINTWISE_TEMPLATE)
 
     def plan(
@@ -99,13 +69,10 @@ class PointwisePlanner:
 
         `only` restricts the plan to those request ids (a retry round).
         """
-        system = Message(
-            role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext())
-        )
-        constraint = verdict_constraint(self.capabilities, self.max_rationale_chars)
-        probe = ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES)
-        sampling = SamplingParams(
-            max_new_tokens=verdict_max_tokens(self.max_rationale_chars),
+        builder = RequestBuilder(
+            prompts=self.prompts,
+            capabilities=self.capabilities,
+            max_rationale_chars=self.max_rationale_chars,
             temperature=self.temperature,
             seed=self.seed,
         )
@@ -114,28 +81,6 @@ class PointwisePlanner:
             for criterion in rubric.leaves():
                 if only is not None and f"s{index}/{criterion.id}" not in only:
                     continue
-                context = PromptContext.from_data(
-                    rubric_name=rubric.name,
-                    rubric_description=rubric.description,
-                    conversation=[(m.role, m.content) for m in sample.conversation],
-                    response=sample.response,
-                    reference=sample.reference,
-                    criterion=criterion.text,
-                    criterion_kind=criterion.kind,
-                    max_rationale_chars=self.max_rationale_chars,
-                )
-                user = Message(
-                    role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)
-                )
-                request = GenerationRequest(
-                    id=f"s{index}/{criterion.id}",
-                    messages=(system, user),
-                    sampling=sampling,
-                    constraint=constraint,
-                    probe=probe,
-                    prefix_group=f"s{index}",
-                )
-                planned.append(
-                    PlannedRequest(request=request, sample_index=index, criterion=criterion)
-                )
+                request = builder.verdict(index, sample, rubric, criterion)
+                planned.append(PlannedRequest(request, index, criterion))
         return planned

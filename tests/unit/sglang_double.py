@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -254,6 +255,16 @@ class SGLangDouble:
         return None, ""
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (timed out) leaves a broken pipe behind: not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeSGLangServer:
     """The double behind HTTP on 127.0.0.1 (an ephemeral port), with fault injection.
 
@@ -263,7 +274,11 @@ class FakeSGLangServer:
     """
 
     def __init__(
-        self, double: SGLangDouble, *, health_status: int = 200, missing: frozenset[str] = frozenset()
+        self,
+        double: SGLangDouble,
+        *,
+        health_status: int = 200,
+        missing: frozenset[str] = frozenset(),
     ) -> None:
         self.double = double
         self.health_status = health_status
@@ -327,10 +342,11 @@ class FakeSGLangServer:
                 except DoubleBadRequest as exc:
                     self._send(400, {"error": {"message": str(exc)}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> FakeSGLangServer:
         self._thread.start()
@@ -390,4 +406,3 @@ class FakeEngine:
 
     def shutdown(self) -> None:
         self.shut_down = True
-        self.loop.close()

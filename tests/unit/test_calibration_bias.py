@@ -18,8 +18,12 @@ def labelled_pairs(n: int = 200, seed: int = 0) -> list[dict]:
     for index in range(n):
         len_a, len_b = rng.choice(np.arange(20, 2000), size=2, replace=False)
         pairs.append(
-            {"id": f"p{index}", "label": "a" if rng.uniform() < 0.5 else "b",
-             "len_a": int(len_a), "len_b": int(len_b)}
+            {
+                "id": f"p{index}",
+                "label": "a" if rng.uniform() < 0.5 else "b",
+                "len_a": int(len_a),
+                "len_b": int(len_b),
+            }
         )
     return pairs
 
@@ -49,7 +53,9 @@ def test_a_judge_that_always_picks_the_first_position():
     assert result.accuracy_both == 0.0  # inconsistent pairs count as wrong
     evaluation = evaluate_pairwise([always_first(p) for p in pairs], n_boot=50)
     assert evaluation.accuracy == 0.0  # every pair is a flip
-    assert evaluation.length.accuracy_gap.value == pytest.approx(0.0)  # it does not care about length
+    assert evaluation.length.accuracy_gap.value == pytest.approx(
+        0.0
+    )  # it does not care about length
 
 
 def test_a_judge_that_always_picks_the_longer_response():
@@ -86,8 +92,12 @@ def test_self_preference_dbg_of_a_judge_that_always_favours_its_own_model():
         own_side = "a" if own_is_a else "b"
         records.append(
             PairRecord(
-                id=f"p{index}", label=label, winner_ab=own_side, winner_ba=own_side,
-                model_a="me" if own_is_a else "other", model_b="other" if own_is_a else "me",
+                id=f"p{index}",
+                label=label,
+                winner_ab=own_side,
+                winner_ba=own_side,
+                model_a="me" if own_is_a else "other",
+                model_b="other" if own_is_a else "me",
             )
         )
     result = self_preference(records, "me", n_boot=300)
@@ -111,8 +121,14 @@ def test_self_preference_counts_ties_and_flips_as_half_and_uses_a_panel_as_gold(
     assert by_labels.gold_win_rate == pytest.approx((1.0 + 0.5) / 2)
     assert by_labels.dbg.value == pytest.approx(0.0)
     panel = [
-        [PairRecord(id="1", winner_ab="b", winner_ba="b"), PairRecord(id="2", winner_ab="a", winner_ba="b")],
-        [PairRecord(id="1", winner_ab="b", winner_ba="a"), PairRecord(id="2", winner_ab="a", winner_ba="a")],
+        [
+            PairRecord(id="1", winner_ab="b", winner_ba="b"),
+            PairRecord(id="2", winner_ab="a", winner_ba="b"),
+        ],
+        [
+            PairRecord(id="1", winner_ab="b", winner_ba="a"),
+            PairRecord(id="2", winner_ab="a", winner_ba="a"),
+        ],
     ]
     gold = panel_gold(panel)
     assert gold == {"1": pytest.approx(0.25), "2": pytest.approx(0.75)}
@@ -125,7 +141,7 @@ def test_self_preference_counts_ties_and_flips_as_half_and_uses_a_panel_as_gold(
 def test_missing_inputs_are_clear_errors():
     with pytest.raises(InputError, match="no pairs"):
         position_bias([])
-    with pytest.raises(InputError, match="pair 0 .* has no gold label"):
+    with pytest.raises(InputError, match=r"pair 0 .* has no gold label"):
         position_bias([PairRecord(id="x", winner_ab="a", winner_ba="a")])
     with pytest.raises(InputError, match="judged in one order only"):
         position_bias([PairRecord(id="x", label="a", orders="ab", winner_ab="a")])
@@ -139,7 +155,9 @@ def test_missing_inputs_are_clear_errors():
 
 def test_evaluation_reports_why_a_study_could_not_run():
     records = [
-        PairRecord(id=str(i), label="a" if i % 2 else "b", orders="ab", p_a_ab=0.8 if i % 2 else 0.3)
+        PairRecord(
+            id=str(i), label="a" if i % 2 else "b", orders="ab", p_a_ab=0.8 if i % 2 else 0.3
+        )
         for i in range(10)
     ]
     evaluation = evaluate_pairwise(records, n_boot=20)

@@ -26,7 +26,9 @@ def test_ece_and_mce_by_hand():
     assert metrics.mce(CONF, HITS) == pytest.approx(0.45)
     bins = metrics.reliability_bins(CONF, HITS)
     assert [b.count for b in bins] == [0, 0, 0, 0, 0, 0, 4, 0, 0, 2]
-    assert bins[6].accuracy == pytest.approx(0.75) and bins[9].mean_confidence == pytest.approx(0.95)
+    assert bins[6].accuracy == pytest.approx(0.75) and bins[9].mean_confidence == pytest.approx(
+        0.95
+    )
     assert math.isnan(bins[0].accuracy)
 
 
@@ -123,7 +125,9 @@ def test_spearman_and_agreement_match_scikit_learn():
     pred = list(rng.choice(["a", "b", "tie"], 300))
     result = agreement(gold, pred, ("a", "b", "tie"))
     p, r, f, _ = precision_recall_fscore_support(gold, pred, average="macro", zero_division=0)
-    assert (result.macro_precision, result.macro_recall, result.macro_f1) == pytest.approx((p, r, f))
+    assert (result.macro_precision, result.macro_recall, result.macro_f1) == pytest.approx(
+        (p, r, f)
+    )
     assert result.kappa == pytest.approx(cohen_kappa_score(gold, pred))
 
 

@@ -1,4 +1,4 @@
-"""Recalibration: it fixes overconfidence on held-out data, keeps ranking, and refuses other judges."""
+"""Recalibration fixes overconfidence on held-out data, keeps ranking, refuses other judges."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from judge.errors import ConfigError, InputError
 from judge.types import Judgment, PairJudgment
 
 FITTED_FOR = JudgeFingerprint(
-    model="smollm2-135m", rubric_fingerprint="r1", template_fingerprint="t1", settings_fingerprint="s1"
+    model="smollm2-135m",
+    rubric_fingerprint="r1",
+    template_fingerprint="t1",
+    settings_fingerprint="s1",
 )
 
 
@@ -51,7 +54,9 @@ def test_temperature_recovers_the_sharpening_and_never_changes_a_verdict():
     assert calibrator.temperature == pytest.approx(3.0, rel=0.12)
     assert calibrator.check is not None and "5-fold" in calibrator.check.protocol
     # Out-of-fold predictions come from five temperatures, so pooled ranking moves a hair.
-    assert calibrator.check.after.auroc_label == pytest.approx(calibrator.check.before.auroc_label, abs=2e-3)
+    assert calibrator.check.after.auroc_label == pytest.approx(
+        calibrator.check.before.auroc_label, abs=2e-3
+    )
     assert calibrator.check.after.accuracy == calibrator.check.before.accuracy
     assert np.array_equal(calibrator.transform(p) >= 0.5, p >= 0.5)
     held_out = fit_calibrator(p, labels, method="temperature", holdout=0.3).check
@@ -63,7 +68,9 @@ def test_an_already_calibrated_judge_is_left_nearly_alone():
     temperature = fit_calibrator(p, labels, method="temperature", holdout=0.3)
     assert temperature.temperature == pytest.approx(1.0, abs=0.12)
     platt = fit_calibrator(p, labels, method="platt", holdout=0.3)
-    assert platt.slope == pytest.approx(1.0, abs=0.15) and platt.intercept == pytest.approx(0, abs=0.15)
+    assert platt.slope == pytest.approx(1.0, abs=0.15) and platt.intercept == pytest.approx(
+        0, abs=0.15
+    )
     for fitted in (temperature, platt):
         assert fitted.check is not None and fitted.check.before is not None
         assert fitted.check.after.ece <= fitted.check.before.ece + 0.01
@@ -144,8 +151,13 @@ def test_calibrating_judgments_checks_their_configuration():
     p, labels = overconfident(n=400)
     calibrator = fit_calibrator(p, labels, method="temperature", fingerprint=FITTED_FOR)
     judgment = Judgment(
-        sample_id="s1", score=0.95, confidence=0.95, model="smollm2-135m", rubric_fingerprint="r1",
-        template_fingerprint="t1", settings_fingerprint="s1",
+        sample_id="s1",
+        score=0.95,
+        confidence=0.95,
+        model="smollm2-135m",
+        rubric_fingerprint="r1",
+        template_fingerprint="t1",
+        settings_fingerprint="s1",
     )
     calibrated = calibrator.calibrate_judgment(judgment)
     assert calibrated.score < 0.95 and calibrated.confidence == pytest.approx(calibrated.score)
@@ -157,8 +169,13 @@ def test_calibrating_judgments_checks_their_configuration():
     failed = judgment.model_copy(update={"score": None, "error": "timeout"})
     assert calibrator.calibrate_judgment(failed) == failed
     pair = PairJudgment(
-        pair_id="p1", p_a=0.2, winner="b", model="smollm2-135m", rubric_fingerprint="r1",
-        template_fingerprint="t1", settings_fingerprint="s1",
+        pair_id="p1",
+        p_a=0.2,
+        winner="b",
+        model="smollm2-135m",
+        rubric_fingerprint="r1",
+        template_fingerprint="t1",
+        settings_fingerprint="s1",
     )
     calibrated_pair = calibrator.calibrate_pair(pair)
     assert 0.2 < calibrated_pair.p_a < 0.5 and calibrated_pair.winner == "b"
@@ -173,7 +190,10 @@ def test_save_and_load_round_trip(tmp_path):
         assert loaded == calibrator
         assert np.array_equal(loaded.transform(p), calibrator.transform(p))
         data = json.loads(path.read_text())
-        assert data["format"] == "judge-calibrator/1" and data["fingerprint"]["model"] == "smollm2-135m"
+        assert (
+            data["format"] == "judge-calibrator/1"
+            and data["fingerprint"]["model"] == "smollm2-135m"
+        )
         assert path.stat().st_size < 20_000  # small enough to ship next to a config
 
 
@@ -181,7 +201,9 @@ def test_bad_calibrator_files_and_fits(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_calibrator(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"method": "temperature", "fingerprint": {}, "n_fit": 3, "temprature": 2}))
+    bad.write_text(
+        json.dumps({"method": "temperature", "fingerprint": {}, "n_fit": 3, "temprature": 2})
+    )
     with pytest.raises(ConfigError, match="temprature"):
         load_calibrator(bad)
     with pytest.raises(InputError, match="both outcomes"):

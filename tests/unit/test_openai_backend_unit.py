@@ -314,6 +314,12 @@ def test_llama_cpp_flavor_detected_and_uses_json_object_with_schema() -> None:
         "type": "json_object",
         "schema": json.loads(SCHEMA),
     }
+    # The server's own samplers (repeat penalty 1.1 by default) are turned off ...
+    assert server.bodies[-1]["repeat_penalty"] == 1.0
+    # ... unless the user's extra_body says otherwise.
+    with _backend(server, extra_body={"repeat_penalty": 1.3}) as backend:
+        backend.generate([_request()])
+    assert server.bodies[-1]["repeat_penalty"] == 1.3
 
 
 def test_unsupported_regex_is_dropped_with_warning_or_fails_when_asked(

@@ -235,3 +235,34 @@ def test_usage_is_summed_per_judgment(scripted):
     [judgment] = Judge(backend=scripted(), rubric=_rubric()).score(SAMPLES[:1])
     assert judgment.usage.prompt_tokens > 0 and judgment.usage.completion_tokens > 0
     assert not math.isnan(judgment.score)
+
+
+def test_judgments_record_where_probabilities_came_from(scripted):
+    [judgment] = Judge(backend=scripted(), rubric=_rubric()).score(SAMPLES[:1])
+    assert judgment.details["probs_source"] == "scripted"
+
+
+def test_judge_applies_a_calibrator_and_refuses_a_foreign_one(scripted, tmp_path):
+    import numpy as np
+
+    from calibration.recalibrate import fit_calibrator
+    from calibration.records import JudgeFingerprint
+    from judge.errors import ConfigError
+
+    judge = Judge(backend=scripted(0.9), rubric=_rubric())
+    [raw] = judge.score(SAMPLES[:1])
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 400)
+    y = rng.uniform(size=400) < 0.5 + (p - 0.5) / 3  # overconfident judge: truth is flatter
+    calibrator = fit_calibrator(p, y, method="temperature", fingerprint=JudgeFingerprint.of(raw))
+    path = calibrator.save(tmp_path / "cal.json")
+    [calibrated] = Judge(backend=scripted(0.9), rubric=_rubric(), calibrator=path).score(SAMPLES[:1])
+    assert calibrated.details["uncalibrated_score"] == pytest.approx(raw.score)
+    assert 0.5 < calibrated.score < raw.score, "an overconfident score is pulled toward 0.5"
+    other = Judge(backend=scripted(0.9), rubric=load_rubric("helpfulness"), calibrator=path)
+    with pytest.raises(ConfigError, match="another judge configuration"):
+        other.score(SAMPLES[:1])
+    forced = Judge(
+        backend=scripted(0.9), rubric=load_rubric("helpfulness"), calibrator=path, force_calibrator=True
+    )
+    assert forced.score(SAMPLES[:1])[0].details["calibrator"] == "temperature"

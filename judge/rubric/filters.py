@@ -1,0 +1,142 @@
+"""The cheap, model-free parts of RRD's filters: lexical similarity, negation, misalignment.
+
+Lexical similarity is the Jaccard index of two criteria's content words (lower-cased, stop
+words and the word "response" removed, a plural "s" stripped). It only decides which pairs are
+worth an LLM overlap check, except at the extremes: near-identical wording is redundant, and
+near-identical wording with opposite negation is a polarity conflict, without asking a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from judge.rubric.proposal import words
+
+NEGATIONS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "without",
+        "avoid",
+        "avoids",
+        "lack",
+        "lacks",
+        "none",
+        "nor",
+        "neither",
+        "fail",
+        "fails",
+        "cannot",
+        "omit",
+        "omits",
+        "free",
+    }
+)
+_STOP = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "response",
+        "responses",
+        "is",
+        "are",
+        "be",
+        "been",
+        "does",
+        "do",
+        "it",
+        "its",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "that",
+        "this",
+        "these",
+        "with",
+        "as",
+        "by",
+        "at",
+        "any",
+        "all",
+        "each",
+        "every",
+        "their",
+        "which",
+        "from",
+        "into",
+        "than",
+    }
+)
+
+
+def _stem(word: str) -> str:
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A criterion's content words and the parity of its negations."""
+
+    content: frozenset[str]
+    negated: bool
+
+    @classmethod
+    def of(cls, text: str) -> Wording:
+        """Analyse `text`."""
+        tokens = words(text)
+        negations = sum(1 for t in tokens if t in NEGATIONS or t.endswith("n't"))
+        content = frozenset(
+            _stem(t)
+            for t in tokens
+            if t not in _STOP and t not in NEGATIONS and not t.endswith("n't")
+        )
+        return cls(content=content, negated=negations % 2 == 1)
+
+
+def jaccard(a: Wording, b: Wording) -> float:
+    """Jaccard index of two content-word sets (0 when both are empty)."""
+    union = a.content | b.content
+    return len(a.content & b.content) / len(union) if union else 0.0
+
+
+def misalignment(
+    passes: Sequence[bool | None], qualities: Sequence[float | None], tolerance: float
+) -> str | None:
+    """Why a criterion is misaligned with the pool's quality labels, or None if it is not.
+
+    Over labelled pairs with different qualities that the criterion separates (one passes, one
+    fails), it is misaligned when the weaker passes and the stronger fails in more than
+    `tolerance` of them (in any of them at tolerance 0).
+    """
+    inverted: list[tuple[int, int]] = []
+    concordant = 0
+    for i, (pass_i, quality_i) in enumerate(zip(passes, qualities, strict=True)):
+        for j, (pass_j, quality_j) in enumerate(zip(passes, qualities, strict=True)):
+            if quality_i is None or quality_j is None or quality_i <= quality_j:
+                continue
+            if pass_i is None or pass_j is None or pass_i == pass_j:
+                continue
+            # i is the stronger response of the pair.
+            if pass_j and not pass_i:
+                inverted.append((j, i))
+            else:
+                concordant += 1
+    separated = len(inverted) + concordant
+    if not inverted or len(inverted) <= tolerance * separated:
+        return None
+    weaker, stronger = inverted[0]
+    return (
+        f"misaligned: weaker pool response {weaker + 1} (quality {qualities[weaker]:g}) passes "
+        "while "
+        f"stronger response {stronger + 1} (quality {qualities[stronger]:g}) fails; "
+        f"{len(inverted)} of {separated} separated labelled pairs inverted"
+    )

@@ -1,0 +1,353 @@
+"""Pairwise judging: which of two responses is better, in both presentation orders.
+
+LLM judges favour a position, so a direct comparison always runs both orders, in the same batch.
+With P_first(order) the judge's probability for the response shown first (token "A"), the
+per-order probabilities that response a is better are ``p_a_ab = P_first(ab)`` and
+``p_a_ba = 1 - P_first(ba)``; the swap-averaged ``p_a`` is their mean. The orders are
+*consistent* when both prefer the same response; a flip halves the confidence. ``p_a`` within
+`tie_margin` of 1/2 is an explicit tie.
+
+With a rubric, both responses are first judged pointwise on every criterion (one batch, no
+position to be biased by) and compared by the weighted margin of P(yes); a margin too small to
+decide falls back to the direct comparison in both orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from judge.backends.base import Backend
+from judge.errors import InputError, VerdictParseError
+from judge.runner.consistency import merge_verdicts
+from judge.runner.formats import pair_format
+from judge.runner.parse import verdict_check
+from judge.runner.requests import RequestBuilder
+from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
+from judge.types import (
+    Criterion,
+    CriterionVerdict,
+    Generation,
+    Pair,
+    PairJudgment,
+    Rubric,
+    Sample,
+    Usage,
+)
+
+Method = Literal["rubric", "direct"]
+Winner = Literal["a", "b", "tie"]
+
+TIE_MARGIN = 0.05
+"""|p_a - 1/2| below this is a tie: a 52.5/47.5 preference is not a decision."""
+FLIP_CONFIDENCE_FACTOR = 0.5
+"""A flip between the orders multiplies the confidence: the position decided, not the content."""
+
+
+def check_pairs(pairs: Sequence[Pair]) -> None:
+    """Raise InputError naming every pair and field whose response is empty."""
+    problems = [
+        f"pair {pair.id!r}: {name} is empty"
+        for pair in pairs
+        for name in ("response_a", "response_b")
+        if not getattr(pair, name).strip()
+    ]
+    if problems:
+        raise InputError(
+            "; ".join(problems),
+            hint="both responses of a pair need text; score a single response with `judge score`",
+        )
+
+
+def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
+    """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
+
+    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
+    """
+    try:
+        pair = Pair.model_validate(record)
+    except ValidationError as exc:
+        parts = []
+        for error in exc.errors():
+            field_name = ".".join(str(part) for part in error["loc"]) or "pair"
+            message = error["msg"].removeprefix("Value error, ")
+            parts.append(f"{field_name}: {'missing' if error['type'] == 'missing' else message}")
+        raise InputError(
+            f"{where}: {'; '.join(parts)}",
+            hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
+        ) from None
+    try:
+        check_pairs([pair])
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
+    return pair
+
+
+def identical(pair: Pair) -> bool:
+    """Whether the two responses are the same text (ignoring surrounding whitespace)."""
+    return pair.response_a.strip() == pair.response_b.strip()
+
+
+def decide(p_a: float, tie_margin: float) -> Winner:
+    """The winner for a swap-averaged P(a better): a tie within `tie_margin` of 1/2 (or at it)."""
+    if abs(p_a - 0.5) < tie_margin or p_a == 0.5:
+        return "tie"
+    return "a" if p_a > 0.5 else "b"
+
+
+def _side(p: float) -> Winner:
+    return "a" if p > 0.5 else "b" if p < 0.5 else "tie"
+
+
+@dataclass(frozen=True)
+class OrderReading:
+    """One presentation order: P(first shown is better) and the share of draws that said so."""
+
+    p_first: float | None
+    votes_first: float | None
+    rationale: str = ""
+    error: str | None = None
+
+
+def _order_error(generation: Generation, rationale_chars: int) -> str | None:
+    if generation.error is not None:
+        return generation.error
+    if generation.finish_reason == "length":
+        return f"output cut at the token limit: {generation.text[-80:]!r}"
+    try:
+        pair_format(rationale_chars).parse(generation.text)
+    except VerdictParseError as exc:
+        return exc.message
+    return None
+
+
+def read_order(generations: Sequence[Generation], rationale_chars: int) -> OrderReading:
+    """Average P("A") over the usable draws of one order (None without token probabilities)."""
+    output = pair_format(rationale_chars)
+    usable = [g for g in generations if _order_error(g, rationale_chars) is None]
+    if not usable:
+        errors = [_order_error(g, rationale_chars) or "" for g in generations]
+        return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)))
+    answers = [output.parse(generation.text) for generation in usable]
+    votes = sum(answer == "A" for answer, _ in answers) / len(answers)
+    p_first = None
+    if all(g.choice_probs is not None for g in usable):
+        values = []
+        for generation in usable:
+            probs = generation.choice_probs or {}
+            total = probs.get("A", 0.0) + probs.get("B", 0.0)
+            values.append(probs.get("A", 0.0) / total if total > 0 else 0.5)
+        p_first = sum(values) / len(values)
+    return OrderReading(p_first, votes, answers[0][1])
+
+
+def combine_orders(ab: OrderReading, ba: OrderReading, tie_margin: float) -> dict[str, Any]:
+    """PairJudgment fields from both orders: swap-averaged P(a), consistency, winner, confidence.
+
+    Without token probabilities `p_a` is the share of votes for a over both orders, the
+    per-order probabilities stay None, and the confidence is None (never invented from text).
+    """
+    assert ab.votes_first is not None and ba.votes_first is not None
+    vote_a_ab, vote_a_ba = ab.votes_first, 1.0 - ba.votes_first
+    with_probs = ab.p_first is not None and ba.p_first is not None
+    if with_probs:
+        assert ab.p_first is not None and ba.p_first is not None
+        p_a_ab, p_a_ba = ab.p_first, 1.0 - ba.p_first
+    else:
+        p_a_ab, p_a_ba = vote_a_ab, vote_a_ba
+    winner_ab, winner_ba = _side(p_a_ab), _side(p_a_ba)
+    consistent = winner_ab == winner_ba and winner_ab != "tie"
+    p_a = (p_a_ab + p_a_ba) / 2
+    confidence = None
+    if with_probs:
+        confidence = max(p_a, 1.0 - p_a) * (1.0 if consistent else FLIP_CONFIDENCE_FACTOR)
+    details: dict[str, Any] = {
+        "winner_ab": winner_ab,
+        "winner_ba": winner_ba,
+        "p_first_ab": ab.p_first,
+        "p_first_ba": ba.p_first,
+        "rationale_ab": ab.rationale,
+        "rationale_ba": ba.rationale,
+    }
+    if not with_probs:
+        details["probabilities"] = "unavailable: p_a is the share of votes over both orders"
+    if not consistent:
+        details["flip"] = (
+            f"the orders disagree (a first: {winner_ab}, b first: {winner_ba}); "
+            f"confidence x {FLIP_CONFIDENCE_FACTOR}"
+        )
+    return {
+        "p_a": p_a,
+        "p_a_ab": p_a_ab if with_probs else None,
+        "p_a_ba": p_a_ba if with_probs else None,
+        "winner": decide(p_a, tie_margin),
+        "consistent": consistent,
+        "confidence": confidence,
+        "details": details,
+    }
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """Everything a pair flow needs: the builder, the rubric, the method, what to record."""
+
+    builder: RequestBuilder
+    rubric: Rubric
+    method: Method
+    tie_margin: float = TIE_MARGIN
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def rubric_margin(
+    criteria: Sequence[Criterion],
+    verdicts_a: Sequence[CriterionVerdict],
+    verdicts_b: Sequence[CriterionVerdict],
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """sum_k w_k (p_yes_k(a) - p_yes_k(b)) with weights normalised to 1, and each term.
+
+    P(yes) values are used when every verdict has one, else the 0/1 verdicts.
+    """
+    verdicts = [*verdicts_a, *verdicts_b]
+    with_probs = all(v.p_yes is not None for v in verdicts)
+
+    def value(verdict: CriterionVerdict) -> float:
+        if with_probs and verdict.p_yes is not None:
+            return verdict.p_yes
+        return float(verdict.verdict == "yes")
+
+    weights = [c.weight for c in criteria]
+    if sum(weights) == 0:
+        weights = [1.0] * len(criteria)
+    total = sum(weights)
+    terms = {
+        c.id: {"a": value(a), "b": value(b), "weight": w / total}
+        for c, a, b, w in zip(criteria, verdicts_a, verdicts_b, weights, strict=True)
+    }
+    margin = sum(term["weight"] * (term["a"] - term["b"]) for term in terms.values())
+    return margin, terms
+
+
+def _side_sample(pair: Pair, side: str) -> Sample:
+    return Sample(
+        id=f"{pair.id}/{side}",
+        prompt=pair.prompt,
+        messages=pair.messages,
+        reference=pair.reference,
+        response=pair.response_a if side == "a" else pair.response_b,
+    )
+
+
+def _direct_round(plan: PairPlan, index: int, pair: Pair) -> list[Task]:
+    """Both orders of a direct comparison; the rubric's criteria guide it only as a fallback."""
+    chars = plan.builder.max_rationale_chars
+    rubric = plan.rubric if plan.method == "rubric" else None
+    return [
+        Task(
+            plan.builder.pairwise(index, pair, order, rubric),
+            lambda g: _order_error(g, chars),
+            role="pairwise",
+        )
+        for order in ("ab", "ba")
+    ]
+
+
+def _read_direct(
+    plan: PairPlan, tasks: Sequence[Task], attempts: dict[str, Attempt]
+) -> dict[str, Any]:
+    chars = plan.builder.max_rationale_chars
+    ab, ba = (read_order(attempts[task.request.id].generations, chars) for task in tasks)
+    errors = [f"order {name}: {r.error}" for name, r in (("ab", ab), ("ba", ba)) if r.error]
+    if errors:
+        return {"error": "; ".join(errors)}
+    return combine_orders(ab, ba, plan.tie_margin)
+
+
+def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
+    """Identical: a tie, no model call. Rubric: margin, direct on a tie. Direct: both orders."""
+    record = {**plan.record, "pair_id": pair.id}
+    samples = plan.builder.samples
+    if identical(pair):
+        return PairJudgment(
+            p_a=0.5,
+            winner="tie",
+            confidence=1.0,
+            strategy="identical",
+            details={
+                "note": "the responses are identical: a tie, without a model call",
+                "samples": samples,
+            },
+            **record,
+        )
+    usage = Usage()
+    details: dict[str, Any] = {"samples": samples}
+    if plan.method == "rubric":
+        criteria = list(plan.rubric.leaves())
+        tasks = {
+            side: [
+                Task(
+                    plan.builder.verdict(
+                        index, _side_sample(pair, side), plan.rubric, c, stem=f"p{index}/{side}"
+                    ),
+                    verdict_check(c.id),
+                )
+                for c in criteria
+            ]
+            for side in ("a", "b")
+        }
+        attempts = yield [*tasks["a"], *tasks["b"]]
+        usage = sum((attempts[t.request.id].usage for t in [*tasks["a"], *tasks["b"]]), usage)
+        verdicts = {
+            side: [
+                merge_verdicts(c.id, attempts[t.request.id].generations).verdict
+                for c, t in zip(criteria, tasks[side], strict=True)
+            ]
+            for side in ("a", "b")
+        }
+        details["verdicts_a"] = [v.model_dump(mode="json") for v in verdicts["a"]]
+        details["verdicts_b"] = [v.model_dump(mode="json") for v in verdicts["b"]]
+        failed = [
+            f"{side}.{v.criterion_id}: {v.error}"
+            for side in ("a", "b")
+            for v in verdicts[side]
+            if v.error
+        ]
+        if failed:
+            return PairJudgment(
+                error="; ".join(failed), strategy="rubric", usage=usage, details=details, **record
+            )
+        margin, terms = rubric_margin(criteria, verdicts["a"], verdicts["b"])
+        p_a = (1.0 + margin) / 2
+        details.update({"margin": margin, "criteria": terms})
+        if decide(p_a, plan.tie_margin) != "tie":
+            with_probs = all(v.p_yes is not None for side in ("a", "b") for v in verdicts[side])
+            return PairJudgment(
+                p_a=p_a,
+                winner=decide(p_a, plan.tie_margin),
+                confidence=max(p_a, 1.0 - p_a) if with_probs else None,
+                strategy="rubric",
+                usage=usage,
+                details={**details, "consistency": "order-free: each response judged on its own"},
+                **record,
+            )
+        details["fallback"] = (
+            f"rubric margin {margin:+.3f} is within the tie margin: compared directly, both orders"
+        )
+    direct = _direct_round(plan, index, pair)
+    attempts = yield direct
+    usage = sum((attempts[t.request.id].usage for t in direct), usage)
+    strategy = "rubric+direct" if "fallback" in details else "direct"
+    fields = _read_direct(plan, direct, attempts)
+    fields["details"] = {**details, **fields.get("details", {})}
+    return PairJudgment(strategy=strategy, usage=usage, **fields, **record)
+
+
+def compare_pairs(
+    backend: Backend, plan: PairPlan, pairs: Sequence[Pair], stats: BatchStats, *, retries: int
+) -> list[PairJudgment]:
+    """Compare every pair: at most two backend batches (rubric verdicts, then direct orders)."""
+    check_pairs(pairs)
+    flows = [pair_flow(plan, index, pair) for index, pair in enumerate(pairs)]
+    return drive(backend, flows, stats, retries=retries)

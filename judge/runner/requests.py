@@ -1,0 +1,273 @@
+"""Render every kind of request the runner sends, laid out so requests of one sample share a prefix.
+
+Request ids are ``s<i>/<criterion id>`` for verdicts (as the foundation's planner names them) and
+``s<i>/#<role>`` for the other roles of sample i; ``#`` cannot occur in a criterion id, so the
+two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterion id>``,
+``p<i>/b/<criterion id>`` for rubric verdicts). All requests of one sample or pair carry one
+`prefix_group`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from judge.backends.base import Capabilities
+from judge.prompting import PromptContext, PromptLibrary
+from judge.runner.formats import (
+    VERDICT_CHOICES,
+    VERDICT_MARKER,
+    PrincipleFormat,
+    likert_format,
+    pair_format,
+    route_format,
+    verdict_constraint,
+    verdict_max_tokens,
+)
+from judge.types import (
+    ChoiceProbe,
+    Criterion,
+    GenerationRequest,
+    Message,
+    Pair,
+    Rubric,
+    Sample,
+    SamplingParams,
+)
+
+SYSTEM_TEMPLATE = "judge_system"
+POINTWISE_TEMPLATE = "pointwise_breadth"
+DEPTH_TEMPLATE = "pointwise_depth"
+SOLVE_TEMPLATE = "depth_solve"
+ROUTE_TEMPLATE = "route_task"
+PRINCIPLES_TEMPLATE = "breadth_principles"
+LIKERT_TEMPLATE = "pointwise_likert"
+PAIRWISE_TEMPLATE = "pairwise_direct"
+
+DEFAULT_SAMPLE_TEMPERATURE = 0.7
+
+
+def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
+    return [(message.role, message.content) for message in conversation.conversation]
+
+
+@dataclass(frozen=True)
+class RequestBuilder:
+    """Renders requests from one prompt library and one set of decoding settings.
+
+    `samples` > 1 draws that many judgments per judged request (self-consistency) at
+    `temperature`, or at `sample_temperature` when `temperature` is 0: greedy samples would all
+    be the same. Routing and solving are drawn once.
+    """
+
+    prompts: PromptLibrary
+    capabilities: Capabilities
+    max_rationale_chars: int = 200
+    temperature: float = 0.0
+    seed: int | None = 0
+    samples: int = 1
+    sample_temperature: float = DEFAULT_SAMPLE_TEMPERATURE
+    max_solution_tokens: int = 384
+    max_principles: int = 5
+    principle_chars: int = 80
+
+    @property
+    def judged_temperature(self) -> float:
+        """The temperature of judged requests (verdicts, pairwise, Likert)."""
+        if self.samples > 1 and self.temperature == 0:
+            return self.sample_temperature
+        return self.temperature
+
+    def _sampling(
+        self, max_tokens: int, *, n: int = 1, temperature: float | None = None
+    ) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=max_tokens,
+            temperature=self.temperature if temperature is None else temperature,
+            seed=self.seed,
+            n=n,
+        )
+
+    def _judged(self, max_tokens: int) -> SamplingParams:
+        return self._sampling(max_tokens, n=self.samples, temperature=self.judged_temperature)
+
+    def system(self) -> Message:
+        """The judge's system message, identical in every verdict request."""
+        return Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
+
+    def _sample_context(
+        self, sample: Sample, rubric: Rubric | None, **fields: Any
+    ) -> PromptContext:
+        return PromptContext.from_data(
+            rubric_name=rubric.name if rubric else "",
+            rubric_description=rubric.description if rubric else "",
+            conversation=_turns(sample),
+            response=sample.response,
+            max_rationale_chars=self.max_rationale_chars,
+            **fields,
+        )
+
+    def verdict(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criterion: Criterion,
+        *,
+        stem: str | None = None,
+    ) -> GenerationRequest:
+        """A breadth verdict: one criterion, after the shared rubric + conversation + response.
+
+        `stem` replaces ``s<index>`` in the id and prefix group (pairs judge two responses).
+        """
+        stem = stem or f"s{index}"
+        context = self._sample_context(
+            sample,
+            rubric,
+            reference=sample.reference,
+            criterion=criterion.text,
+            criterion_kind=criterion.kind,
+        )
+        return GenerationRequest(
+            id=f"{stem}/{criterion.id}",
+            messages=(
+                self.system(),
+                Message(role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)),
+            ),
+            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
+            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
+            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
+            prefix_group=stem,
+        )
+
+    def depth_verdict(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criterion: Criterion,
+        solution: str,
+        solution_source: str,
+    ) -> GenerationRequest:
+        """A depth verdict: one critical criterion, checked against a worked solution."""
+        context = self._sample_context(
+            sample,
+            rubric,
+            solution=solution,
+            criterion=criterion.text,
+            criterion_kind=criterion.kind,
+            extra={"solution_source": solution_source},
+        )
+        return GenerationRequest(
+            id=f"s{index}/{criterion.id}",
+            messages=(
+                self.system(),
+                Message(role="user", content=self.prompts.render(DEPTH_TEMPLATE, context)),
+            ),
+            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
+            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
+            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
+            prefix_group=f"s{index}",
+        )
+
+    def principles_format(self) -> PrincipleFormat:
+        """The output format of a principles request."""
+        return PrincipleFormat(max_items=self.max_principles, principle_chars=self.principle_chars)
+
+    def principles(
+        self, index: int, sample: Sample, rubric: Rubric, rationales: int
+    ) -> GenerationRequest:
+        """N sampled principle lists (breadth), sharing the prefix of the sample's verdicts."""
+        output = self.principles_format()
+        context = self._sample_context(
+            sample,
+            rubric,
+            reference=sample.reference,
+            extra={"max_principles": self.max_principles, "principle_chars": self.principle_chars},
+        )
+        temperature = self.temperature or self.sample_temperature
+        return GenerationRequest(
+            id=f"s{index}/#principles",
+            messages=(
+                self.system(),
+                Message(role="user", content=self.prompts.render(PRINCIPLES_TEMPLATE, context)),
+            ),
+            sampling=self._sampling(output.max_tokens(), n=rationales, temperature=temperature),
+            constraint=output.constraint(self.capabilities),
+            prefix_group=f"s{index}",
+        )
+
+    def likert(self, index: int, sample: Sample, rubric: Rubric, scale: int) -> GenerationRequest:
+        """A 1-`scale` overall rating, sharing the prefix of the sample's breadth verdicts."""
+        output = likert_format(scale, self.max_rationale_chars)
+        context = self._sample_context(
+            sample,
+            rubric,
+            reference=sample.reference,
+            criteria=tuple(criterion.text for criterion in rubric.leaves()),
+            extra={"scale": scale},
+        )
+        return GenerationRequest(
+            id=f"s{index}/#likert",
+            messages=(
+                self.system(),
+                Message(role="user", content=self.prompts.render(LIKERT_TEMPLATE, context)),
+            ),
+            sampling=self._judged(output.max_tokens()),
+            constraint=output.constraint(self.capabilities),
+            probe=output.probe(),
+            prefix_group=f"s{index}",
+        )
+
+    def solve(self, index: int, sample: Sample) -> GenerationRequest:
+        """The depth strategy's first round: the judge's own solution of the task (no response)."""
+        context = PromptContext.from_data(conversation=_turns(sample))
+        return GenerationRequest(
+            id=f"s{index}/#solve",
+            messages=(Message(role="user", content=self.prompts.render(SOLVE_TEMPLATE, context)),),
+            sampling=self._sampling(self.max_solution_tokens),
+            prefix_group=f"s{index}",
+        )
+
+    def route(self, index: int, sample: Sample) -> GenerationRequest:
+        """The auto strategy's routing question: is the task objective or subjective?"""
+        output = route_format()
+        context = PromptContext.from_data(conversation=_turns(sample))
+        return GenerationRequest(
+            id=f"s{index}/#route",
+            messages=(Message(role="user", content=self.prompts.render(ROUTE_TEMPLATE, context)),),
+            sampling=self._sampling(output.max_tokens(), temperature=0.0),
+            constraint=output.constraint(self.capabilities),
+            probe=output.probe(),
+            prefix_group=f"s{index}",
+        )
+
+    def pairwise(
+        self, index: int, pair: Pair, order: str, rubric: Rubric | None
+    ) -> GenerationRequest:
+        """One order of a direct comparison: ``ab`` shows response_a first, ``ba`` response_b."""
+        first, second = (
+            (pair.response_a, pair.response_b)
+            if order == "ab"
+            else (pair.response_b, pair.response_a)
+        )
+        output = pair_format(self.max_rationale_chars)
+        context = PromptContext.from_data(
+            rubric_name=rubric.name if rubric else "",
+            rubric_description=rubric.description if rubric else "",
+            criteria=tuple(criterion.text for criterion in rubric.leaves()) if rubric else (),
+            conversation=_turns(pair),
+            response_a=first,
+            response_b=second,
+            max_rationale_chars=self.max_rationale_chars,
+        )
+        return GenerationRequest(
+            id=f"p{index}/{order}",
+            messages=(
+                Message(role="user", content=self.prompts.render(PAIRWISE_TEMPLATE, context)),
+            ),
+            sampling=self._judged(output.max_tokens()),
+            constraint=output.constraint(self.capabilities),
+            probe=output.probe(),
+            prefix_group=f"p{index}",
+        )

@@ -1,0 +1,181 @@
+"""Run one round of requests as one backend batch, retrying malformed outputs in one more batch.
+
+Every strategy is a short sequence of rounds (route -> solve -> judge at most); a round gathers
+the requests of every sample that is ready for it, so a call costs one batch per round, not one
+per sample. With ``n > 1`` samples per request only the failed samples are drawn again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from judge.backends.base import Backend, group_by_request
+from judge.types import Generation, GenerationRequest, SamplingParams, Usage
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[Generation], str | None]
+"""Reads a generation and returns why it is unusable, or None when it is usable."""
+
+RETRY_TEMPERATURE = 0.5
+Result = TypeVar("Result")
+
+
+@dataclass
+class BatchStats:
+    """What the last call cost: backend batch calls, requests, retried requests, rounds run."""
+
+    backend_calls: int = 0
+    requests: int = 0
+    retried: int = 0
+    usage: Usage = field(default_factory=Usage)
+    rounds: list[str] = field(default_factory=list)
+    probs_sources: set[str] = field(default_factory=set)
+    """Where the backend read choice probabilities from (logits, top_logprobs, ...)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A request, how to tell whether one of its generations is usable, and its role."""
+
+    request: GenerationRequest
+    check: Check
+    role: str = "judge"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The final generations of a request (n of them, retries merged in) and all their tokens."""
+
+    generations: tuple[Generation, ...]
+    usage: Usage
+
+
+def retryable(error: str) -> bool:
+    """Malformed or failed outputs are retried; a prompt over the context never fits on retry."""
+    return "context" not in error
+
+
+def _retry_request(request: GenerationRequest, count: int, attempt: int) -> GenerationRequest:
+    """The same request, sampled `count` times with another seed: a greedy retry repeats itself."""
+    sampling = request.sampling
+    retry_sampling = SamplingParams(
+        max_new_tokens=sampling.max_new_tokens,
+        temperature=max(sampling.temperature, RETRY_TEMPERATURE),
+        top_p=sampling.top_p,
+        seed=(sampling.seed or 0) + attempt,
+        n=count,
+    )
+    return request.model_copy(update={"sampling": retry_sampling})
+
+
+def _call(
+    backend: Backend, requests: Sequence[GenerationRequest], stats: BatchStats
+) -> dict[str, list[Generation]]:
+    grouped = group_by_request(requests, backend.generate(requests))
+    stats.backend_calls += 1
+    stats.requests += len(requests)
+    for generations in grouped.values():
+        for generation in generations:
+            stats.usage = stats.usage + generation.usage
+            if generation.probs_source is not None:
+                stats.probs_sources.add(generation.probs_source)
+    return grouped
+
+
+def run_round(
+    backend: Backend,
+    tasks: Sequence[Task],
+    stats: BatchStats,
+    *,
+    retries: int = 1,
+    label: str = "judge",
+) -> dict[str, Attempt]:
+    """Send `tasks` as one batch; resend the unusable generations up to `retries` times.
+
+    Returns each request id's final generations, in sample order, with the tokens of every try.
+    """
+    if not tasks:
+        return {}
+    ids = [task.request.id for task in tasks]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"request ids repeat within one round: {sorted(ids)}")
+    stats.rounds.append(label)
+    grouped = _call(backend, [task.request for task in tasks], stats)
+    final = {request_id: list(generations) for request_id, generations in grouped.items()}
+    usage = {
+        request_id: sum((g.usage for g in generations), Usage())
+        for request_id, generations in grouped.items()
+    }
+    for attempt in range(1, retries + 1):
+        failed: dict[str, list[int]] = {}
+        for task in tasks:
+            slots = []
+            for slot, generation in enumerate(final[task.request.id]):
+                error = task.check(generation)
+                if error is not None and retryable(error):
+                    slots.append(slot)
+            if slots:
+                failed[task.request.id] = slots
+        if not failed:
+            break
+        stats.retried += len(failed)
+        logger.info("%s round: retrying %d unusable outputs in one batch", label, len(failed))
+        retry_requests = [
+            _retry_request(task.request, len(failed[task.request.id]), attempt)
+            for task in tasks
+            if task.request.id in failed
+        ]
+        for request_id, generations in _call(backend, retry_requests, stats).items():
+            for slot, generation in zip(failed[request_id], generations, strict=True):
+                final[request_id][slot] = generation.model_copy(update={"sample_index": slot})
+                usage[request_id] = usage[request_id] + generation.usage
+    return {request_id: Attempt(tuple(final[request_id]), usage[request_id]) for request_id in ids}
+
+
+Flow = Generator[list[Task], dict[str, Attempt], Result]
+"""One sample's (or pair's) rounds: yields tasks, receives their attempts, returns a result."""
+
+
+def drive(
+    backend: Backend,
+    flows: Sequence[Flow[Result]],
+    stats: BatchStats,
+    *,
+    retries: int,
+) -> list[Result]:
+    """Advance every flow round by round; each round's tasks of all flows go in one batch.
+
+    A flow yields the tasks of its next round (never an empty list) and receives their
+    attempts; its return value is its result. Flows that finish without a round cost nothing.
+    """
+    results: list[Result | None] = [None] * len(flows)
+    pending: dict[int, list[Task]] = {}
+
+    def advance(position: int, attempts: dict[str, Attempt] | None) -> None:
+        flow = flows[position]
+        try:
+            tasks = next(flow) if attempts is None else flow.send(attempts)
+        except StopIteration as stop:
+            results[position] = stop.value
+            pending.pop(position, None)
+            return
+        if not tasks:
+            raise RuntimeError(f"flow {position} yielded an empty round")
+        pending[position] = tasks
+
+    for position in range(len(flows)):
+        advance(position, None)
+    while pending:
+        tasks = [task for position in sorted(pending) for task in pending[position]]
+        label = "+".join(dict.fromkeys(task.role for task in tasks))
+        attempts = run_round(backend, tasks, stats, retries=retries, label=label)
+        for position in sorted(pending):
+            advance(position, {t.request.id: attempts[t.request.id] for t in pending[position]})
+    missing = [position for position, judgment in enumerate(results) if judgment is None]
+    if missing:
+        raise RuntimeError(f"flows {missing} ended without a judgment")
+    return [judgment for judgment in results if judgment is not None]
