@@ -431,7 +431,7 @@ def rubric_refine(
         )
 
 
-@app.command(short_help="Show which backends work on this machine, and why not.")
+@app.command(short_help="Which backends work here, and why not. Example: judge doctor")
 def doctor(
     sglang_url: Annotated[
         str | None,

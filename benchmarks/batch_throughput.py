@@ -98,6 +98,10 @@ def run_arm(name: str, judge: Judge, data: list[dict], output: Path, batch_size:
     )
 
 
+def _figure(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=2000, help="rows for the scripted arms")
@@ -140,13 +144,16 @@ def main() -> None:
     print(
         f"rows: {source}; rubric {args.rubric}; batch size {args.batch_size}; {os.cpu_count()} CPUs"
     )
-    print("| arm | rows | judgments | seconds | rows/s | judgments/s | ms/row | load (start/end) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        "| arm | rows | judgments | prompt tokens | seconds | rows/s | judgments/s | ms/row "
+        "| load (start/end) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for arm in arms:
         print(
-            f"| {arm.name} | {arm.rows} | {arm.judgments} | {arm.seconds:.2f} | "
-            f"{arm.rows_per_s:.3g} | {arm.judgments_per_s:.3g} | {1000 / arm.rows_per_s:.3g} | "
-            f"{arm.load[0]:.1f}/{arm.load[1]:.1f} |"
+            f"| {arm.name} | {arm.rows} | {arm.judgments} | {arm.prompt_tokens} | "
+            f"{arm.seconds:.2f} | {_figure(arm.rows_per_s)} | {_figure(arm.judgments_per_s)} | "
+            f"{_figure(1000 / arm.rows_per_s)} | {arm.load[0]:.1f}/{arm.load[1]:.1f} |"
         )
     if args.json:
         args.json.write_text(

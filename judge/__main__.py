@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 
@@ -16,6 +17,8 @@ def _cli_module() -> ModuleType:
 
 def main() -> None:
     """Run the CLI."""
+    # Set before torch loads (the CLI imports it lazily): see judge/backends/transformers.py.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _cli_module().main()
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+
+# Before anything imports torch: libgomp's busy-wait makes small matmuls ~30x slower whenever
+# another process (a test server) competes for the 2 cores (see judge/backends/transformers.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Callable
 from pathlib import Path
 

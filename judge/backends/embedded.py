@@ -134,7 +134,6 @@ def load_model_and_tokenizer(
 ) -> tuple[str, Any, Any, Any]:
     """Load (model_id, model, tokenizer, dtype) for a local model option, in eval mode on CPU."""
     _quiet_transformers()
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_id, hf_dir, gguf = resolve_model(model)
@@ -148,7 +147,7 @@ def load_model_and_tokenizer(
     except OSError as exc:
         raise BackendUnavailableError(f"cannot load model from {folder}: {exc}") from exc
     loaded.eval()
-    torch.set_grad_enabled(False)
+    loaded.requires_grad_(False)
     return model_id, loaded, tokenizer, dtype
 
 

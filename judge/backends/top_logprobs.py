@@ -5,11 +5,11 @@ alternatives. A `ChoiceProbe` asks for P(choice) at the point where the output r
 probe's marker (``"verdict": "``); this module finds that position and reads the choices there.
 
 Matching. The probed position is the token that holds the first byte after the first occurrence
-of the marker (whose whitespace matches any whitespace, or none). When that token also holds the
-marker's tail (a token that straddles the marker end, e.g. ``"yes`` after ``"verdict": ``), an
-alternative counts only if it starts with the same tail. What follows the tail counts for a choice
-when it equals the choice, optionally after one leading space, or starts with the choice followed
-by a non-word byte (``yes"``). Several matching alternatives add up.
+of the marker, found with JSON's freedom of whitespace (see `marker_pattern`). When that token
+also holds the marker's tail (a token that straddles the marker end, e.g. ``"yes`` after
+``"verdict": ``), an alternative counts only if it starts with the same tail. What follows the
+tail counts for a choice when it equals the choice, optionally after one leading space, or starts
+with the choice followed by a non-word byte (``yes"``). Several matching alternatives add up.
 
 Absent choices. A choice that is not among the top-K has a probability of at most the K-th largest
 probability listed (the list holds the K most likely tokens; some servers add the sampled token as
@@ -52,14 +52,31 @@ def _matches(rest: bytes, choice: bytes) -> bool:
     return False
 
 
-def marker_pattern(marker: str) -> re.Pattern[bytes]:
-    """The marker as a pattern in which each whitespace run matches any whitespace, or none.
+_JSON_PUNCTUATION = frozenset(":,{}[]")
 
-    A JSON-schema constraint lets the model choose its whitespace (``"verdict":"yes"`` is as
-    valid as ``"verdict": "yes"``), so the marker's spacing cannot be taken literally.
+
+def marker_pattern(marker: str) -> re.Pattern[bytes]:
+    """The marker as a pattern that tolerates JSON whitespace.
+
+    A JSON-schema constraint lets the model choose its whitespace (``"verdict" :"yes"`` is as
+    valid as ``"verdict": "yes"``), so the marker's spacing cannot be taken literally: each
+    whitespace run matches any whitespace or none, and so does the space around ``: , { } [ ]``.
     """
-    pieces = re.split(r"\s+", marker)
-    return re.compile(rb"\s*".join(re.escape(piece.encode("utf-8")) for piece in pieces))
+    parts: list[bytes] = []
+    for piece in re.split(r"(\s+)", marker):
+        if not piece:
+            continue
+        if piece.isspace():
+            parts.append(rb"\s*")
+            continue
+        for char in piece:
+            escaped = re.escape(char.encode("utf-8"))
+            parts.append(rb"\s*" + escaped + rb"\s*" if char in _JSON_PUNCTUATION else escaped)
+    pattern = b"".join(parts)
+    # Whitespace after the marker belongs to the choice's token (" yes"), not to the marker.
+    while pattern.endswith(rb"\s*"):
+        pattern = pattern[: -len(rb"\s*")]
+    return re.compile(pattern)
 
 
 def probed_position(

@@ -146,7 +146,9 @@ class TransformersBackend:
                     )
                 )
         runnable = [row for row in rows if row.error is None]
-        with self._lock:
+        # inference_mode is local to this call: the process's grad mode (an RL trainer's) is
+        # left alone.
+        with self._lock, self._torch.inference_mode():
             for batch in self._pack(runnable):
                 try:
                     self._run_batch(batch)

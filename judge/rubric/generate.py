@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 SYSTEM_TEMPLATE = "rubric_system"
 PROPOSE_TEMPLATE = "rubric_propose"
 CONTRASTIVE_TEMPLATE = "rubric_contrastive"
-RULES_TEMPLATE = "rubric_criterion_rules"
 
 
 def as_conversation(prompt: str | Sequence[Message]) -> tuple[Message, ...]:

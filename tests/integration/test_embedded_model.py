@@ -183,3 +183,13 @@ def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
         env=env,
     )
     assert where.stdout.strip().startswith(str(target))
+
+
+def test_judging_leaves_the_process_grad_mode_alone(embedded_backend):
+    import torch
+
+    Judge(backend=embedded_backend, rubric="helpfulness", max_rationale_chars=20).score(SAMPLES[:1])
+    assert torch.is_grad_enabled(), "an RL trainer in the same process must still get gradients"
+    weight = torch.ones(2, requires_grad=True)
+    (weight * 2).sum().backward()
+    assert weight.grad is not None

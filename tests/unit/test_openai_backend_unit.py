@@ -94,13 +94,16 @@ def test_choice_probs_at_a_token_that_straddles_the_marker_end() -> None:
     assert probs == pytest.approx({"yes": 0.7 / 0.9, "no": 0.2 / 0.9})
 
 
-def test_choice_probs_accept_compact_json_whitespace() -> None:
+@pytest.mark.parametrize("spelling", ['{"verdict":"', '{ "verdict" :"', '{"verdict" :  "'])
+def test_choice_probs_accept_any_json_whitespace(spelling: str) -> None:
+    # A JSON-schema constraint lets the model choose its whitespace (seen from llama.cpp).
     positions = [
-        _pos('{"verdict":"', -0.1),
+        _pos(spelling, -0.1),
         _pos("no", math.log(0.8), ("no", math.log(0.8)), ("yes", math.log(0.1))),
     ]
     probs = choice_probs_at_marker(positions, PROBE)
     assert probs == pytest.approx({"yes": 0.1 / 0.9, "no": 0.8 / 0.9})
+    assert choice_probs_at_marker([_pos('{"verdict""', -0.1), positions[1]], PROBE) is None
 
 
 def test_choice_followed_by_punctuation_in_one_token_counts_but_longer_words_do_not() -> None:

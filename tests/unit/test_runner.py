@@ -256,13 +256,18 @@ def test_judge_applies_a_calibrator_and_refuses_a_foreign_one(scripted, tmp_path
     y = rng.uniform(size=400) < 0.5 + (p - 0.5) / 3  # overconfident judge: truth is flatter
     calibrator = fit_calibrator(p, y, method="temperature", fingerprint=JudgeFingerprint.of(raw))
     path = calibrator.save(tmp_path / "cal.json")
-    [calibrated] = Judge(backend=scripted(0.9), rubric=_rubric(), calibrator=path).score(SAMPLES[:1])
+    [calibrated] = Judge(backend=scripted(0.9), rubric=_rubric(), calibrator=path).score(
+        SAMPLES[:1]
+    )
     assert calibrated.details["uncalibrated_score"] == pytest.approx(raw.score)
     assert 0.5 < calibrated.score < raw.score, "an overconfident score is pulled toward 0.5"
     other = Judge(backend=scripted(0.9), rubric=load_rubric("helpfulness"), calibrator=path)
     with pytest.raises(ConfigError, match="another judge configuration"):
         other.score(SAMPLES[:1])
     forced = Judge(
-        backend=scripted(0.9), rubric=load_rubric("helpfulness"), calibrator=path, force_calibrator=True
+        backend=scripted(0.9),
+        rubric=load_rubric("helpfulness"),
+        calibrator=path,
+        force_calibrator=True,
     )
     assert forced.score(SAMPLES[:1])[0].details["calibrator"] == "temperature"

@@ -524,7 +524,15 @@ def test_cli_score_auto_records_route_and_probability(tmp_path, monkeypatch, cap
     assert code == 0 and "strategy breadth  route subjective (P=0.70, from model)" in out
     # A library rubric with a fixed task type routes without asking.
     code, out, _ = run_cli(
-        monkeypatch, capsys, *base[:-2], "--rubric", "writing_quality", "--prompt", "2+2?", "--response", "4"
+        monkeypatch,
+        capsys,
+        *base[:-2],
+        "--rubric",
+        "writing_quality",
+        "--prompt",
+        "2+2?",
+        "--response",
+        "4",
     )
     assert code == 0 and "route subjective (P=n/a, from rubric)" in out
 
