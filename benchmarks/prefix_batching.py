@@ -50,6 +50,8 @@ class ArmResult:
     generations: list[Generation]
     load: tuple[float, float]
     """1-minute load average at the start and end of the arm (other work on the machine)."""
+    server_cpu_s: float | None
+    """CPU seconds the server process used during the arm (None: server not ours)."""
 
     @property
     def judgments_per_s(self) -> float:
@@ -107,10 +109,26 @@ def load_criteria(count: int) -> Rubric:
     return Rubric(name="benchmark", description="helpfulness and honesty", criteria=leaves[:count])
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (Linux /proc), less sensitive than wall time to other
+    jobs on a shared machine."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_arm(
-    name: str, backend: OpenAIBackend, batches: Sequence[Sequence[GenerationRequest]]
+    name: str,
+    backend: OpenAIBackend,
+    batches: Sequence[Sequence[GenerationRequest]],
+    server_pid: int | None,
 ) -> ArmResult:
     load_before = os.getloadavg()[0]
+    cpu_before = process_cpu_seconds(server_pid)
     started = time.perf_counter()
     generations: list[Generation] = []
     for batch in batches:
@@ -119,7 +137,9 @@ def run_arm(
             elapsed = time.perf_counter() - started
             print(f"  {name}: {len(generations)} judgments, {elapsed:.0f} s", file=sys.stderr)
     seconds = time.perf_counter() - started
-    return ArmResult(name, seconds, generations, (load_before, os.getloadavg()[0]))
+    cpu_after = process_cpu_seconds(server_pid)
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return ArmResult(name, seconds, generations, (load_before, os.getloadavg()[0]), cpu)
 
 
 def unique_prompt_tokens(
@@ -160,6 +180,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
         "--base-url", help="a running OpenAI-compatible server (default: start llama.cpp)"
+    )
+    parser.add_argument(
+        "--server-pid", type=int, help="with --base-url: measure this local server's CPU time"
     )
     parser.add_argument("--no-probe", action="store_true", help="do not ask for logprobs")
     parser.add_argument("--no-ablation", action="store_true", help="skip arm (c)")
@@ -203,10 +226,12 @@ def main() -> None:
             warm = GenerationRequest(id="warm", messages=(Message(role="user", content="Hi"),))
             backend.generate([warm])
 
-            arms = [run_arm("(b) baseline", backend, [[r] for r in by_criterion])]
-            arms.append(run_arm("(a) grouped", backend, [requests]))
+            pid = server.process.pid if server is not None else args.server_pid
+            arms = [run_arm("(b) baseline", backend, [[r] for r in by_criterion], pid)]
+            arms.append(run_arm("(a) grouped", backend, [requests], pid))
             if not args.no_ablation:
-                arms.append(run_arm("(c) ordered, sequential", backend, [[r] for r in requests]))
+                sequential = [[r] for r in requests]
+                arms.append(run_arm("(c) ordered, sequential", backend, sequential, pid))
             sent = {g.request_id: g.usage.prompt_tokens for g in arms[1].generations}
             try:
                 unique = unique_prompt_tokens(base_url, requests, sent)
@@ -223,18 +248,24 @@ def report(args: argparse.Namespace, arms: list[ArmResult], unique: int | None) 
     baseline, grouped = arms[0], arms[1]
     lines = [
         "| arm | judgments | wall s | judgments/s | prompt tokens sent | cached tokens reported "
-        "| completion tokens | with choice_probs | errors | load avg start/end |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| completion tokens | with choice_probs | errors | load avg start/end "
+        "| server CPU s/judgment |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm in arms:
+        cpu = arm.server_cpu_s
+        cpu_cell = "n/a" if cpu is None else f"{cpu / len(arm.generations):.2f}"
         lines.append(
             f"| {arm.name} | {len(arm.generations)} | {arm.seconds:.1f} "
             f"| {arm.judgments_per_s:.3f} | {arm.total('prompt_tokens')} "
             f"| {arm.total('cached_tokens')} | {arm.total('completion_tokens')} "
-            f"| {arm.with_probs} | {arm.errors} | {arm.load[0]:.1f}/{arm.load[1]:.1f} |"
+            f"| {arm.with_probs} | {arm.errors} | {arm.load[0]:.1f}/{arm.load[1]:.1f} "
+            f"| {cpu_cell} |"
         )
     print("\n".join(lines))
     print(f"\nspeed-up (a)/(b): {grouped.judgments_per_s / baseline.judgments_per_s:.2f}x")
+    if grouped.server_cpu_s and baseline.server_cpu_s:
+        print(f"server CPU time (b)/(a): {baseline.server_cpu_s / grouped.server_cpu_s:.2f}x")
     if len(arms) > 2:
         print(f"speed-up (c)/(b): {arms[2].judgments_per_s / baseline.judgments_per_s:.2f}x")
     if unique is not None:
@@ -260,6 +291,7 @@ def report(args: argparse.Namespace, arms: list[ArmResult], unique: int | None) 
                             "completion_tokens": a.total("completion_tokens"),
                             "with_choice_probs": a.with_probs,
                             "load_average": a.load,
+                            "server_cpu_s": a.server_cpu_s,
                             "errors": a.errors,
                         }
                         for a in arms
