@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
+from judge.cli_config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.errors import BackendError, JudgeError
 from judge.inputs import read_jsonl_samples, sample_from_record
 from judge.rubric.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
@@ -39,7 +40,7 @@ app.add_typer(rubric_app, name="rubric")
 
 console = Console()
 err_console = Console(stderr=True)
-_state: dict[str, bool] = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "backend_options": {}}
 
 BackendOpt = Annotated[
     str, typer.Option(help="Backend: transformers, sglang, sglang-server, openai.")
@@ -53,14 +54,37 @@ BaseUrlOpt = Annotated[str | None, typer.Option(help="Server URL for the HTTP ba
 
 @app.callback()
 def _main_options(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log progress (batch counts).")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML file: `defaults` (option defaults for every command, e.g. backend, "
+            "base_url, model) and `backend_options` (keyword options of the backend).",
+        ),
+    ] = None,
+    backend_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend-option",
+            "-B",
+            help="KEY=VALUE option of the backend (repeatable), e.g. -B max_concurrency=16.",
+        ),
+    ] = None,
 ) -> None:
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_cli_config(config) if config is not None else CliConfig()
+    extra = dict(settings.backend_options)
+    extra.update(parse_backend_options(backend_option or []))
+    _state["backend_options"] = extra
+    if settings.defaults:
+        ctx.default_map = defaults_for(ctx.command, settings.defaults)
 
 
 HTTP_BACKENDS = ("openai", "sglang-server")
@@ -68,7 +92,7 @@ HTTP_BACKENDS = ("openai", "sglang-server")
 
 def backend_options(backend: str, model: str | None, base_url: str | None) -> dict[str, Any]:
     """The keyword options a backend factory takes from the CLI flags."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = dict(_state["backend_options"])
     if model is not None:
         options["model"] = model
     if base_url is not None:

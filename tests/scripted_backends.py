@@ -18,3 +18,13 @@ def always_yes(**options: object) -> ScriptedBackend:
         )
 
     return ScriptedBackend(responder, model_id="scripted-yes")
+
+
+RECORDED_OPTIONS: dict[str, object] = {}
+
+
+def recording(**options: object) -> ScriptedBackend:
+    """Like `always_yes`, but records the keyword options the CLI passed."""
+    RECORDED_OPTIONS.clear()
+    RECORDED_OPTIONS.update(options)
+    return always_yes()

@@ -14,6 +14,14 @@ from judge.prompting import resource_dir
 from judge.types import Rubric
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
 def library_dir() -> Path:
     """The folder of the shipped rubric library."""
     return resource_dir("rubrics")
@@ -90,9 +98,11 @@ def load_rubric_file(path: Path) -> Rubric:
         raise RubricError(f"rubric file {path}: not valid UTF-8 at byte {exc.start}") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+    except yaml.YAMLError as exc:
+        raise RubricError(f"rubric file {path}: not valid YAML: {yaml_problem(exc)}") from None
+    except json.JSONDecodeError as exc:
         raise RubricError(
-            f"rubric file {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}"
+            f"rubric file {path}: not valid JSON: {exc.msg} at line {exc.lineno}"
         ) from None
     return parse_rubric(data, str(path))
 
