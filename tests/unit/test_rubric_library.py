@@ -32,7 +32,7 @@ def test_library_has_the_rubrics_people_need():
 
 
 @pytest.mark.parametrize("name", list_rubrics())
-def test_every_library_rubric_loads_renders_and_round_trips(name):
+def test_every_library_rubric_loads_renders_and_round_trips(name, tmp_path):
     rubric = load_rubric(name)
     leaves = rubric.leaves()
     assert len(leaves) >= 3
@@ -44,7 +44,7 @@ def test_every_library_rubric_loads_renders_and_round_trips(name):
     planned = planner.plan([Sample(id="1", prompt="Q?", response="A.")], rubric)
     assert len(planned) == len(leaves)
     assert load_rubric_file(library_dir() / f"{name}.yaml") == rubric
-    tmp = Path(f"/tmp/judge-test-{name}.yaml")
+    tmp = tmp_path / f"{name}.yaml"
     tmp.write_text(dump_rubric(rubric))
     assert load_rubric_file(tmp) == rubric
 
