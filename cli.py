@@ -49,6 +49,7 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(help="Model: a local HF folder or .gguf file (default: embedded SmolLM2-135M)."),
 ]
+RubricOpt = Annotated[str, typer.Option(help="Library rubric name or a YAML file.")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="Server URL for the HTTP backends.")]
 
 
@@ -165,9 +166,7 @@ SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "H
 
 @app.command(short_help=SCORE_HELP)
 def score(
-    rubric: Annotated[
-        str, typer.Option(help="Library rubric name or a YAML file.")
-    ] = "helpfulness",
+    rubric: RubricOpt = "helpfulness",
     prompt: Annotated[str | None, typer.Option(help="The prompt the response answers.")] = None,
     response: Annotated[str | None, typer.Option(help="The response to judge.")] = None,
     reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
@@ -787,9 +786,7 @@ def batch(
     output: Annotated[
         Path, typer.Argument(help="Results: .jsonl or .parquet; an existing one is resumed.")
     ],
-    rubric: Annotated[
-        str, typer.Option(help="Library rubric name or a YAML file.")
-    ] = "helpfulness",
+    rubric: RubricOpt = "helpfulness",
     backend: BackendOpt = "transformers",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -903,9 +900,7 @@ def _on_error(value: str) -> Any:
 
 @app.command(short_help="Serve rewards over HTTP (OpenRLHF). Example: judge serve --port 8000")
 def serve(
-    rubric: Annotated[
-        str, typer.Option(help="Library rubric name or a YAML file.")
-    ] = "helpfulness",
+    rubric: RubricOpt = "helpfulness",
     backend: BackendOpt = "transformers",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,

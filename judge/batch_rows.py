@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.batch_io import RawRow
-from judge.reward_inputs import describe_validation_error, to_messages
+from judge.inputs import describe_validation_error
+from judge.reward_inputs import to_messages
 from judge.types import Pair, Sample
 
 

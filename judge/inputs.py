@@ -23,10 +23,11 @@ class Row:
     error: InputError | None = None
 
 
-def _field_errors(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, whole: str = "row") -> str:
+    """One line naming each invalid field and what is wrong (`whole`: the name of the record)."""
     parts = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "row"
+        where = ".".join(str(part) for part in error["loc"]) or whole
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "missing"
@@ -48,7 +49,7 @@ def sample_from_record(record: Any, *, where: str, default_id: str) -> Sample:
         return Sample.model_validate(data)
     except ValidationError as exc:
         raise InputError(
-            f"{where}: {_field_errors(exc)}",
+            f"{where}: {describe_validation_error(exc)}",
             hint="each row needs 'prompt' (or 'messages') and 'response'; optional 'id', "
             "'reference', 'metadata'",
         ) from None

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.errors import InputError
+from judge.inputs import describe_validation_error
 from judge.types import Message, Pair, Sample
 
 _ROLES = ("system", "user", "assistant")
@@ -107,16 +108,7 @@ def build_item(
             return Pair(**common, response_a=response, response_b=str(baseline))
         return Sample(**common, response=response)
     except ValidationError as exc:
-        return Invalid(f"item {item_id}: {describe_validation_error(exc)}")
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each invalid field and what is wrong with it."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'item'}: "
-        + error["msg"].removeprefix("Value error, ")
-        for error in exc.errors()
-    )
+        return Invalid(f"item {item_id}: {describe_validation_error(exc, 'item')}")
 
 
 # Chat templates whose rendered prompts can be read back into messages (OpenRLHF sends the

@@ -25,6 +25,26 @@ class Aggregate:
     capped_by: tuple[str, ...]
 
 
+def normalised_weights(criteria: Sequence[Criterion]) -> list[float]:
+    """Criterion weights scaled to sum to 1 (uniform when every weight is 0)."""
+    weights = [criterion.weight for criterion in criteria]
+    if sum(weights) == 0:
+        weights = [1.0] * len(criteria)
+    total = sum(weights)
+    return [weight / total for weight in weights]
+
+
+def verdict_values(verdicts: Sequence[CriterionVerdict]) -> list[float]:
+    """P(yes) of each verdict when every one has it, else the 0/1 verdicts (never a mix)."""
+    with_probs = all(verdict.p_yes is not None for verdict in verdicts)
+    return [
+        verdict.p_yes
+        if with_probs and verdict.p_yes is not None
+        else float(verdict.verdict == "yes")
+        for verdict in verdicts
+    ]
+
+
 def aggregate(
     criteria: Sequence[Criterion],
     verdicts: Sequence[CriterionVerdict],
@@ -34,18 +54,10 @@ def aggregate(
     """Aggregate verdicts (one per criterion, same order, none failed) into a score."""
     if len(criteria) != len(verdicts) or not criteria:
         raise ValueError(f"{len(verdicts)} verdicts for {len(criteria)} criteria")
-    weights = [criterion.weight for criterion in criteria]
-    if sum(weights) == 0:
-        weights = [1.0] * len(criteria)
-    total = sum(weights)
+    weights = normalised_weights(criteria)
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
-    values = [
-        verdict.p_yes
-        if with_probs and verdict.p_yes is not None
-        else float(verdict.verdict == "yes")
-        for verdict in verdicts
-    ]
-    score = sum(w * v for w, v in zip(weights, values, strict=True)) / total
+    values = verdict_values(verdicts)
+    score = sum(w * v for w, v in zip(weights, values, strict=True))
     capped_by: list[str] = []
     if hard_rule_cap:
         for criterion, value in zip(criteria, values, strict=True):
@@ -56,7 +68,7 @@ def aggregate(
             score = min(score, min(hard_values))
     confidence = None
     if with_probs:
-        confidence = sum(w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True)) / total
+        confidence = sum(w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True))
     return Aggregate(
         score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=tuple(capped_by)
     )

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from judge.backends.base import Backend
 from judge.errors import InputError, VerdictParseError
+from judge.inputs import describe_validation_error
+from judge.runner.aggregate import normalised_weights, verdict_values
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
 from judge.runner.parse import verdict_check
@@ -70,13 +72,8 @@ def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
     try:
         pair = Pair.model_validate(record)
     except ValidationError as exc:
-        parts = []
-        for error in exc.errors():
-            field_name = ".".join(str(part) for part in error["loc"]) or "pair"
-            message = error["msg"].removeprefix("Value error, ")
-            parts.append(f"{field_name}: {'missing' if error['type'] == 'missing' else message}")
         raise InputError(
-            f"{where}: {'; '.join(parts)}",
+            f"{where}: {describe_validation_error(exc, 'pair')}",
             hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
         ) from None
     try:
@@ -210,21 +207,13 @@ def rubric_margin(
 
     P(yes) values are used when every verdict has one, else the 0/1 verdicts.
     """
-    verdicts = [*verdicts_a, *verdicts_b]
-    with_probs = all(v.p_yes is not None for v in verdicts)
-
-    def value(verdict: CriterionVerdict) -> float:
-        if with_probs and verdict.p_yes is not None:
-            return verdict.p_yes
-        return float(verdict.verdict == "yes")
-
-    weights = [c.weight for c in criteria]
-    if sum(weights) == 0:
-        weights = [1.0] * len(criteria)
-    total = sum(weights)
+    values = verdict_values([*verdicts_a, *verdicts_b])
+    values_a, values_b = values[: len(verdicts_a)], values[len(verdicts_a) :]
     terms = {
-        c.id: {"a": value(a), "b": value(b), "weight": w / total}
-        for c, a, b, w in zip(criteria, verdicts_a, verdicts_b, weights, strict=True)
+        c.id: {"a": a, "b": b, "weight": w}
+        for c, a, b, w in zip(
+            criteria, values_a, values_b, normalised_weights(criteria), strict=True
+        )
     }
     margin = sum(term["weight"] * (term["a"] - term["b"]) for term in terms.values())
     return margin, terms

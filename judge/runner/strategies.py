@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from judge.backends.base import Backend
 from judge.errors import VerdictParseError
-from judge.runner.aggregate import aggregate
+from judge.runner.aggregate import aggregate, normalised_weights
 from judge.runner.consistency import MergedVerdict, merge_principles, merge_verdicts
 from judge.runner.likert import likert_error, read_likert
 from judge.runner.parse import verdict_check
@@ -209,11 +209,9 @@ def _consistency(
     criteria: Sequence[Criterion], merged: Sequence[MergedVerdict], hard_rule_cap: bool
 ) -> dict[str, Any]:
     """Self-consistency details: per-criterion agreement, its weighted mean, each draw's score."""
-    weights = [criterion.weight for criterion in criteria]
-    if sum(weights) == 0:
-        weights = [1.0] * len(criteria)
+    weights = normalised_weights(criteria)
     agreements = [item.agreement or 0.0 for item in merged]
-    overall = sum(w * a for w, a in zip(weights, agreements, strict=True)) / sum(weights)
+    overall = sum(w * a for w, a in zip(weights, agreements, strict=True))
     draws = len(merged[0].readings)
     scores: list[float | None] = []
     for draw in range(draws):
