@@ -17,7 +17,7 @@ from judge.runner.parse import read_verdict
 from judge.runner.plan import PointwisePlanner
 from judge.types import Sample
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
 REPO = Path(__file__).resolve().parents[2]
 
 SAMPLES = [
