@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from judge.backends.openai import OpenAIBackend  # noqa: E402
+from judge.library import load_rubric  # noqa: E402
 from judge.prompting import default_prompts  # noqa: E402
-from judge.rubric.library import load_rubric  # noqa: E402
 from judge.runner.plan import PointwisePlanner  # noqa: E402
 from judge.types import Generation, GenerationRequest, Message, Rubric, Sample  # noqa: E402
 

@@ -14,8 +14,8 @@ import statistics
 import time
 
 from judge.backends.transformers import TransformersBackend
+from judge.library import load_rubric
 from judge.prompting import default_prompts
-from judge.rubric.library import load_rubric
 from judge.runner.plan import PointwisePlanner
 from judge.types import Sample
 

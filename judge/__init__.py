@@ -21,7 +21,8 @@ from judge.errors import (
     TemplateError,
     VerdictParseError,
 )
-from judge.rubric.library import dump_rubric, list_rubrics, load_rubric
+from judge.library import dump_rubric, list_rubrics, load_rubric
+from judge.reward import RubricReward
 from judge.runner.judge import Judge
 from judge.types import (
     Criterion,
@@ -59,6 +60,7 @@ __all__ = [
     "PairJudgment",
     "Rubric",
     "RubricError",
+    "RubricReward",
     "Sample",
     "ScriptedBackend",
     "ScriptedReply",

@@ -18,6 +18,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge.errors import TemplateError
+from judge.paths import resource_dir
 
 # Tags our templates use as delimiters; data must never be able to open or close one.
 DELIMITER_TAGS = (
@@ -45,18 +46,6 @@ def neutralise(text: str) -> str:
     text = _TAG_RE.sub(r"&lt;\1", text)
     return _SPECIAL_RE.sub(
         lambda m: ("&lt;" if m.group(0)[0] == "<" else "&#91;") + m.group(0)[1:], text
-    )
-
-
-def resource_dir(name: str) -> Path:
-    """Find a shipped resource folder (`prompts`, `rubrics`) in a wheel or in a source checkout."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / "_resources" / name, package_dir.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise TemplateError(
-        f"resource folder {name!r} not found next to {package_dir}",
-        hint="reinstall judge: `pip install .` ships prompts/ and rubrics/ inside the package",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 # Before anything imports torch: libgomp's busy-wait makes small matmuls ~30x slower whenever
@@ -15,16 +14,10 @@ import pytest
 
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.types import GenerationRequest
+from tests.doubles.scripted import verdict_reply
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def verdict_reply(p_yes: float, rationale: str = "checked") -> ScriptedReply:
-    """A well-formed verdict output with the given P(yes)."""
-    verdict = "yes" if p_yes >= 0.5 else "no"
-    text = json.dumps({"rationale": rationale, "verdict": verdict})
-    return ScriptedReply(text=text, choice_probs={"yes": p_yes, "no": 1.0 - p_yes})
 
 
 @pytest.fixture

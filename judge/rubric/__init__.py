@@ -1,4 +1,4 @@
-"""The rubric engine: the YAML library, generation, and RRD refinement.
+"""The rubric engine: generation and RRD refinement (the YAML library is `judge.library`).
 
 ``from judge.rubric import generate_rubric, refine`` works; the names load on first use, so
 importing the package stays cheap.

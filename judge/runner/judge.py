@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from judge.backends import create_backend
 from judge.backends.base import Backend
 from judge.errors import ConfigError
+from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
-from judge.rubric.library import load_rubric
 from judge.runner.likert import check_scale
 from judge.runner.pairwise import TIE_MARGIN, Method, PairPlan, compare_pairs
 from judge.runner.plan import PointwisePlanner
@@ -92,7 +91,7 @@ class Judge:
         depth_criteria: int = MAX_DEPTH_CRITERIA,
         max_solution_tokens: int = 384,
         tie_margin: float = TIE_MARGIN,
-        calibrator: Calibrating | str | Path | None = None,
+        calibrator: Calibrating | None = None,
         force_calibrator: bool = False,
         **backend_options: Any,
     ) -> None:
@@ -135,11 +134,6 @@ class Judge:
             sample_temperature=sample_temperature,
             max_solution_tokens=max_solution_tokens,
         )
-        if isinstance(calibrator, str | Path):
-            # Imported here: `calibration` builds on `judge`, not the other way round.
-            from calibration.recalibrate import load_calibrator
-
-            calibrator = load_calibrator(calibrator)
         self.calibrator = calibrator
         self.force_calibrator = force_calibrator
         self.last_stats = BatchStats()

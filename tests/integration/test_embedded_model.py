@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from judge.library import load_rubric
 from judge.prompting import default_prompts
-from judge.rubric.library import load_rubric
 from judge.runner.judge import Judge
 from judge.runner.parse import read_verdict
 from judge.runner.plan import PointwisePlanner
@@ -175,7 +175,7 @@ def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
             sys.executable,
             "-S",
             "-c",
-            "import judge.prompting as p; print(p.resource_dir('prompts'))",
+            "import judge.paths as p; print(p.resource_dir('prompts'))",
         ],
         capture_output=True,
         text=True,

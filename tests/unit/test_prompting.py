@@ -4,8 +4,8 @@ import pytest
 
 from judge.backends.base import Capabilities
 from judge.errors import TemplateError
+from judge.library import load_rubric
 from judge.prompting import PromptContext, PromptLibrary, default_prompts, neutralise
-from judge.rubric.library import load_rubric
 from judge.runner.plan import PointwisePlanner
 from judge.types import Sample
 

@@ -1,0 +1,190 @@
+"""`judge score` and `judge compare`: judge responses given on the command line or in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, RubricOpt, backend_options
+from judge.commands.render import err_console, print_error, print_judgment, print_pair
+from judge.inputs import read_jsonl_samples, sample_from_record
+from judge.library import load_rubric
+from judge.types import Judgment, Sample
+
+SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
+COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
+
+
+def _load_inputs(
+    prompt: str | None, response: str | None, reference: str | None, input_file: Path | None
+) -> tuple[list[Sample], list[str]]:
+    """Samples from flags or a JSONL file, and the errors of rows that could not be read."""
+    if input_file is not None:
+        if prompt is not None or response is not None:
+            raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
+        samples, errors = [], []
+        for row in read_jsonl_samples(input_file):
+            if row.sample is not None:
+                samples.append(row.sample)
+            elif row.error is not None:
+                errors.append(row.error.message)
+        return samples, errors
+    if prompt is None or response is None:
+        raise typer.BadParameter("give --prompt and --response (or --input FILE.jsonl)")
+    record = {"id": "cli", "prompt": prompt, "response": response, "reference": reference}
+    return [sample_from_record(record, where="arguments", default_id="cli")], []
+
+
+def score(
+    ctx: typer.Context,
+    rubric: RubricOpt = "helpfulness",
+    prompt: Annotated[str | None, typer.Option(help="The prompt the response answers.")] = None,
+    response: Annotated[str | None, typer.Option(help="The response to judge.")] = None,
+    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="JSONL file: one {prompt|messages, response, id?} per line."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write judgments as JSONL to this file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print judgments as JSON lines.")] = False,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    max_rationale_chars: Annotated[
+        int, typer.Option(help="Longest rationale per criterion.")
+    ] = 200,
+    chunk_size: Annotated[
+        int, typer.Option(help="Samples per backend batch when scoring a file.")
+    ] = 16,
+    strategy: Annotated[
+        str, typer.Option(help="breadth (subjective tasks), depth (objective), or auto (routed).")
+    ] = "breadth",
+    draws: Annotated[
+        int,
+        typer.Option("--samples", help="Self-consistency: K judgments per criterion, one batch."),
+    ] = 1,
+    likert: Annotated[
+        int | None, typer.Option(help="Also rate 1-N (G-Eval expected value), N in 2..9.")
+    ] = None,
+    max_solution_tokens: Annotated[
+        int, typer.Option(help="Depth: longest solution the judge writes before verifying.")
+    ] = 384,
+    calibrator: Annotated[
+        Path | None,
+        typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
+    ] = None,
+    force_calibrator: Annotated[
+        bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
+    ] = False,
+) -> None:
+    """Score responses against a rubric.
+
+    Example: judge score --rubric helpfulness --prompt "What is 2+2?" --response "4" --json
+    """
+    from judge.runner.judge import Judge
+
+    fitted = None
+    if calibrator is not None:
+        import calibration
+
+        fitted = calibration.load_calibrator(calibrator)
+    rubric_obj = load_rubric(rubric)
+    samples, row_errors = _load_inputs(prompt, response, reference, input_file)
+    for message in row_errors:
+        print_error(message)
+    judge = Judge(
+        backend=backend,
+        rubric=rubric_obj,
+        max_rationale_chars=max_rationale_chars,
+        strategy=strategy,  # type: ignore[arg-type]  # validated by Judge (one-line error)
+        samples=draws,
+        likert=likert,
+        max_solution_tokens=max_solution_tokens,
+        calibrator=fitted,
+        force_calibrator=force_calibrator,
+        **backend_options(ctx, backend, model, base_url),
+    )
+    judgments: list[Judgment] = []
+    if input_file is None:
+        judgments = judge.score(samples)
+    else:
+        with Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("score", total=len(samples))
+            for start in range(0, len(samples), max(1, chunk_size)):
+                chunk = samples[start : start + chunk_size]
+                judgments.extend(judge.score(chunk))
+                progress.advance(task, len(chunk))
+    judge.close()
+    lines = [judgment.model_dump_json() for judgment in judgments]
+    if output is not None:
+        output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    if as_json:
+        for line in lines:
+            typer.echo(line)
+    elif output is None or input_file is None:
+        for judgment in judgments:
+            print_judgment(judgment, rubric_obj)
+    failed = sum(judgment.error is not None for judgment in judgments) + len(row_errors)
+    if input_file is not None:
+        err_console.print(
+            f"{len(judgments)} judged, {failed} failed"
+            + (f"; written to {output}" if output else "")
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def compare(
+    ctx: typer.Context,
+    prompt: Annotated[str | None, typer.Option(help="The prompt both responses answer.")] = None,
+    a: Annotated[str | None, typer.Option("--a", help="Response A.")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="Response B.")] = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(help="Compare by this rubric's verdicts (default: directly, both orders)."),
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    max_rationale_chars: Annotated[int, typer.Option(help="Longest rationale per answer.")] = 200,
+    samples: Annotated[int, typer.Option(help="Self-consistency: K judgments per order.")] = 1,
+) -> None:
+    """Compare two responses in both orders: swap-averaged P(A), order consistency, winner.
+
+    Example: judge compare --prompt "What is 2+2?" --a "4" --b "5" --json
+    """
+    from judge.runner.judge import Judge
+    from judge.runner.pairwise import pair_from_record
+
+    given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
+    record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}
+    pair = pair_from_record(record, where="judge compare")
+    judge = Judge(
+        backend=backend,
+        rubric=load_rubric(rubric or "helpfulness"),
+        max_rationale_chars=max_rationale_chars,
+        samples=samples,
+        **backend_options(ctx, backend, model, base_url),
+    )
+    [result] = judge.compare([pair], method="rubric" if rubric else "direct")
+    judge.close()
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        print_pair(result)
+    if result.error is not None:
+        raise typer.Exit(1)
