@@ -57,12 +57,13 @@ def _main_options(
     state.debug = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    settings = load_cli_config(config) if config is not None else CliConfig()
-    extra = dict(settings.backend_options)
+    loaded = load_cli_config(config) if config is not None else CliConfig()
+    extra = dict(loaded.backend_options)
     extra.update(parse_backend_options(backend_option or []))
     state.backend_options = extra
-    if settings.defaults:
-        ctx.default_map = defaults_for(ctx.command, settings.defaults)
+    state.settings = loaded.settings
+    if loaded.defaults:
+        ctx.default_map = defaults_for(ctx.command, loaded.defaults)
 
 
 app.add_typer(rubric.rubric_app, name="rubric")

@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge.errors import TemplateError
 from judge.paths import resource_dir
+from judge.settings import DEFAULTS
 
 # Tags our templates use as delimiters; data must never be able to open or close one.
 DELIMITER_TAGS = (
@@ -72,7 +73,7 @@ class PromptContext:
     criterion_kind: str = "principle"
     criteria: tuple[str, ...] = ()
     solution: str | None = None
-    max_rationale_chars: int = 200
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars
     responses: tuple[str, ...] = ()
     min_items: int = 1
     max_items: int = 6

@@ -9,7 +9,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, backend_options
+from judge.commands.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    backend_options,
+    judge_settings,
+)
 from judge.commands.render import console, err_console, print_result, print_summary
 from judge.library import load_rubric
 
@@ -71,7 +77,8 @@ def eval_command(
 
     eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
     options = backend_options(ctx, backend, model, base_url)
-    judge = Judge(backend=backend, rubric=load_rubric(rubric), **options)
+    settings = judge_settings(ctx)
+    judge = Judge(backend=backend, rubric=load_rubric(rubric), settings=settings, **options)
     fitted = calibration.load_calibrator(calibrator) if calibrator else None
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -8,19 +8,24 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from judge.errors import ConfigError
+from judge.errors import ConfigError, JudgeError
 from judge.library import yaml_problem
+from judge.settings import DEFAULTS, JudgeSettings
 
 
 class CliConfig(BaseModel):
     """A `--config` YAML file.
 
-    `defaults` are option defaults for every command that has the option (flags on the command
-    line still win); `backend_options` are keyword options of the backend's constructor.
+    `settings` are the judge's settings (`JudgeSettings` fields, e.g. ``strategy``,
+    ``max_rationale_chars``, ``retries``) for every command that judges; a command's flags are
+    applied on them. `defaults` are option defaults for every command that has the option (flags
+    on the command line still win); `backend_options` are keyword options of the backend's
+    constructor.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    settings: JudgeSettings = DEFAULTS
     defaults: dict[str, Any] = {}
     backend_options: dict[str, Any] = {}
 
@@ -35,13 +40,16 @@ def load_cli_config(path: Path) -> CliConfig:
         raise ConfigError(f"config {path}: not valid YAML: {yaml_problem(exc)}") from None
     try:
         return CliConfig.model_validate(data)
+    except JudgeError as exc:  # a settings value the settings' own checks refuse
+        raise ConfigError(f"config {path}: settings: {exc.message}", hint=exc.hint) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
             for e in exc.errors()
         )
         raise ConfigError(
-            f"config {path}: {problems}", hint="top-level keys: defaults, backend_options"
+            f"config {path}: {problems}",
+            hint="top-level keys: settings, defaults, backend_options",
         ) from None
 
 

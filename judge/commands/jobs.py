@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, RubricOpt, backend_options
+from judge.commands.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    RubricOpt,
+    backend_options,
+    judge_settings,
+    setting_help,
+)
 from judge.commands.render import batch_summary, err_console
 from judge.library import load_rubric
 
@@ -54,8 +62,8 @@ def batch(
         bool, typer.Option("--force", help="Overwrite an output written with other settings.")
     ] = False,
     max_rationale_chars: Annotated[
-        int, typer.Option(help="Longest rationale per criterion.")
-    ] = 200,
+        int | None, typer.Option(help=setting_help("max_rationale_chars"))
+    ] = None,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
@@ -86,7 +94,7 @@ def batch(
     judge = Judge(
         backend=backend,
         rubric=load_rubric(rubric),
-        max_rationale_chars=max_rationale_chars,
+        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars),
         **backend_options(ctx, backend, model, base_url),
     )
     job = BatchJob(judge, input_file, output, options)
@@ -179,6 +187,7 @@ def serve(
     reward = RubricReward(
         load_rubric(rubric),
         backend,
+        settings=judge_settings(ctx),
         on_error=_on_error(on_error),
         timeout_s=timeout,
         scale=scale,

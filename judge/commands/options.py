@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from judge.settings import DEFAULTS, JudgeSettings
+
 HTTP_BACKENDS = ("openai", "sglang-server")
 
 
@@ -16,6 +18,8 @@ class CliState:
 
     debug: bool = False
     backend_options: dict[str, Any] = field(default_factory=dict)
+    settings: JudgeSettings = DEFAULTS
+    """The judge settings of `--config` (`settings:`); a command's flags are applied on them."""
 
 
 BackendOpt = Annotated[
@@ -49,3 +53,14 @@ def backend_options(
             )
         options["base_url"] = base_url
     return options
+
+
+def setting_help(name: str) -> str:
+    """Help of a flag that sets a `JudgeSettings` field: its documentation and its default."""
+    return f"{JudgeSettings.field_help(name)} [default: {getattr(DEFAULTS, name)}]"
+
+
+def judge_settings(ctx: typer.Context, **flags: Any) -> JudgeSettings:
+    """The run's judge settings with the flags that were given (None: not given) applied."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    return cli_state(ctx).settings.updated(**given)

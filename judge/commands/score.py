@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, RubricOpt, backend_options
+from judge.commands.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    RubricOpt,
+    backend_options,
+    judge_settings,
+    setting_help,
+)
 from judge.commands.render import err_console, print_error, print_judgment, print_pair
 from judge.inputs import read_jsonl_samples, sample_from_record
 from judge.library import load_rubric
@@ -56,24 +64,17 @@ def score(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     max_rationale_chars: Annotated[
-        int, typer.Option(help="Longest rationale per criterion.")
-    ] = 200,
+        int | None, typer.Option(help=setting_help("max_rationale_chars"))
+    ] = None,
     chunk_size: Annotated[
         int, typer.Option(help="Samples per backend batch when scoring a file.")
     ] = 16,
-    strategy: Annotated[
-        str, typer.Option(help="breadth (subjective tasks), depth (objective), or auto (routed).")
-    ] = "breadth",
-    draws: Annotated[
-        int,
-        typer.Option("--samples", help="Self-consistency: K judgments per criterion, one batch."),
-    ] = 1,
-    likert: Annotated[
-        int | None, typer.Option(help="Also rate 1-N (G-Eval expected value), N in 2..9.")
-    ] = None,
+    strategy: Annotated[str | None, typer.Option(help=setting_help("strategy"))] = None,
+    draws: Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))] = None,
+    likert: Annotated[int | None, typer.Option(help=setting_help("likert"))] = None,
     max_solution_tokens: Annotated[
-        int, typer.Option(help="Depth: longest solution the judge writes before verifying.")
-    ] = 384,
+        int | None, typer.Option(help=setting_help("max_solution_tokens"))
+    ] = None,
     calibrator: Annotated[
         Path | None,
         typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
@@ -97,14 +98,18 @@ def score(
     samples, row_errors = _load_inputs(prompt, response, reference, input_file)
     for message in row_errors:
         print_error(message)
-    judge = Judge(
-        backend=backend,
-        rubric=rubric_obj,
+    settings = judge_settings(
+        ctx,
         max_rationale_chars=max_rationale_chars,
-        strategy=strategy,  # type: ignore[arg-type]  # validated by Judge (one-line error)
+        strategy=strategy,
         samples=draws,
         likert=likert,
         max_solution_tokens=max_solution_tokens,
+    )
+    judge = Judge(
+        backend=backend,
+        rubric=rubric_obj,
+        settings=settings,
         calibrator=fitted,
         force_calibrator=force_calibrator,
         **backend_options(ctx, backend, model, base_url),
@@ -160,8 +165,10 @@ def compare(
     backend: BackendOpt = "transformers",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    max_rationale_chars: Annotated[int, typer.Option(help="Longest rationale per answer.")] = 200,
-    samples: Annotated[int, typer.Option(help="Self-consistency: K judgments per order.")] = 1,
+    max_rationale_chars: Annotated[
+        int | None, typer.Option(help=setting_help("max_rationale_chars"))
+    ] = None,
+    samples: Annotated[int | None, typer.Option(help=setting_help("samples"))] = None,
 ) -> None:
     """Compare two responses in both orders: swap-averaged P(A), order consistency, winner.
 
@@ -176,8 +183,7 @@ def compare(
     judge = Judge(
         backend=backend,
         rubric=load_rubric(rubric or "helpfulness"),
-        max_rationale_chars=max_rationale_chars,
-        samples=samples,
+        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples),
         **backend_options(ctx, backend, model, base_url),
     )
     [result] = judge.compare([pair], method="rubric" if rubric else "direct")

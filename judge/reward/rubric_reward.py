@@ -28,7 +28,7 @@ from judge.reward.inputs import Invalid, RewardItem, build_item, completion_text
 from judge.reward.microbatch import JudgeWorker
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
-from judge.runner.strategies import STRATEGIES
+from judge.settings import DEFAULTS, JudgeSettings
 from judge.types import Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ class RubricReward:
         backend: A backend name (created with `backend_options`) or a `Backend` object. Pass a
             name to keep the reward picklable (TRL's async GRPO ships rewards to a subprocess).
         name: The reward's `__name__` (TRL logs ``rewards/<name>/mean``); ``judge_<rubric>``.
-        strategy: The judge's strategy (``breadth``, ``depth``, ``auto``; see `Judge`).
+        settings: How the judge judges (`JudgeSettings`; default: its defaults).
+        strategy: The judge's strategy (``breadth``, ``depth``, ``auto``), applied on `settings`.
         on_error: Failed items get None (``"none"``), this number, or the call raises (``"raise"``).
         timeout_s: The longest a reward call waits for the judge; later items fail as ``timeout``.
         scale: Reward = scale * score + offset - hard_rule_penalty * (hard rules judged "no").
@@ -116,7 +117,8 @@ class RubricReward:
         max_batch: Most samples coalesced into one backend call by the worker.
         max_wait_s: How long a coalescing call waits for others (server, async veRL).
         max_queue: Most samples waiting for the judge before callers are refused.
-        judge_options: Keyword options of `Judge` (``max_rationale_chars``, ``temperature``, ...).
+        judge_options: Keyword options of `Judge`; `JudgeSettings` fields among them
+            (``max_rationale_chars``, ``temperature``, ...) are applied on `settings`.
         **backend_options: Options of the backend factory (``model``, ``base_url``, ...).
     """
 
@@ -126,6 +128,7 @@ class RubricReward:
         backend: Backend | str = "transformers",
         *,
         name: str | None = None,
+        settings: JudgeSettings | None = None,
         strategy: str | None = None,
         on_error: OnError = "none",
         timeout_s: float | None = 300.0,
@@ -145,14 +148,15 @@ class RubricReward:
             raise ConfigError(f"on_error {on_error!r}", hint="use 'none', 'raise' or a number")
         if isinstance(on_error, float) and math.isnan(on_error):
             raise ConfigError("on_error is NaN", hint="a NaN reward poisons the advantages")
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ConfigError(
-                f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-            )
+        judge_kwargs = dict(judge_options or {})
+        fields = type(settings or DEFAULTS).model_fields
+        overrides = {k: judge_kwargs.pop(k) for k in list(judge_kwargs) if k in fields}
+        if strategy is not None:
+            overrides["strategy"] = strategy
+        self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
         self.backend = backend
         self.__name__ = name or f"judge_{self.rubric.name}"
-        self.strategy = strategy
         self.on_error: OnError = on_error
         self.timeout_s = timeout_s
         self.scale, self.offset, self.hard_rule_penalty = scale, offset, hard_rule_penalty
@@ -160,7 +164,7 @@ class RubricReward:
         self.baseline_column = baseline_column
         self.compare_method: Method = compare_method
         self.max_batch, self.max_wait_s, self.max_queue = max_batch, max_wait_s, max_queue
-        self.judge_options = dict(judge_options or {})
+        self.judge_options = judge_kwargs
         self.backend_options = backend_options
         self._hard_rules = {c.id for c in self.rubric.leaves() if c.kind == "hard_rule"}
         self._setup()
@@ -194,9 +198,7 @@ class RubricReward:
         with self._lock:
             if self._judge is None:
                 options = {**self.judge_options, **self.backend_options}
-                if self.strategy is not None:
-                    options["strategy"] = self.strategy
-                self._judge = Judge(self.backend, self.rubric, **options)
+                self._judge = Judge(self.backend, self.rubric, settings=self.settings, **options)
             return self._judge
 
     @property

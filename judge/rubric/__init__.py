@@ -20,7 +20,7 @@ _EXPORTS = {
     "RefineSettings": "judge.rubric.settings",
     "PoolResponse": "judge.rubric.pool",
     "RubricCache": "judge.rubric.cache",
-    "rubric_margin": "judge.rubric.pairwise",
+    "rubric_margin": "judge.runner.aggregate",
     "compare_with_rubric": "judge.rubric.pairwise",
     "whitened_uniform_weights": "judge.rubric.weights",
 }

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from judge.backends.base import Capabilities
 from judge.prompting import PromptLibrary
+from judge.runner.aggregate import verdict_value
 from judge.runner.parse import read_verdict
 from judge.runner.plan import PlannedRequest, PointwisePlanner
+from judge.settings import DEFAULTS
 from judge.types import (
     Criterion,
     CriterionVerdict,
@@ -24,15 +26,6 @@ from judge.types import (
     Rubric,
     Sample,
 )
-
-
-def verdict_value(verdict: CriterionVerdict) -> float | None:
-    """P(yes) where the backend gave probabilities, else 1/0 from the verdict; None if it failed."""
-    if verdict.error is not None or verdict.verdict is None:
-        return None
-    if verdict.p_yes is not None:
-        return verdict.p_yes
-    return 1.0 if verdict.verdict == "yes" else 0.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ def plan_evaluation(
     rubric_name: str,
     rubric_description: str = "",
     reference: str | None = None,
-    max_rationale_chars: int = 200,
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars,
     seed: int | None = 0,
     id_prefix: str = "",
 ) -> Evaluation:

@@ -17,7 +17,6 @@ from judge.backends.base import Backend, group_by_request
 from judge.errors import GenerationError, InputError, RubricError
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
-from judge.rubric.pairwise import rubric_margin
 from judge.rubric.proposal import (
     ProposedCriterion,
     Screen,
@@ -28,6 +27,7 @@ from judge.rubric.proposal import (
     slug_id,
 )
 from judge.rubric.settings import GenerateSettings
+from judge.runner.aggregate import rubric_margin
 from judge.types import (
     Criterion,
     DroppedCriterion,
@@ -204,11 +204,12 @@ def _label_consistency(
     """Pairwise accuracy over the induced pairs (best first) and the source pair's margin."""
     pairs = list(combinations(range(len(values)), 2))
     correct = 0
+    leaves = rubric.leaves()
     for better, worse in pairs:
-        margin = rubric_margin(rubric, values[better], values[worse])
-        correct += margin is not None and margin > 0
-    source = rubric_margin(rubric, values[0], values[-1])
-    return correct / len(pairs), source
+        margin = rubric_margin(leaves, values[better], values[worse])
+        correct += margin is not None and margin.value > 0
+    source = rubric_margin(leaves, values[0], values[-1])
+    return correct / len(pairs), None if source is None else source.value
 
 
 def generate_contrastive_rubric(

@@ -9,46 +9,19 @@ separate two responses says nothing about which is better.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from judge.backends.base import Backend, group_by_request
 from judge.prompting import PromptLibrary, default_prompts
-from judge.rubric.evaluate import plan_evaluation, verdict_value
+from judge.rubric.evaluate import plan_evaluation
+from judge.runner.aggregate import rubric_margin, verdict_value
 from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
-from judge.types import CriterionVerdict, Pair, PairJudgment, Rubric, Usage, stable_hash
+from judge.settings import DEFAULTS
+from judge.types import Pair, PairJudgment, Rubric, Usage, stable_hash
 
 Fallback = Callable[[Sequence[Pair]], list[PairJudgment]]
 """Judges pairs directly (e.g. ``judge.compare``); called once with every tied pair."""
-
-VerdictLike = CriterionVerdict | float | None
-
-
-def _value(item: VerdictLike) -> float | None:
-    if isinstance(item, CriterionVerdict):
-        return verdict_value(item)
-    return item
-
-
-def rubric_margin(
-    rubric: Rubric, a: Mapping[str, VerdictLike], b: Mapping[str, VerdictLike]
-) -> float | None:
-    """The weighted P(yes) margin of A over B, in [-1, 1]; None if no criterion has both values.
-
-    `a` and `b` map criterion id to a verdict or its P(yes); a verdict without probabilities
-    counts as 1 (yes) or 0 (no).
-    """
-    total = 0.0
-    weighted = 0.0
-    for leaf in rubric.leaves():
-        value_a, value_b = _value(a.get(leaf.id)), _value(b.get(leaf.id))
-        if value_a is None or value_b is None:
-            continue
-        total += leaf.weight
-        weighted += leaf.weight * (value_a - value_b)
-    if total <= 0:
-        return None
-    return weighted / total
 
 
 def compare_with_rubric(
@@ -58,7 +31,7 @@ def compare_with_rubric(
     *,
     fallback: Fallback | None = None,
     prompts: PromptLibrary | None = None,
-    max_rationale_chars: int = 200,
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars,
     tie_tolerance: float = 1e-9,
     seed: int | None = 0,
 ) -> list[PairJudgment]:
@@ -110,7 +83,8 @@ def compare_with_rubric(
             usage = usage + by_id[item.request.id][0].usage
         a = {cid: table.verdicts[(0, cid)] for cid in table.criteria}
         b = {cid: table.verdicts[(1, cid)] for cid in table.criteria}
-        margin = rubric_margin(rubric, a, b)
+        found = rubric_margin(rubric.leaves(), a, b)
+        margin = None if found is None else found.value
         details: dict[str, Any] = {
             "margin": margin,
             "p_yes_a": {cid: verdict_value(v) for cid, v in a.items()},

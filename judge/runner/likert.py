@@ -11,19 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judge.errors import ConfigError, VerdictParseError
-from judge.runner.formats import MAX_LIKERT_SCALE, likert_format
+from judge.errors import VerdictParseError
+from judge.runner.formats import likert_format
 from judge.types import Generation
-
-
-def check_scale(scale: int) -> int:
-    """Validate a Likert scale: 2..9, so every score is one digit (one token, distinct)."""
-    if not 2 <= scale <= MAX_LIKERT_SCALE:
-        raise ConfigError(
-            f"likert scale {scale} is outside 2..{MAX_LIKERT_SCALE}",
-            hint="each score must be one digit so that its token probability can be read",
-        )
-    return scale
 
 
 def expected_score(probabilities: Mapping[str, float], scale: int) -> float:

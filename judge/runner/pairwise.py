@@ -23,15 +23,14 @@ from pydantic import ValidationError
 from judge.backends.base import Backend
 from judge.errors import InputError, VerdictParseError
 from judge.inputs import describe_validation_error
-from judge.runner.aggregate import normalised_weights, verdict_values
+from judge.runner.aggregate import rubric_margin
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
 from judge.runner.parse import verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
+from judge.settings import DEFAULTS
 from judge.types import (
-    Criterion,
-    CriterionVerdict,
     Generation,
     Pair,
     PairJudgment,
@@ -43,7 +42,6 @@ from judge.types import (
 Method = Literal["rubric", "direct"]
 Winner = Literal["a", "b", "tie"]
 
-TIE_MARGIN = 0.05
 """|p_a - 1/2| below this is a tie: a 52.5/47.5 preference is not a decision."""
 FLIP_CONFIDENCE_FACTOR = 0.5
 """A flip between the orders multiplies the confidence: the position decided, not the content."""
@@ -194,29 +192,8 @@ class PairPlan:
     builder: RequestBuilder
     rubric: Rubric
     method: Method
-    tie_margin: float = TIE_MARGIN
+    tie_margin: float = DEFAULTS.tie_margin
     record: dict[str, Any] = field(default_factory=dict)
-
-
-def rubric_margin(
-    criteria: Sequence[Criterion],
-    verdicts_a: Sequence[CriterionVerdict],
-    verdicts_b: Sequence[CriterionVerdict],
-) -> tuple[float, dict[str, dict[str, float]]]:
-    """sum_k w_k (p_yes_k(a) - p_yes_k(b)) with weights normalised to 1, and each term.
-
-    P(yes) values are used when every verdict has one, else the 0/1 verdicts.
-    """
-    values = verdict_values([*verdicts_a, *verdicts_b])
-    values_a, values_b = values[: len(verdicts_a)], values[len(verdicts_a) :]
-    terms = {
-        c.id: {"a": a, "b": b, "weight": w}
-        for c, a, b, w in zip(
-            criteria, values_a, values_b, normalised_weights(criteria), strict=True
-        )
-    }
-    margin = sum(term["weight"] * (term["a"] - term["b"]) for term in terms.values())
-    return margin, terms
 
 
 def _side_sample(pair: Pair, side: str) -> Sample:
@@ -307,9 +284,22 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
             return PairJudgment(
                 error="; ".join(failed), strategy="rubric", usage=usage, details=details, **record
             )
-        margin, terms = rubric_margin(criteria, verdicts["a"], verdicts["b"])
+        found = rubric_margin(
+            criteria,
+            {v.criterion_id: v for v in verdicts["a"]},
+            {v.criterion_id: v for v in verdicts["b"]},
+        )
+        if found is None:
+            return PairJudgment(
+                error="no criterion was evaluated on both responses",
+                strategy="rubric",
+                usage=usage,
+                details=details,
+                **record,
+            )
+        margin = found.value
         p_a = (1.0 + margin) / 2
-        details.update({"margin": margin, "criteria": terms})
+        details.update({"margin": margin, "criteria": found.terms})
         if decide(p_a, plan.tie_margin) != "tie":
             with_probs = all(v.p_yes is not None for side in ("a", "b") for v in verdicts[side])
             return PairJudgment(

@@ -22,6 +22,7 @@ from judge.runner.formats import (
     verdict_schema,
 )
 from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE, RequestBuilder
+from judge.settings import DEFAULTS
 from judge.types import Criterion, GenerationRequest, Rubric, Sample
 
 __all__ = [
@@ -53,9 +54,9 @@ class PointwisePlanner:
 
     prompts: PromptLibrary
     capabilities: Capabilities
-    max_rationale_chars: int = 200
-    temperature: float = 0.0
-    seed: int | None = 0
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars
+    temperature: float = DEFAULTS.temperature
+    seed: int | None = DEFAULTS.seed
 
     @property
     def template_names(self) -> tuple[str, ...]:

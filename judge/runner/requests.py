@@ -24,6 +24,7 @@ from judge.runner.formats import (
     verdict_constraint,
     verdict_max_tokens,
 )
+from judge.settings import DEFAULTS
 from judge.types import (
     ChoiceProbe,
     Criterion,
@@ -44,8 +45,6 @@ PRINCIPLES_TEMPLATE = "breadth_principles"
 LIKERT_TEMPLATE = "pointwise_likert"
 PAIRWISE_TEMPLATE = "pairwise_direct"
 
-DEFAULT_SAMPLE_TEMPERATURE = 0.7
-
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
@@ -62,12 +61,12 @@ class RequestBuilder:
 
     prompts: PromptLibrary
     capabilities: Capabilities
-    max_rationale_chars: int = 200
-    temperature: float = 0.0
-    seed: int | None = 0
-    samples: int = 1
-    sample_temperature: float = DEFAULT_SAMPLE_TEMPERATURE
-    max_solution_tokens: int = 384
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars
+    temperature: float = DEFAULTS.temperature
+    seed: int | None = DEFAULTS.seed
+    samples: int = DEFAULTS.samples
+    sample_temperature: float = DEFAULTS.sample_temperature
+    max_solution_tokens: int = DEFAULTS.max_solution_tokens
     max_principles: int = 5
     principle_chars: int = 80
 

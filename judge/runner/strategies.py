@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from judge.backends.base import Backend
 from judge.errors import VerdictParseError
@@ -29,13 +29,11 @@ from judge.runner.parse import verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.runner.routing import RouteDecision, read_route, route_error
+from judge.settings import DEFAULTS, Strategy
 from judge.types import Criterion, CriterionVerdict, Generation, Judgment, Rubric, Sample, Usage
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["breadth", "depth", "auto"]
-STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
-MAX_DEPTH_CRITERIA = 3
 
 JudgmentFlow = Flow[Judgment]
 
@@ -46,10 +44,10 @@ class ScoringPlan:
 
     builder: RequestBuilder
     rubric: Rubric
-    hard_rule_cap: bool = True
-    principles: int = 0
-    likert: int | None = None
-    depth_criteria: int = MAX_DEPTH_CRITERIA
+    hard_rule_cap: bool = DEFAULTS.hard_rule_cap
+    principles: int = DEFAULTS.principles
+    likert: int | None = DEFAULTS.likert
+    depth_criteria: int = DEFAULTS.depth_criteria
     record: dict[str, Any] = field(default_factory=dict)
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
 

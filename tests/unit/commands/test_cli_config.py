@@ -80,3 +80,37 @@ def test_bad_config_is_a_one_line_error(tmp_path, monkeypatch, capsys, text, mes
 def test_backend_option_needs_key_and_value(monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "-B", "novalue", "rubric", "list")
     assert code == 2 and "expected KEY=VALUE" in err
+
+
+def _fingerprint(**settings) -> str:
+    from judge import Judge
+    from judge.settings import JudgeSettings
+    from tests.doubles.scripted import always_yes
+
+    judge = Judge(always_yes(), "helpfulness", settings=JudgeSettings(**settings))
+    return judge.settings_fingerprint
+
+
+def test_config_settings_reach_the_judge_and_flags_apply_on_them(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "judge.yaml"
+    config.write_text("settings:\n  max_rationale_chars: 50\n  retries: 3\n")
+    score = ["score", "--backend", "recording", "--prompt", "Q?", "--response", "A.", "--json"]
+    code, out, err = run_main(monkeypatch, capsys, "--config", str(config), *score)
+    assert code == 0, err
+    assert json.loads(out)["settings_fingerprint"] == _fingerprint(
+        max_rationale_chars=50, retries=3
+    )
+    flagged = [*score, "--max-rationale-chars", "80"]
+    code, out, err = run_main(monkeypatch, capsys, "--config", str(config), *flagged)
+    assert code == 0, err
+    assert json.loads(out)["settings_fingerprint"] == _fingerprint(
+        max_rationale_chars=80, retries=3
+    )
+
+
+def test_a_bad_setting_in_the_config_names_the_file(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "judge.yaml"
+    config.write_text("settings:\n  samples: 0\n")
+    code, _, err = run_main(monkeypatch, capsys, "--config", str(config), "rubric", "list")
+    assert code == 2 and f"config {config}: settings: samples 0 < 1" in err
+    assert len(err.strip().splitlines()) == 1

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
-from judge.rubric.pairwise import compare_with_rubric, rubric_margin
+from judge.rubric.pairwise import compare_with_rubric
 from judge.rubric.weights import whitened_uniform_weights
+from judge.runner.aggregate import rubric_margin
 from judge.types import Criterion, CriterionVerdict, Pair, PairJudgment, Rubric
 from tests.doubles.rubric_world import RubricWorld, keyword_judge
 
@@ -97,16 +98,32 @@ def test_margin_is_the_weighted_p_yes_difference():
     a = {"a": 0.9, "b": 0.2}
     b = {"a": 0.4, "b": 0.8}
     expected = (3 * (0.9 - 0.4) + 1 * (0.2 - 0.8)) / 4
-    assert rubric_margin(RUBRIC, a, b) == pytest.approx(expected)
-    assert rubric_margin(RUBRIC, b, a) == pytest.approx(-expected)
+    leaves = RUBRIC.leaves()
+    assert rubric_margin(leaves, a, b).value == pytest.approx(expected)
+    assert rubric_margin(leaves, b, a).value == pytest.approx(-expected)
+    assert rubric_margin(leaves, a, b).terms["a"] == {"a": 0.9, "b": 0.4, "weight": 0.75}
     verdicts = {
         "a": CriterionVerdict(criterion_id="a", verdict="yes"),
         "b": CriterionVerdict(criterion_id="b", error="x"),
     }
-    assert rubric_margin(RUBRIC, verdicts, {"a": 0.25, "b": 0.5}) == pytest.approx(0.75), (
+    assert rubric_margin(leaves, verdicts, {"a": 0.25, "b": 0.5}).value == pytest.approx(0.75), (
         "failed ones are skipped"
     )
-    assert rubric_margin(RUBRIC, {"a": None}, {"a": 0.3}) is None
+    assert rubric_margin(leaves, {"a": None}, {"a": 0.3}) is None
+
+
+def test_margin_reads_verdicts_by_the_one_value_rule():
+    with_probs = CriterionVerdict(criterion_id="a", verdict="yes", p_yes=0.6)
+    without = CriterionVerdict(criterion_id="b", verdict="no")
+    other_a = CriterionVerdict(criterion_id="a", verdict="no", p_yes=0.4)
+    other_b = CriterionVerdict(criterion_id="b", verdict="yes", p_yes=0.9)
+    margin = rubric_margin(
+        RUBRIC.leaves(), {"a": with_probs, "b": without}, {"a": other_a, "b": other_b}
+    )
+    # one verdict lacks P(yes), so every verdict counts as 0/1 (never a mix): (3 * 1 - 1 * 1) / 4
+    assert margin.value == pytest.approx(0.5)
+    complete = rubric_margin(RUBRIC.leaves(), {"a": with_probs}, {"a": other_a})
+    assert complete.value == pytest.approx(0.2), "only criterion a is comparable: its weight is 1"
 
 
 GOOD, BAD = "Paris is the capital of France.", "Lyon, probably."
@@ -160,15 +177,21 @@ def test_tie_without_fallback_is_reported_as_a_tie_and_failure_as_an_error():
     assert seen == PAIRS[:1] and fallen.details["fallback"] == "empty rubric evaluation"
 
 
-def test_zero_weight_rubric_is_empty_and_falls_back():
+def test_zero_weight_rubric_weighs_its_criteria_uniformly_as_the_score_does():
     zero = Rubric(
-        name="z", criteria=(Criterion(id="a", text="The response is correct.", weight=0),)
+        name="z",
+        criteria=(
+            Criterion(id="a", text="The response is correct.", weight=0),
+            Criterion(id="b", text="The response is brief.", weight=0),
+        ),
     )
     world = RubricWorld(satisfies=keyword_judge({"correct": {GOOD}}))
+    fallen = []
     [judgment] = compare_with_rubric(
         world.backend(),
         zero,
         PAIRS[:1],
-        fallback=lambda ps: [PairJudgment(pair_id="p1", winner="a")],
+        fallback=lambda ps: fallen.extend(ps) or [PairJudgment(pair_id="p1", winner="b")],
     )
-    assert judgment.details["fallback"] == "empty rubric evaluation"
+    assert fallen == [] and judgment.winner == "a"
+    assert judgment.details["margin"] == pytest.approx(0.8 / 2)
