@@ -24,6 +24,7 @@ from judge.errors import (
 from judge.library import dump_rubric, list_rubrics, load_rubric
 from judge.reward import RubricReward
 from judge.runner.judge import Judge
+from judge.settings import JudgeSettings
 from judge.types import (
     Criterion,
     CriterionVerdict,
@@ -54,6 +55,7 @@ __all__ = [
     "InputError",
     "Judge",
     "JudgeError",
+    "JudgeSettings",
     "Judgment",
     "Message",
     "Pair",

@@ -14,6 +14,7 @@ from judge.batch.files import RawRow
 from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
+from judge.settings import JudgeSettings
 from judge.types import Judgment, Pair, PairJudgment, Sample, stable_hash
 
 
@@ -82,8 +83,9 @@ def score_rows(
 class BatchScorer:
     """The per-batch function of a job: a dict of columns in, a dict of result columns out.
 
-    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker).
-    An optional ``_row`` column numbers the rows; otherwise they are numbered from 1.
+    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
+    with `settings` and the other keyword options of `Judge`). An optional ``_row`` column
+    numbers the rows; otherwise they are numbered from 1.
     """
 
     def __init__(
@@ -95,9 +97,10 @@ class BatchScorer:
         max_chars: int = 200_000,
         compare_method: Method = "rubric",
         judge: Judge | None = None,
+        settings: JudgeSettings | None = None,
         **judge_options: Any,
     ) -> None:
-        self.judge = judge or Judge(backend, rubric, **judge_options)
+        self.judge = judge or Judge(backend, rubric, settings=settings, **judge_options)
         self.fields = fields or FieldMap()
         self.max_chars = max_chars
         self.method = compare_method
