@@ -187,6 +187,7 @@ def _parquet_types() -> dict[str, Any]:
             ("p_yes", pa.float64()),
             ("rationale", pa.string()),
             ("error", pa.string()),
+            ("error_kind", pa.string()),
         ]
     )
     usage = pa.struct(

@@ -97,7 +97,7 @@ class BatchProgress:
         for record in records:
             if record["input_error"] is not None:
                 self.bad_rows += 1
-                self.failures[f"bad row: {record['input_error'].split(':', 1)[0]}"] += 1
+                self.failures[f"bad row: {record['input_error_kind']}"] += 1
                 continue
             self.judgments += len(record.get("verdicts", ()))
             usage = record.get("usage") or {}
@@ -105,17 +105,10 @@ class BatchProgress:
             score = record.get("score", record.get("p_a"))
             if record.get("error") is not None or score is None:
                 self.failed += 1
-                self.failures[_failure_kind(record.get("error") or "no score")] += 1
+                self.failures[f"judge: {record.get('error_kind') or 'no score'}"] += 1
             else:
                 self.judged += 1
                 self.score_sum += score
-
-
-def _failure_kind(error: str) -> str:
-    for needle, kind in (("token limit", "truncated"), ("context", "context overflow")):
-        if needle in error:
-            return f"judge: {kind}"
-    return "judge: unparseable" if "verdict" in error else "judge: generation failed"
 
 
 @dataclass(frozen=True)

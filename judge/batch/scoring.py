@@ -15,13 +15,13 @@ from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import JudgeSettings
-from judge.types import Judgment, Pair, PairJudgment, Sample, stable_hash
+from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Sample, stable_hash
 
 
 def record_columns(pairwise: bool) -> list[str]:
-    """The columns of a result record: row, id, input_error, job fingerprint, judgment fields."""
+    """The columns of a result record: row, id, input error (and kind), fingerprint, judgment."""
     model = PairJudgment if pairwise else Judgment
-    return ["row", "id", "input_error", "job_fingerprint", *model.model_fields]
+    return ["row", "id", "input_error", "input_error_kind", "job_fingerprint", *model.model_fields]
 
 
 def judge_fingerprints(judge: Judge, pairwise: bool, method: Method = "rubric") -> dict[str, str]:
@@ -57,22 +57,24 @@ def score_rows(
     records = []
     for index, row in enumerate(rows):
         judgment = results.get(index)
-        input_error = None
+        input_error = input_error_kind = None
         if judgment is None:
             assert isinstance(row.item, BadRow)
-            input_error = f"{row.item.kind}: {row.item.reason}"
+            input_error, input_error_kind = f"{row.item.kind}: {row.item.reason}", row.item.kind
+            failure = {"error": input_error, "error_kind": ErrorKind.INVALID_INPUT}
             fingerprints = judge_fingerprints(judge, pairwise, method)
             if pairwise:
-                judgment = PairJudgment(pair_id=row.id, error=input_error, **fingerprints)
+                judgment = PairJudgment(pair_id=row.id, **failure, **fingerprints)
             else:
                 judgment = Judgment(
-                    sample_id=row.id, rubric=judge.rubric.name, error=input_error, **fingerprints
+                    sample_id=row.id, rubric=judge.rubric.name, **failure, **fingerprints
                 )
         records.append(
             {
                 "row": row.number,
                 "id": row.id,
                 "input_error": input_error,
+                "input_error_kind": input_error_kind,
                 "job_fingerprint": job_fingerprint,
                 **judgment.model_dump(mode="json"),
             }

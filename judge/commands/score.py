@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from judge.commands.options import (
 from judge.commands.render import err_console, print_error, print_judgment, print_pair
 from judge.inputs import read_jsonl_samples, sample_from_record
 from judge.library import load_rubric
-from judge.types import Judgment, Sample
+from judge.types import ErrorKind, Judgment, Sample
 
 SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
 COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
@@ -141,10 +142,14 @@ def score(
     elif output is None or input_file is None:
         for judgment in judgments:
             print_judgment(judgment, rubric_obj)
-    failed = sum(judgment.error is not None for judgment in judgments) + len(row_errors)
+    kinds = Counter(str(j.error_kind) for j in judgments if j.error is not None)
+    kinds.update({str(ErrorKind.INVALID_INPUT): len(row_errors)} if row_errors else {})
+    failed = sum(kinds.values())
     if input_file is not None:
+        by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
         err_console.print(
             f"{len(judgments)} judged, {failed} failed"
+            + (f" ({by_kind})" if by_kind else "")
             + (f"; written to {output}" if output else "")
         )
     if failed:

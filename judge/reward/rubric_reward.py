@@ -29,7 +29,7 @@ from judge.reward.microbatch import JudgeWorker
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import DEFAULTS, JudgeSettings
-from judge.types import Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
+from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class RewardOutcome:
     score: float | None = None
     error: str | None = None
     error_kind: str | None = None
+    """An `ErrorKind` value; ``judge_<kind>`` for the judge's own failures, ``backend`` when the
+    whole judge call raised."""
     judgment: JudgeResult | None = None
     failed_hard_rules: tuple[str, ...] = ()
 
@@ -83,16 +85,6 @@ class RewardBatch:
                         float(verdict.verdict == "yes")
                     )
         return {criterion: sum(v) / len(v) for criterion, v in values.items()}
-
-
-def _judgment_error_kind(error: str) -> str:
-    if "token limit" in error:
-        return "judge_truncated"
-    if "context" in error:
-        return "judge_context_overflow"
-    if "verdict" in error:
-        return "judge_unparseable"
-    return "judge_generation"
 
 
 class RubricReward:
@@ -316,10 +308,10 @@ class RubricReward:
         judged = iter(results) if isinstance(results, list) else None
         for item in items:
             if isinstance(item, Invalid):
-                outcomes.append(self._failed("invalid_input", item.reason))
+                outcomes.append(self._failed(ErrorKind.INVALID_INPUT.value, item.reason))
             elif judged is None:
                 assert isinstance(results, BaseException)
-                kind = "timeout" if isinstance(results, TimeoutError) else "backend"
+                kind = ErrorKind.TIMEOUT.value if isinstance(results, TimeoutError) else "backend"
                 if isinstance(results, ConfigError):
                     raise results
                 outcomes.append(self._failed(kind, f"{type(results).__name__}: {results}"))
@@ -328,7 +320,9 @@ class RubricReward:
         batch = RewardBatch(tuple(outcomes))
         if self.on_error == "raise" and (failed := [o for o in outcomes if o.error is not None]):
             first = failed[0]
-            error_type = InputError if first.error_kind == "invalid_input" else GenerationError
+            error_type = (
+                InputError if first.error_kind == ErrorKind.INVALID_INPUT else GenerationError
+            )
             raise error_type(
                 f"reward {self.__name__}: {len(failed)} of {len(outcomes)} items failed; "
                 f"first ({first.error_kind}): {first.error}",
@@ -349,7 +343,8 @@ class RubricReward:
             )
         if result.error is not None or score is None:
             error = result.error or "the judge gave no score"
-            outcome = self._failed(_judgment_error_kind(error), error)
+            kind = result.error_kind or ErrorKind.GENERATION
+            outcome = self._failed(f"judge_{kind.value}", error)
             return RewardOutcome(outcome.reward, None, error, outcome.error_kind, result)
         reward = self.scale * score + self.offset - self.hard_rule_penalty * len(failed_rules)
         return RewardOutcome(reward, score, judgment=result, failed_hard_rules=failed_rules)

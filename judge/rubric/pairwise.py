@@ -16,6 +16,7 @@ from judge.backends.base import Backend, group_by_request
 from judge.prompting import PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
 from judge.runner.aggregate import rubric_margin, verdict_value
+from judge.runner.parse import first_kind
 from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
 from judge.settings import DEFAULTS
 from judge.types import Pair, PairJudgment, Rubric, Usage, stable_hash
@@ -103,10 +104,12 @@ def compare_with_rubric(
         if margin is None or abs(margin) <= tie_tolerance:
             tied.append((index, margin))
             if margin is None:
-                errors = sorted({v.error for v in (*a.values(), *b.values()) if v.error})
+                failed = [v for v in (*a.values(), *b.values()) if v.error]
+                errors = sorted({v.error or "" for v in failed})
                 results.append(
                     PairJudgment(
                         error="no criterion was evaluated on both responses: " + "; ".join(errors),
+                        error_kind=first_kind(v.error_kind for v in failed),
                         **common,
                     )
                 )

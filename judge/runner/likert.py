@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judge.errors import VerdictParseError
 from judge.runner.formats import likert_format
-from judge.types import Generation
+from judge.runner.parse import Failure, first_kind, output_failure
+from judge.types import ErrorKind, Generation
 
 
 def expected_score(probabilities: Mapping[str, float], scale: int) -> float:
@@ -35,6 +35,7 @@ class LikertReading:
     expected: float | None = None
     rationale: str = ""
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
     def as_details(self) -> dict[str, Any]:
         """The reading as JSON-ready fields of `Judgment.details["likert"]`."""
@@ -52,17 +53,15 @@ class LikertReading:
         }
 
 
-def likert_error(generation: Generation, scale: int, rationale_chars: int) -> str | None:
+def likert_failure(generation: Generation, scale: int, rationale_chars: int) -> Failure | None:
     """Why a generation is not a usable Likert answer (None when it is)."""
-    if generation.error is not None:
-        return generation.error
-    if generation.finish_reason == "length":
-        return f"output cut at the token limit: {generation.text[-80:]!r}"
-    try:
-        likert_format(scale, rationale_chars).parse(generation.text)
-    except VerdictParseError as exc:
-        return exc.message
-    return None
+    return output_failure(generation, likert_format(scale, rationale_chars).parse)
+
+
+def likert_error(generation: Generation, scale: int, rationale_chars: int) -> str | None:
+    """The message of `likert_failure` (a round's usability check)."""
+    failure = likert_failure(generation, scale, rationale_chars)
+    return None if failure is None else failure.message
 
 
 def read_likert(
@@ -74,10 +73,12 @@ def read_likert(
     it is the mean of the written digits (and `probabilities` is None).
     """
     output = likert_format(scale, rationale_chars)
-    usable = [g for g in generations if likert_error(g, scale, rationale_chars) is None]
+    failures = [likert_failure(g, scale, rationale_chars) for g in generations]
+    usable = [g for g, failure in zip(generations, failures, strict=True) if failure is None]
     if not usable:
-        errors = [likert_error(g, scale, rationale_chars) or "" for g in generations]
-        return LikertReading(scale=scale, error="; ".join(dict.fromkeys(errors)))
+        errors = [failure.message for failure in failures if failure is not None]
+        kind = first_kind(failure.kind for failure in failures if failure is not None)
+        return LikertReading(scale=scale, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
     parsed = [output.parse(generation.text) for generation in usable]
     scores = tuple(int(choice) for choice, _ in parsed)
     if all(generation.choice_probs is not None for generation in usable):

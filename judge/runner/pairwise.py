@@ -21,16 +21,17 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from judge.backends.base import Backend
-from judge.errors import InputError, VerdictParseError
+from judge.errors import InputError
 from judge.inputs import describe_validation_error
 from judge.runner.aggregate import rubric_margin
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
-from judge.runner.parse import verdict_check
+from judge.runner.parse import Failure, first_kind, output_failure, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.settings import DEFAULTS
 from judge.types import (
+    ErrorKind,
     Generation,
     Pair,
     PairJudgment,
@@ -42,7 +43,6 @@ from judge.types import (
 Method = Literal["rubric", "direct"]
 Winner = Literal["a", "b", "tie"]
 
-"""|p_a - 1/2| below this is a tie: a 52.5/47.5 preference is not a decision."""
 FLIP_CONFIDENCE_FACTOR = 0.5
 """A flip between the orders multiplies the confidence: the position decided, not the content."""
 
@@ -105,27 +105,27 @@ class OrderReading:
     votes_first: float | None
     rationale: str = ""
     error: str | None = None
+    error_kind: ErrorKind | None = None
+
+
+def _order_failure(generation: Generation, rationale_chars: int) -> Failure | None:
+    return output_failure(generation, pair_format(rationale_chars).parse)
 
 
 def _order_error(generation: Generation, rationale_chars: int) -> str | None:
-    if generation.error is not None:
-        return generation.error
-    if generation.finish_reason == "length":
-        return f"output cut at the token limit: {generation.text[-80:]!r}"
-    try:
-        pair_format(rationale_chars).parse(generation.text)
-    except VerdictParseError as exc:
-        return exc.message
-    return None
+    failure = _order_failure(generation, rationale_chars)
+    return None if failure is None else failure.message
 
 
 def read_order(generations: Sequence[Generation], rationale_chars: int) -> OrderReading:
     """Average P("A") over the usable draws of one order (None without token probabilities)."""
     output = pair_format(rationale_chars)
-    usable = [g for g in generations if _order_error(g, rationale_chars) is None]
+    failures = [_order_failure(g, rationale_chars) for g in generations]
+    usable = [g for g, failure in zip(generations, failures, strict=True) if failure is None]
     if not usable:
-        errors = [_order_error(g, rationale_chars) or "" for g in generations]
-        return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)))
+        errors = [failure.message for failure in failures if failure is not None]
+        kind = first_kind(failure.kind for failure in failures if failure is not None)
+        return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
     answers = [output.parse(generation.text) for generation in usable]
     votes = sum(answer == "A" for answer, _ in answers) / len(answers)
     p_first = None
@@ -227,7 +227,10 @@ def _read_direct(
     ab, ba = (read_order(attempts[task.request.id].generations, chars) for task in tasks)
     errors = [f"order {name}: {r.error}" for name, r in (("ab", ab), ("ba", ba)) if r.error]
     if errors:
-        return {"error": "; ".join(errors)}
+        return {
+            "error": "; ".join(errors),
+            "error_kind": first_kind((ab.error_kind, ba.error_kind)),
+        }
     return combine_orders(ab, ba, plan.tie_margin)
 
 
@@ -282,7 +285,12 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         ]
         if failed:
             return PairJudgment(
-                error="; ".join(failed), strategy="rubric", usage=usage, details=details, **record
+                error="; ".join(failed),
+                error_kind=first_kind(v.error_kind for side in ("a", "b") for v in verdicts[side]),
+                strategy="rubric",
+                usage=usage,
+                details=details,
+                **record,
             )
         found = rubric_margin(
             criteria,

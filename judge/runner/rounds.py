@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from judge.backends.base import Backend, group_by_request
-from judge.types import Generation, GenerationRequest, SamplingParams, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, SamplingParams, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,13 @@ class Attempt:
     usage: Usage
 
 
-def retryable(error: str) -> bool:
-    """Malformed or failed outputs are retried; a prompt over the context never fits on retry."""
-    return "context" not in error
+NEVER_RETRIED = frozenset({ErrorKind.CONTEXT_OVERFLOW, ErrorKind.INVALID_INPUT})
+"""Failures no retry can fix: the same prompt never fits, the same input is never valid."""
+
+
+def retryable(generation: Generation) -> bool:
+    """Malformed or failed outputs are retried, unless the backend's failure kind rules it out."""
+    return generation.error_kind not in NEVER_RETRIED
 
 
 def _retry_request(request: GenerationRequest, count: int, attempt: int) -> GenerationRequest:
@@ -115,8 +119,7 @@ def run_round(
         for task in tasks:
             slots = []
             for slot, generation in enumerate(final[task.request.id]):
-                error = task.check(generation)
-                if error is not None and retryable(error):
+                if task.check(generation) is not None and retryable(generation):
                     slots.append(slot)
             if slots:
                 failed[task.request.id] = slots

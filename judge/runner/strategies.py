@@ -25,12 +25,21 @@ from judge.errors import VerdictParseError
 from judge.runner.aggregate import aggregate, normalised_weights
 from judge.runner.consistency import MergedVerdict, merge_principles, merge_verdicts
 from judge.runner.likert import likert_error, read_likert
-from judge.runner.parse import verdict_check
+from judge.runner.parse import first_kind, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.runner.routing import RouteDecision, read_route, route_error
 from judge.settings import DEFAULTS, Strategy
-from judge.types import Criterion, CriterionVerdict, Generation, Judgment, Rubric, Sample, Usage
+from judge.types import (
+    Criterion,
+    CriterionVerdict,
+    ErrorKind,
+    Generation,
+    Judgment,
+    Rubric,
+    Sample,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,12 @@ def critical_criteria(rubric: Rubric, limit: int) -> list[Criterion]:
         range(len(leaves)), key=lambda i: (leaves[i].kind != "hard_rule", -leaves[i].weight, i)
     )
     return [leaves[i] for i in ranked[: max(1, limit)]]
+
+
+def _unusable_kind(generations: Sequence[Generation]) -> ErrorKind:
+    """The kind of a failed step: the backend's failure if it had one, else an unreadable output."""
+    failed = [generation.error_kind for generation in generations if generation.error is not None]
+    return (failed[0] or ErrorKind.GENERATION) if failed else ErrorKind.UNPARSEABLE
 
 
 def _solve_error(generation: Generation) -> str | None:
@@ -164,6 +179,7 @@ def _finish(
     record = {**plan.record, "sample_id": sample.id, "strategy": strategy, "usage": usage}
     details = {**details, "samples": plan.builder.samples}
     errors = [f"{v.criterion_id}: {v.error}" for v in verdicts if v.error is not None]
+    kinds = [v.error_kind for v in verdicts if v.error is not None]
     all_criteria, all_verdicts = list(criteria), list(verdicts)
     for task in extra_tasks:
         attempt = attempts[task.request.id]
@@ -171,6 +187,7 @@ def _finish(
             principles = _principle_verdicts(plan, attempt, criteria)
             if isinstance(principles, str):
                 errors.append(principles)
+                kinds.append(_unusable_kind(attempt.generations))
             else:
                 all_criteria += principles[0]
                 all_verdicts += principles[1]
@@ -182,9 +199,14 @@ def _finish(
             details["likert"] = reading.as_details()
             if reading.error is not None:
                 errors.append(f"likert: {reading.error}")
+                kinds.append(reading.error_kind)
     if errors:
         return Judgment(
-            error="; ".join(errors), verdicts=tuple(all_verdicts), details=details, **record
+            error="; ".join(errors),
+            error_kind=first_kind(kinds),
+            verdicts=tuple(all_verdicts),
+            details=details,
+            **record,
         )
     result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap)
     confidence = result.confidence
@@ -255,6 +277,7 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
         if error is not None:
             return Judgment(
                 error=f"depth: the solve step failed: {error}",
+                error_kind=_unusable_kind([generation]),
                 strategy="depth",
                 sample_id=sample.id,
                 usage=usage,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from judge.backends.chat_prompt import PromptEncoder
-from judge.backends.sglang.wire import WireRequest, constraint_error, length_error
-from judge.types import GenerationRequest
+from judge.backends.sglang.wire import NotSent, WireRequest, constraint_error, length_error
+from judge.types import ErrorKind, GenerationRequest
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def prepare(
     *,
     context_length: int | None,
     reserved_tokens: int = 0,
-) -> list[WireRequest | str]:
-    """Render, tokenize and check every request; a string in the result is that request's error."""
+) -> list[WireRequest | NotSent]:
+    """Render, tokenize and check every request; a `NotSent` in the result is why one was not."""
     texts: list[str | None] = []
     errors: dict[int, str] = {}
     for index, request in enumerate(requests):
@@ -55,18 +55,23 @@ def prepare(
     encoded = dict(
         zip((i for i, _ in rendered), encoder.encode_many([t for _, t in rendered]), strict=True)
     )
-    prepared: list[WireRequest | str] = []
+    prepared: list[WireRequest | NotSent] = []
     for index, request in enumerate(requests):
         text = texts[index]
         if text is None:
-            prepared.append(errors[index])
+            prepared.append(NotSent(errors[index]))
             continue
         ids = encoded[index]
-        problem = constraint_error(request) or length_error(
+        problem = constraint_error(request)
+        if problem is not None:
+            prepared.append(NotSent(f"request {request.id!r} not sent: {problem}"))
+            continue
+        problem = length_error(
             len(ids), request.sampling.max_new_tokens, context_length, reserved_tokens
         )
         if problem is not None:
-            prepared.append(f"request {request.id!r} not sent: {problem}")
+            message = f"request {request.id!r} not sent: {problem}"
+            prepared.append(NotSent(message, ErrorKind.CONTEXT_OVERFLOW))
             continue
         choice_ids = encoder.choice_token_ids(request.probe) if request.probe else None
         prepared.append(WireRequest(request, text, tuple(ids), choice_ids))
@@ -86,7 +91,7 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     return shortest
 
 
-def prefix_groups(batch: Sequence[WireRequest | str]) -> list[PrefixGroup]:
+def prefix_groups(batch: Sequence[WireRequest | NotSent]) -> list[PrefixGroup]:
     """Group runnable requests by `prefix_group`, in order of first appearance.
 
     Requests without a group each form their own group. A group's `shared_tokens` is the
@@ -95,7 +100,7 @@ def prefix_groups(batch: Sequence[WireRequest | str]) -> list[PrefixGroup]:
     members: dict[str, list[int]] = {}
     groups: list[PrefixGroup | str] = []
     for index, wire in enumerate(batch):
-        if isinstance(wire, str):
+        if isinstance(wire, NotSent):
             continue
         key = wire.request.prefix_group
         if key is None:
@@ -136,7 +141,9 @@ def dp_rank(key: str | None, fallback: int, dp_size: int) -> int:
     return int.from_bytes(digest[:8], "big") % dp_size
 
 
-def by_sample_count(indices: Sequence[int], batch: Sequence[WireRequest | str]) -> list[list[int]]:
+def by_sample_count(
+    indices: Sequence[int], batch: Sequence[WireRequest | NotSent]
+) -> list[list[int]]:
     """Split positions into runs with one value of ``n`` each (SGLang needs one n per call)."""
     runs: dict[int, list[int]] = {}
     for index in indices:

@@ -173,7 +173,11 @@ class SGLangEngineBackend:
             done.update(part)
         out: list[Generation] = []
         for index, item in enumerate(prepared):
-            out.extend(wire.failed(requests[index], item) if isinstance(item, str) else done[index])
+            out.extend(
+                wire.failed(requests[index], item.message, item.kind)
+                if isinstance(item, wire.NotSent)
+                else done[index]
+            )
         return out
 
     def __enter__(self) -> SGLangEngineBackend:
@@ -192,7 +196,7 @@ class SGLangEngineBackend:
         self,
         rank: int | None,
         groups: list[batching.PrefixGroup],
-        prepared: Sequence[wire.WireRequest | str],
+        prepared: Sequence[wire.WireRequest | wire.NotSent],
     ) -> dict[int, list[Generation]]:
         warm = await self._warm_up(rank, groups, prepared) if self._warm else {}
         members = [index for group in groups for index in group.members]
@@ -234,7 +238,7 @@ class SGLangEngineBackend:
         self,
         rank: int | None,
         groups: list[batching.PrefixGroup],
-        prepared: Sequence[wire.WireRequest | str],
+        prepared: Sequence[wire.WireRequest | wire.NotSent],
     ) -> dict[int, Usage]:
         """Warm every group's shared prefix in one call; return usage keyed by first member."""
         warmed = [g for g in groups if batching.needs_warmup(g, self._min_warm_tokens)]

@@ -225,7 +225,11 @@ class SGLangServerBackend:
             done.update(future.result())
         out: list[Generation] = []
         for index, item in enumerate(prepared):
-            out.extend(wire.failed(requests[index], item) if isinstance(item, str) else done[index])
+            out.extend(
+                wire.failed(requests[index], item.message, item.kind)
+                if isinstance(item, wire.NotSent)
+                else done[index]
+            )
         return out
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -249,7 +253,7 @@ class SGLangServerBackend:
         self,
         group: batching.PrefixGroup | None,
         members: list[int],
-        prepared: Sequence[wire.WireRequest | str],
+        prepared: Sequence[wire.WireRequest | wire.NotSent],
         position: int,
     ) -> dict[int, list[Generation]]:
         rank = None
@@ -285,7 +289,7 @@ class SGLangServerBackend:
     def _warm_up(
         self,
         group: batching.PrefixGroup,
-        prepared: Sequence[wire.WireRequest | str],
+        prepared: Sequence[wire.WireRequest | wire.NotSent],
         rank: int | None,
     ) -> Usage | None:
         first = prepared[group.members[0]]

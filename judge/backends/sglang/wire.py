@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from judge.backends import choice_probs
-from judge.types import FinishReason, Generation, GenerationRequest, Usage
+from judge.types import ErrorKind, FinishReason, Generation, GenerationRequest, Usage
 
 InputField = Literal["text", "input_ids"]
 
@@ -296,10 +296,26 @@ def _generation(
     )
 
 
-def failed(request: GenerationRequest, message: str) -> list[Generation]:
+@dataclass(frozen=True)
+class NotSent:
+    """Why a request was not sent: a message and its failure kind."""
+
+    message: str
+    kind: ErrorKind = ErrorKind.GENERATION
+
+
+def failed(
+    request: GenerationRequest, message: str, kind: ErrorKind = ErrorKind.GENERATION
+) -> list[Generation]:
     """The n error generations of a request that could not run."""
     return [
-        Generation(request_id=request.id, sample_index=i, finish_reason="error", error=message)
+        Generation(
+            request_id=request.id,
+            sample_index=i,
+            finish_reason="error",
+            error=message,
+            error_kind=kind,
+        )
         for i in range(request.sampling.n)
     ]
 

@@ -11,10 +11,12 @@ import pytest
 from judge.backends import choice_probs
 from judge.backends.chat_prompt import PromptEncoder
 from judge.backends.sglang import batching, wire
+from judge.backends.sglang.wire import NotSent
 from judge.errors import ConfigError
 from judge.types import (
     ChoiceProbe,
     Constraint,
+    ErrorKind,
     GenerationRequest,
     Message,
     SamplingParams,
@@ -393,8 +395,10 @@ def test_prepare_reports_bad_rows_without_sending(encoder: PromptEncoder) -> Non
     ]
     prepared = batching.prepare(requests, encoder, context_length=400)
     assert isinstance(prepared[0], wire.WireRequest)
-    assert isinstance(prepared[1], str) and "context length 400" in prepared[1]
-    assert isinstance(prepared[2], str) and "json_schema" in prepared[2]
+    assert isinstance(prepared[1], NotSent) and "context length 400" in prepared[1].message
+    assert prepared[1].kind == ErrorKind.CONTEXT_OVERFLOW
+    assert isinstance(prepared[2], NotSent) and "json_schema" in prepared[2].message
+    assert prepared[2].kind == ErrorKind.GENERATION
 
 
 def test_prefix_groups_share_their_common_prefix(encoder: PromptEncoder) -> None:

@@ -81,6 +81,7 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
     assert f"{data}:3: response: missing" in err
     assert f"{data}:4: invalid UTF-8" in err
     assert f"{data}:5: response: response is empty" in err
+    assert "2 judged, 4 failed (invalid_input 4)" in err, "the summary counts failures by kind"
     assert "Traceback" not in err
     written = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert [j["sample_id"] for j in written] == ["ok1", "ok2"]

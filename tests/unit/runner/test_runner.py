@@ -11,7 +11,7 @@ from judge.runner.aggregate import aggregate
 from judge.runner.judge import Judge
 from judge.runner.parse import parse_verdict_text, read_verdict
 from judge.runner.plan import PointwisePlanner, verdict_regex
-from judge.types import Criterion, CriterionVerdict, Generation, Rubric, Sample
+from judge.types import Criterion, CriterionVerdict, ErrorKind, Generation, Rubric, Sample
 from tests.doubles.scripted import verdict_reply
 
 SAMPLES = [
@@ -191,6 +191,7 @@ def test_backend_errors_are_values_per_sample():
                 text="",
                 finish_reason="error",
                 error="prompt is 9000 tokens > the model's context of 8192 tokens",
+                error_kind=ErrorKind.CONTEXT_OVERFLOW,
             )
         return verdict_reply(0.7)
 
@@ -198,6 +199,8 @@ def test_backend_errors_are_values_per_sample():
     first, second = Judge(backend=backend, rubric=_rubric()).score(SAMPLES)
     assert first.score is not None
     assert second.score is None and "context" in second.error
+    assert second.error_kind == ErrorKind.CONTEXT_OVERFLOW
+    assert {v.error_kind for v in second.verdicts} == {ErrorKind.CONTEXT_OVERFLOW}
     assert backend.calls == 1, "an over-long prompt is not retried"
 
 
