@@ -116,6 +116,15 @@ def test_cli_refuses_a_response_longer_than_the_context():
     assert "context of 8192 tokens" in result.stdout and "Traceback" not in result.stderr
 
 
+def test_an_over_long_prompt_is_a_context_overflow_and_costs_no_retry(embedded_backend):
+    from judge.types import ErrorKind, Sample
+
+    judge = Judge(embedded_backend, "helpfulness")
+    [judgment] = judge.score([Sample(id="long", prompt="Summarise.", response="word " * 20_000)])
+    assert judgment.error_kind == ErrorKind.CONTEXT_OVERFLOW
+    assert judge.last_stats.backend_calls == 1, "a prompt over the context is never retried"
+
+
 def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
     wheel_dir = tmp_path / "wheel"
     subprocess.run(

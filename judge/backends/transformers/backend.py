@@ -19,7 +19,7 @@ from judge.backends.base import Capabilities
 from judge.backends.transformers.embedded import load_model_and_tokenizer
 from judge.backends.transformers.grammar import GrammarCache, SequenceState, choice_token_ids
 from judge.errors import ConfigError
-from judge.types import Generation, GenerationRequest, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class _Row:
     prompt_ids: list[int]
     group: str
     error: str | None = None
+    error_kind: ErrorKind | None = None
     state: SequenceState | None = None
     cached_tokens: int = 0
 
@@ -128,8 +129,9 @@ class TransformersBackend:
         for request in requests:
             prompt_ids = self._encode(request)
             total = len(prompt_ids) + request.sampling.max_new_tokens
-            error = None
+            error, kind = None, None
             if total > self._max_context:
+                kind = ErrorKind.CONTEXT_OVERFLOW
                 error = (
                     f"prompt is {len(prompt_ids)} tokens + {request.sampling.max_new_tokens} new "
                     f"> the model's context of {self._max_context} tokens"
@@ -143,6 +145,7 @@ class TransformersBackend:
                         prompt_ids,
                         self._group_of(request, sample_index),
                         error,
+                        kind,
                     )
                 )
         runnable = [row for row in rows if row.error is None]
@@ -199,6 +202,7 @@ class TransformersBackend:
                 sample_index=row.sample_index,
                 finish_reason="error",
                 error=row.error or "not generated",
+                error_kind=row.error_kind,
                 usage=Usage(prompt_tokens=len(row.prompt_ids)),
             )
         return Generation(
