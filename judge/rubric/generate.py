@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from itertools import combinations
 
-from judge.backends.base import Backend, group_by_request
+from judge.backends.base import Backend
 from judge.errors import GenerationError, InputError, RubricError
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
@@ -23,11 +23,14 @@ from judge.rubric.proposal import (
     criteria_constraint,
     criteria_max_tokens,
     parse_criteria,
+    proposal_check,
     screen,
     slug_id,
 )
 from judge.rubric.settings import GenerateSettings
 from judge.runner.aggregate import rubric_margin
+from judge.runner.parse import verdict_check
+from judge.runner.rounds import Task, ask
 from judge.types import (
     Criterion,
     DroppedCriterion,
@@ -169,7 +172,8 @@ def generate_rubric(
         max_criterion_chars=settings.max_criterion_chars,
     )
     request = _proposal_request("propose", PROPOSE_TEMPLATE, context, settings, backend, prompts)
-    [generation] = group_by_request([request], backend.generate([request]))["propose"]
+    task = Task(request, proposal_check, role="propose")
+    [generation] = ask(backend, [task], retries=settings.retries, label="propose")["propose"]
     if generation.error is not None:
         raise GenerationError(f"rubric proposal failed: {generation.error}")
     rules = Screen(
@@ -264,7 +268,8 @@ def generate_contrastive_rubric(
         n=settings.candidates,
         temperature=settings.candidate_temperature if sampled else None,
     )
-    generations = group_by_request([request], backend.generate([request]))["contrastive"]
+    task = Task(request, proposal_check, role="contrastive")
+    generations = ask(backend, [task], retries=settings.retries, label="contrastive")[request.id]
     rules = Screen(
         prompt=prompt_text(conversation),
         reference=reference,
@@ -303,8 +308,12 @@ def generate_contrastive_rubric(
         )
         for index, (candidate, _) in enumerate(candidates)
     ]
-    requests = [request for evaluation in evaluations for request in evaluation.requests]
-    by_id = group_by_request(requests, backend.generate(requests))
+    tasks = [
+        Task(item.request, verdict_check(item.criterion.id))
+        for evaluation in evaluations
+        for item in evaluation.planned
+    ]
+    by_id = ask(backend, tasks, retries=settings.retries, label="validate") if tasks else {}
     best: tuple[float, float, int] | None = None
     for index, ((candidate, _), evaluation) in enumerate(zip(candidates, evaluations, strict=True)):
         table = evaluation.read(by_id)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from judge.backends.base import Backend, group_by_request
+from judge.backends.base import Backend
 from judge.prompting import PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
 from judge.runner.aggregate import rubric_margin, verdict_value
-from judge.runner.parse import first_kind
+from judge.runner.parse import first_kind, verdict_check
 from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.rounds import Task, ask
 from judge.settings import DEFAULTS
 from judge.types import Pair, PairJudgment, Rubric, Usage, stable_hash
 
@@ -35,6 +36,7 @@ def compare_with_rubric(
     max_rationale_chars: int = DEFAULTS.max_rationale_chars,
     tie_tolerance: float = 1e-9,
     seed: int | None = 0,
+    retries: int = DEFAULTS.retries,
 ) -> list[PairJudgment]:
     """Compare each pair by its rubric margin; ties and unjudgeable pairs go to `fallback`.
 
@@ -62,8 +64,12 @@ def compare_with_rubric(
         )
         for index, pair in enumerate(pairs)
     ]
-    requests = [request for evaluation in evaluations for request in evaluation.requests]
-    by_id = group_by_request(requests, backend.generate(requests)) if requests else {}
+    tasks = [
+        Task(item.request, verdict_check(item.criterion.id))
+        for evaluation in evaluations
+        for item in evaluation.planned
+    ]
+    by_id = ask(backend, tasks, retries=retries, label="rubric-margin") if tasks else {}
     template_fingerprint = prompts.fingerprint(SYSTEM_TEMPLATE, POINTWISE_TEMPLATE)
     settings_fingerprint = stable_hash(
         {

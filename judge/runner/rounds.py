@@ -139,6 +139,19 @@ def run_round(
     return {request_id: Attempt(tuple(final[request_id]), usage[request_id]) for request_id in ids}
 
 
+def ask(
+    backend: Backend,
+    tasks: Sequence[Task],
+    *,
+    retries: int,
+    label: str = "judge",
+    stats: BatchStats | None = None,
+) -> dict[str, list[Generation]]:
+    """`run_round` for callers that need only each request's final generations."""
+    attempts = run_round(backend, tasks, stats or BatchStats(), retries=retries, label=label)
+    return {request_id: list(attempt.generations) for request_id, attempt in attempts.items()}
+
+
 Flow = Generator[list[Task], dict[str, Attempt], Result]
 """One sample's (or pair's) rounds: yields tasks, receives their attempts, returns a result."""
 

@@ -285,3 +285,16 @@ def test_proposal_error_from_the_backend_is_a_generation_error():
     backend = ScriptedBackend(lambda request, index: ScriptedReply(text="", error="timeout"))
     with pytest.raises(GenerationError, match="timeout"):
         generate_rubric(backend, PROMPT)
+
+
+def test_an_unreadable_proposal_is_asked_again_through_the_model_loop():
+    def responder(request, index):
+        if request.sampling.temperature == 0:  # the first, greedy try
+            return ScriptedReply(text="I would rather not list criteria.")
+        return ScriptedReply(text=criteria_json(GOOD))
+
+    backend = ScriptedBackend(responder)
+    rubric = generate_rubric(backend, PROMPT)
+    assert backend.calls == 2 and [(c.text, c.kind) for c in rubric.criteria] == GOOD
+    with pytest.raises(RubricError, match="returned no criteria"):
+        generate_rubric(ScriptedBackend(responder), PROMPT, settings=GenerateSettings(retries=0))

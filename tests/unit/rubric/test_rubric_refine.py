@@ -522,12 +522,17 @@ def test_a_round_where_every_verdict_fails_is_a_generation_error():
         refine(_rubric(_c("clear", CLEAR)), PROMPT, POOL, backend, cache=False)
 
 
-def test_failed_decomposition_keeps_the_parent_as_a_leaf():
+def test_failed_decomposition_is_retried_once_then_keeps_the_parent_as_a_leaf():
     world = RubricWorld(satisfies=lambda c, r: 0.9, decompositions={})
     result, backend = _run(_rubric(_c("clear", CLEAR)), world)
-    assert backend.calls == 2
+    # Refinement rounds go through the runner's model loop: the unreadable decomposition is
+    # asked again in one more batch before the parent stays a leaf.
+    assert backend.calls == result.stats.backend_calls == 3 and result.stats.rounds == 2
+    assert result.stats.retried == 1 and len(backend.batches[-1]) == 1
     assert [leaf.id for leaf in result.rubric.leaves()] == ["clear"]
     assert result.rubric.criteria[0].weight == pytest.approx(1.0)
+    _, unretried = _run(_rubric(_c("clear", CLEAR)), world, retries=0)
+    assert unretried.calls == 2
 
 
 def test_pool_text_cannot_escape_its_delimiters_in_decomposition_and_overlap_prompts():
