@@ -90,8 +90,7 @@ def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> Pai
     }
     if judgment.error is not None:
         return PairRecord(**common, orders="both" if "direct" in judgment.strategy else "ab")
-    winner_ab = judgment.details.get("winner_ab")
-    winner_ba = judgment.details.get("winner_ba")
+    winner_ab, winner_ba = judgment.winner_ab, judgment.winner_ba
     if judgment.p_a_ab is not None or judgment.p_a_ba is not None or winner_ba is not None:
         return PairRecord(
             **common,

@@ -350,6 +350,42 @@ class CriterionVerdict(_MayFail):
     error_kind: ErrorKind | None = None
 
 
+class RouteChoice(_Frozen):
+    """How the `auto` strategy routed a sample (`Judgment.route`)."""
+
+    route: Literal["objective", "subjective"]
+    p_route: float | None = None
+    """P(route) from the token probabilities; None when the backend gives none."""
+    source: Literal["rubric", "model", "fallback"]
+    """The rubric's task type, the judge's answer, or the fallback when routing failed."""
+    probabilities: dict[str, float] | None = None
+    note: str | None = None
+
+
+class Agreement(_Frozen):
+    """Self-consistency of K draws per criterion (`Judgment.consistency`)."""
+
+    samples: int
+    agreement: float
+    """Weighted mean over the criteria of the share of draws that agree with the verdict."""
+    by_criterion: dict[str, float] = Field(default_factory=dict)
+    sample_scores: tuple[float | None, ...] = ()
+    """The score of each draw alone (None where a draw failed)."""
+
+
+class LikertRating(_Frozen):
+    """A 1-N rating read from the score tokens (`Judgment.likert`, G-Eval's expected value)."""
+
+    scale: int
+    scores: tuple[int, ...] = ()
+    probabilities: dict[str, float] | None = None
+    expected: float | None = None
+    normalised: float | None = None
+    """`expected` mapped to [0, 1]."""
+    rationale: str = ""
+    error: str | None = None
+
+
 class Judgment(_MayFail):
     """The result of judging one sample. A failure is a value: `error` is set, `score` is None."""
 
@@ -368,6 +404,9 @@ class Judgment(_MayFail):
     usage: Usage = Usage()
     error: str | None = None
     error_kind: ErrorKind | None = None
+    route: RouteChoice | None = None
+    consistency: Agreement | None = None
+    likert: LikertRating | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -381,6 +420,12 @@ class PairJudgment(_MayFail):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     p_a_ab: float | None = None
     p_a_ba: float | None = None
+    winner_ab: Literal["a", "b", "tie"] | None = None
+    """The winner with A shown first (direct comparison)."""
+    winner_ba: Literal["a", "b", "tie"] | None = None
+    """The winner with B shown first (direct comparison)."""
+    margin: float | None = None
+    """The rubric margin of A over B (rubric comparison), in [-1, 1]."""
     model: str = ""
     rubric_fingerprint: str = ""
     template_fingerprint: str = ""

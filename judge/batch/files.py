@@ -197,7 +197,7 @@ def _parquet_types() -> dict[str, Any]:
             ("cached_tokens", pa.int64()),
         ]
     )
-    floats = ("score", "confidence", "p_a", "p_a_ab", "p_a_ba")
+    floats = ("score", "confidence", "p_a", "p_a_ab", "p_a_ba", "margin")
     return {
         "row": pa.int64(),
         "verdicts": pa.list_(verdict),

@@ -117,17 +117,16 @@ def batch_summary(progress: Any, output: Path) -> Table:
 
 def print_strategy(judgment: Judgment) -> None:
     """One line on how a judgment was reasoned: strategy, route, self-consistency, Likert."""
-    details = judgment.details
     parts = [f"strategy {judgment.strategy}"]
-    if "route" in details:
-        p_route = details.get("p_route")
-        shown = "n/a" if p_route is None else f"{p_route:.2f}"
-        parts.append(f"route {details['route']} (P={shown}, from {details['route_source']})")
-    if "agreement" in details:
-        parts.append(f"{details['samples']} samples, agreement {details['agreement']:.2f}")
-    likert = details.get("likert") or {}
-    if likert.get("expected") is not None:
-        parts.append(f"Likert {likert['expected']:.2f} of {likert['scale']}")
+    route = judgment.route
+    if route is not None:
+        shown = "n/a" if route.p_route is None else f"{route.p_route:.2f}"
+        parts.append(f"route {route.route} (P={shown}, from {route.source})")
+    if judgment.consistency is not None:
+        consistency = judgment.consistency
+        parts.append(f"{consistency.samples} samples, agreement {consistency.agreement:.2f}")
+    if judgment.likert is not None and judgment.likert.expected is not None:
+        parts.append(f"Likert {judgment.likert.expected:.2f} of {judgment.likert.scale}")
     console.print("  ".join(parts), highlight=False)
 
 
@@ -140,9 +139,9 @@ def print_pair(result: PairJudgment) -> None:
     if result.p_a_ab is not None and result.p_a_ba is not None:
         orders = f"A first {result.p_a_ab:.3f}, B first {result.p_a_ba:.3f}"
         console.print(f"P(A better) [bold]{result.p_a:.3f}[/bold] (swap-averaged: {orders})")
-    elif "margin" in details and result.strategy == "rubric":
+    elif result.margin is not None and result.strategy == "rubric":
         console.print(
-            f"P(A better) [bold]{result.p_a:.3f}[/bold] (rubric margin {details['margin']:+.3f})"
+            f"P(A better) [bold]{result.p_a:.3f}[/bold] (rubric margin {result.margin:+.3f})"
         )
     else:
         console.print(f"P(A better) [bold]{result.p_a:.3f}[/bold] ({result.strategy})")
@@ -150,8 +149,8 @@ def print_pair(result: PairJudgment) -> None:
         console.print("orders: consistent (both orders prefer the same response)")
     elif result.consistent is False:
         console.print(
-            f"orders: [yellow]FLIP[/yellow] (A first -> {details.get('winner_ab')}, "
-            f"B first -> {details.get('winner_ba')}): the position decided, confidence halved"
+            f"orders: [yellow]FLIP[/yellow] (A first -> {result.winner_ab}, "
+            f"B first -> {result.winner_ba}): the position decided, confidence halved"
         )
     else:
         reason = details.get("consistency") or details.get("note")

@@ -1,7 +1,8 @@
 """Evaluate criteria on a set of responses to one prompt: the P(yes) table the rubric engine reads.
 
-The requests come from the runner's `PointwisePlanner`, so a criterion is judged during
-refinement exactly as `Judge.score` will judge it later (same templates, prefix and grammar).
+The requests come from the runner's planner (`RequestBuilder.plan_verdicts`), so a criterion is
+judged during refinement exactly as `Judge.score` will judge it later (same templates, prefix
+and grammar).
 Building the requests and reading the answers are separate steps, so a caller can put them in
 one backend batch with other work (a refinement round).
 """
@@ -15,7 +16,7 @@ from judge.backends.base import Capabilities
 from judge.prompting import PromptLibrary
 from judge.runner.aggregate import verdict_value
 from judge.runner.parse import read_verdict
-from judge.runner.plan import PlannedRequest, PointwisePlanner
+from judge.runner.requests import PlannedRequest, RequestBuilder
 from judge.settings import DEFAULTS
 from judge.types import (
     Criterion,
@@ -92,7 +93,7 @@ def plan_evaluation(
     id_prefix: str = "",
 ) -> Evaluation:
     """Plan one verdict request per (response, criterion); criteria are judged as leaves."""
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=prompts,
         capabilities=capabilities,
         max_rationale_chars=max_rationale_chars,
@@ -114,7 +115,7 @@ def plan_evaluation(
         )
         for index, text in enumerate(responses)
     ]
-    planned = planner.plan(samples, rubric)
+    planned = planner.plan_verdicts(samples, rubric)
     if id_prefix:
         planned = [
             PlannedRequest(

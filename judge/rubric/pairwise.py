@@ -17,7 +17,7 @@ from judge.prompting import PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
 from judge.runner.aggregate import rubric_margin, verdict_value
 from judge.runner.parse import first_kind, verdict_check
-from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
 from judge.runner.rounds import Task, ask
 from judge.settings import DEFAULTS
 from judge.types import Pair, PairJudgment, Rubric, Usage, stable_hash
@@ -93,7 +93,6 @@ def compare_with_rubric(
         found = rubric_margin(rubric.leaves(), a, b)
         margin = None if found is None else found.value
         details: dict[str, Any] = {
-            "margin": margin,
             "p_yes_a": {cid: verdict_value(v) for cid, v in a.items()},
             "p_yes_b": {cid: verdict_value(v) for cid, v in b.items()},
         }
@@ -105,6 +104,7 @@ def compare_with_rubric(
             "settings_fingerprint": settings_fingerprint,
             "strategy": "rubric-margin",
             "usage": usage,
+            "margin": margin,
             "details": details,
         }
         if margin is None or abs(margin) <= tie_tolerance:
@@ -137,6 +137,6 @@ def compare_with_rubric(
             raise ValueError(f"fallback returned {len(direct)} judgments for {len(tied)} pairs")
         for (index, margin), judgment in zip(tied, direct, strict=True):
             reason = "empty rubric evaluation" if margin is None else "rubric margin tie"
-            merged = {**judgment.details, "fallback": reason, "margin": margin}
-            results[index] = judgment.model_copy(update={"details": merged})
+            merged = {**judgment.details, "fallback": reason}
+            results[index] = judgment.model_copy(update={"details": merged, "margin": margin})
     return [result for result in results if result is not None]

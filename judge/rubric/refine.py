@@ -39,7 +39,7 @@ from judge.rubric.pool import (
 )
 from judge.rubric.rrd_loop import Refinement, RefineStats, send
 from judge.rubric.settings import RefineSettings
-from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
 from judge.runner.rounds import Task
 from judge.types import Message, Rubric, stable_hash
 

@@ -13,7 +13,6 @@ from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.pairwise import Method, PairPlan, compare_pairs
-from judge.runner.plan import PointwisePlanner
 from judge.runner.requests import (
     DEPTH_TEMPLATE,
     LIKERT_TEMPLATE,
@@ -92,17 +91,6 @@ class Judge:
     def strategy(self) -> Strategy:
         """How this judge reasons (``breadth``, ``depth`` or ``auto``)."""
         return self.settings.strategy
-
-    @property
-    def planner(self) -> PointwisePlanner:
-        """The breadth planner of this judge's settings (the foundation's interface)."""
-        return PointwisePlanner(
-            prompts=self.prompts,
-            capabilities=self.backend.capabilities,
-            max_rationale_chars=self.builder.max_rationale_chars,
-            temperature=self.builder.temperature,
-            seed=self.builder.seed,
-        )
 
     @property
     def samples(self) -> int:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from judge.runner.formats import likert_format
 from judge.runner.parse import Failure, first_kind, output_failure
-from judge.types import ErrorKind, Generation
+from judge.types import ErrorKind, Generation, LikertRating
 
 
 def expected_score(probabilities: Mapping[str, float], scale: int) -> float:
@@ -37,20 +36,20 @@ class LikertReading:
     error: str | None = None
     error_kind: ErrorKind | None = None
 
-    def as_details(self) -> dict[str, Any]:
-        """The reading as JSON-ready fields of `Judgment.details["likert"]`."""
+    def as_rating(self) -> LikertRating:
+        """The reading as the judgment's typed `likert` field."""
         normalised = None
         if self.expected is not None:
             normalised = (self.expected - 1) / (self.scale - 1)
-        return {
-            "scale": self.scale,
-            "scores": list(self.scores),
-            "probabilities": self.probabilities,
-            "expected": self.expected,
-            "normalised": normalised,
-            "rationale": self.rationale,
-            "error": self.error,
-        }
+        return LikertRating(
+            scale=self.scale,
+            scores=self.scores,
+            probabilities=self.probabilities,
+            expected=self.expected,
+            normalised=normalised,
+            rationale=self.rationale,
+            error=self.error,
+        )
 
 
 def likert_failure(generation: Generation, scale: int, rationale_chars: int) -> Failure | None:

@@ -160,8 +160,6 @@ def combine_orders(ab: OrderReading, ba: OrderReading, tie_margin: float) -> dic
     if with_probs:
         confidence = max(p_a, 1.0 - p_a) * (1.0 if consistent else FLIP_CONFIDENCE_FACTOR)
     details: dict[str, Any] = {
-        "winner_ab": winner_ab,
-        "winner_ba": winner_ba,
         "p_first_ab": ab.p_first,
         "p_first_ba": ba.p_first,
         "rationale_ab": ab.rationale,
@@ -179,6 +177,8 @@ def combine_orders(ab: OrderReading, ba: OrderReading, tie_margin: float) -> dic
         "p_a_ab": p_a_ab if with_probs else None,
         "p_a_ba": p_a_ba if with_probs else None,
         "winner": decide(p_a, tie_margin),
+        "winner_ab": winner_ab,
+        "winner_ba": winner_ba,
         "consistent": consistent,
         "confidence": confidence,
         "details": details,
@@ -252,6 +252,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         )
     usage = Usage()
     details: dict[str, Any] = {"samples": samples}
+    margin: float | None = None
     if plan.method == "rubric":
         criteria = list(plan.rubric.leaves())
         tasks = {
@@ -307,12 +308,13 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
             )
         margin = found.value
         p_a = (1.0 + margin) / 2
-        details.update({"margin": margin, "criteria": found.terms})
+        details["criteria"] = found.terms
         if decide(p_a, plan.tie_margin) != "tie":
             with_probs = all(v.p_yes is not None for side in ("a", "b") for v in verdicts[side])
             return PairJudgment(
                 p_a=p_a,
                 winner=decide(p_a, plan.tie_margin),
+                margin=margin,
                 confidence=max(p_a, 1.0 - p_a) if with_probs else None,
                 strategy="rubric",
                 usage=usage,
@@ -328,7 +330,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
     strategy = "rubric+direct" if "fallback" in details else "direct"
     fields = _read_direct(plan, direct, attempts)
     fields["details"] = {**details, **fields.get("details", {})}
-    return PairJudgment(strategy=strategy, usage=usage, **fields, **record)
+    return PairJudgment(strategy=strategy, usage=usage, margin=margin, **fields, **record)
 
 
 def compare_pairs(

@@ -31,11 +31,13 @@ from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.runner.routing import RouteDecision, read_route, route_error
 from judge.settings import DEFAULTS, Strategy
 from judge.types import (
+    Agreement,
     Criterion,
     CriterionVerdict,
     ErrorKind,
     Generation,
     Judgment,
+    LikertRating,
     Rubric,
     Sample,
     Usage,
@@ -180,6 +182,7 @@ def _finish(
     details = {**details, "samples": plan.builder.samples}
     errors = [f"{v.criterion_id}: {v.error}" for v in verdicts if v.error is not None]
     kinds = [v.error_kind for v in verdicts if v.error is not None]
+    likert: LikertRating | None = None
     all_criteria, all_verdicts = list(criteria), list(verdicts)
     for task in extra_tasks:
         attempt = attempts[task.request.id]
@@ -196,7 +199,7 @@ def _finish(
             reading = read_likert(
                 attempt.generations, plan.likert, plan.builder.max_rationale_chars
             )
-            details["likert"] = reading.as_details()
+            likert = reading.as_rating()
             if reading.error is not None:
                 errors.append(f"likert: {reading.error}")
                 kinds.append(reading.error_kind)
@@ -205,14 +208,16 @@ def _finish(
             error="; ".join(errors),
             error_kind=first_kind(kinds),
             verdicts=tuple(all_verdicts),
+            likert=likert,
             details=details,
             **record,
         )
     result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap)
     confidence = result.confidence
+    consistency = None
     if plan.builder.samples > 1:
-        details.update(_consistency(criteria, merged, plan.hard_rule_cap))
-        confidence = details["agreement"]
+        consistency = _consistency(criteria, merged, plan.hard_rule_cap, plan.builder.samples)
+        confidence = consistency.agreement
     elif confidence is None:
         details["confidence"] = "unavailable: the backend gives no token probabilities"
     return Judgment(
@@ -220,15 +225,20 @@ def _finish(
         confidence=confidence,
         capped_by=result.capped_by,
         verdicts=tuple(all_verdicts),
+        consistency=consistency,
+        likert=likert,
         details=details,
         **record,
     )
 
 
 def _consistency(
-    criteria: Sequence[Criterion], merged: Sequence[MergedVerdict], hard_rule_cap: bool
-) -> dict[str, Any]:
-    """Self-consistency details: per-criterion agreement, its weighted mean, each draw's score."""
+    criteria: Sequence[Criterion],
+    merged: Sequence[MergedVerdict],
+    hard_rule_cap: bool,
+    samples: int,
+) -> Agreement:
+    """Self-consistency: per-criterion agreement, its weighted mean, each draw's score."""
     weights = normalised_weights(criteria)
     agreements = [item.agreement or 0.0 for item in merged]
     overall = sum(w * a for w, a in zip(weights, agreements, strict=True))
@@ -240,11 +250,12 @@ def _consistency(
             scores.append(None)
             continue
         scores.append(aggregate(criteria, readings, hard_rule_cap=hard_rule_cap).score)
-    return {
-        "agreement": overall,
-        "agreement_by_criterion": {c.id: a for c, a in zip(criteria, agreements, strict=True)},
-        "sample_scores": scores,
-    }
+    return Agreement(
+        samples=samples,
+        agreement=overall,
+        by_criterion={c.id: a for c, a in zip(criteria, agreements, strict=True)},
+        sample_scores=tuple(scores),
+    )
 
 
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
@@ -327,7 +338,7 @@ def auto_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     return judgment.model_copy(
         update={
             "usage": judgment.usage + usage,
-            "details": {**judgment.details, **decision.as_details()},
+            "route": decision.as_choice(),
         }
     )
 

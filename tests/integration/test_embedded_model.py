@@ -14,7 +14,7 @@ from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.parse import read_verdict
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 pytestmark = pytest.mark.slow
@@ -41,12 +41,12 @@ SAMPLES = [
 
 
 def test_twenty_constrained_generations_parse_and_probabilities_sum_to_one(embedded_backend):
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(),
         capabilities=embedded_backend.capabilities,
         max_rationale_chars=60,
     )
-    planned = planner.plan(SAMPLES, load_rubric("helpfulness"))
+    planned = planner.plan_verdicts(SAMPLES, load_rubric("helpfulness"))
     assert len(planned) >= 20
     generations = embedded_backend.generate([item.request for item in planned])
     assert len(generations) == len(planned)

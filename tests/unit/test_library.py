@@ -12,7 +12,7 @@ from judge.library import (
     load_rubric_file,
 )
 from judge.prompting import default_prompts
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 NEEDED = {
@@ -38,10 +38,10 @@ def test_every_library_rubric_loads_renders_and_round_trips(name, tmp_path):
     assert len(leaves) >= 3
     assert all(c.kind in ("hard_rule", "principle") for c in leaves)
     assert all(c.text.endswith((".", "?")) for c in leaves), "criteria are full yes/no statements"
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
     )
-    planned = planner.plan([Sample(id="1", prompt="Q?", response="A.")], rubric)
+    planned = planner.plan_verdicts([Sample(id="1", prompt="Q?", response="A.")], rubric)
     assert len(planned) == len(leaves)
     assert load_rubric_file(library_dir() / f"{name}.yaml") == rubric
     tmp = tmp_path / f"{name}.yaml"

@@ -149,12 +149,10 @@ def test_compare_with_rubric_decides_by_margin_in_one_call_and_sends_ties_to_the
     p1, p2, p3 = results
     margin = (3 * 0.8 - 1 * 0.8) / 4
     assert p1.winner == "a" and p1.p_a == pytest.approx((1 + margin) / 2)
-    assert p1.details["margin"] == pytest.approx(margin) and p1.strategy == "rubric-margin"
+    assert p1.margin == pytest.approx(margin) and p1.strategy == "rubric-margin"
     assert p2.winner == "b" and p2.p_a == pytest.approx((1 - margin) / 2)
-    assert p3.strategy == "direct" and p3.details == {
-        "fallback": "rubric margin tie",
-        "margin": 0.0,
-    }
+    assert p3.strategy == "direct" and p3.details == {"fallback": "rubric margin tie"}
+    assert p3.margin == 0.0
 
 
 def test_tie_without_fallback_is_reported_as_a_tie_and_failure_as_an_error():
@@ -194,4 +192,4 @@ def test_zero_weight_rubric_weighs_its_criteria_uniformly_as_the_score_does():
         fallback=lambda ps: fallen.extend(ps) or [PairJudgment(pair_id="p1", winner="b")],
     )
     assert fallen == [] and judgment.winner == "a"
-    assert judgment.details["margin"] == pytest.approx(0.8 / 2)
+    assert judgment.margin == pytest.approx(0.8 / 2)

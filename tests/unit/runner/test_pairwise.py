@@ -61,7 +61,7 @@ def test_both_orders_run_in_one_batch_and_are_swap_averaged():
     assert result.p_a_ab == pytest.approx(0.8) and result.p_a_ba == pytest.approx(0.7)
     assert result.p_a == pytest.approx(0.75) and result.winner == "a" and result.consistent is True
     assert result.confidence == pytest.approx(0.75)
-    assert result.details["winner_ab"] == "a" and result.details["winner_ba"] == "a"
+    assert result.winner_ab == "a" and result.winner_ba == "a"
     assert result.strategy == "direct" and result.rubric_fingerprint == ""
     assert result.usage.prompt_tokens > 0
 
@@ -201,7 +201,7 @@ def test_rubric_pairwise_is_the_weighted_margin_of_pointwise_verdicts_in_one_bat
     ]
     assert [r.prefix_group for r in backend.batches[0]] == ["p0/a", "p0/a", "p0/b", "p0/b"]
     margin = 0.75 * (0.9 - 0.2) + 0.25 * (0.8 - 0.6)
-    assert result.details["margin"] == pytest.approx(margin)
+    assert result.margin == pytest.approx(margin)
     assert result.p_a == pytest.approx((1 + margin) / 2) and result.winner == "a"
     assert result.strategy == "rubric" and result.consistent is None and result.p_a_ab is None
     assert result.confidence == pytest.approx((1 + margin) / 2)
@@ -228,7 +228,7 @@ def test_rubric_tie_falls_back_to_direct_comparison_in_both_orders():
         and result.winner == "b"
         and result.consistent is True
     )
-    assert result.details["margin"] == pytest.approx(-0.0125)
+    assert result.margin == pytest.approx(-0.0125)
 
 
 def test_many_pairs_share_each_round_and_k_samples_are_averaged():
@@ -317,7 +317,7 @@ def test_cli_compare_json_and_rubric(cli_backend, monkeypatch, capsys):
     assert code == 0
     result = json.loads(out)
     # Equal pointwise verdicts: the rubric margin is a tie, so the direct comparison decides.
-    assert result["strategy"] == "rubric+direct" and result["details"]["margin"] == 0.0
+    assert result["strategy"] == "rubric+direct" and result["margin"] == 0.0
     assert result["p_a_ab"] == pytest.approx(0.25) and result["consistent"] is False
 
 

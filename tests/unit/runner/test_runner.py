@@ -8,9 +8,10 @@ from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.aggregate import aggregate
+from judge.runner.formats import verdict_regex
 from judge.runner.judge import Judge
 from judge.runner.parse import parse_verdict_text, read_verdict
-from judge.runner.plan import PointwisePlanner, verdict_regex
+from judge.runner.requests import RequestBuilder
 from judge.types import Criterion, CriterionVerdict, ErrorKind, Generation, Rubric, Sample
 from tests.doubles.scripted import verdict_reply
 
@@ -31,11 +32,11 @@ def _rubric() -> Rubric:
 
 
 def test_plan_is_one_request_per_sample_and_criterion_prefix_first():
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
     )
     rubric = load_rubric("helpfulness")
-    planned = planner.plan(SAMPLES, rubric)
+    planned = planner.plan_verdicts(SAMPLES, rubric)
     assert len(planned) == 2 * len(rubric.leaves())
     # Requests of a sample are adjacent and share a group.
     assert [p.sample_index for p in planned] == [0] * 5 + [1] * 5
@@ -63,8 +64,8 @@ def _common_prefix(texts):
 
 def test_plan_degrades_constraint_to_what_the_backend_honours():
     def constraint(caps):
-        planner = PointwisePlanner(prompts=default_prompts(), capabilities=caps)
-        return planner.plan(SAMPLES[:1], _rubric())[0].request.constraint
+        planner = RequestBuilder(prompts=default_prompts(), capabilities=caps)
+        return planner.plan_verdicts(SAMPLES[:1], _rubric())[0].request.constraint
 
     assert constraint(Capabilities(structured_output=True)).kind == "regex"
     schema = constraint(Capabilities(structured_output=True, constraint_kinds=("json_schema",)))

@@ -201,10 +201,10 @@ def test_auto_routes_each_sample_and_costs_three_batches():
         *[f"s1/{c}" for c in ("style", "correct", "complete", "brief")],
     ]
     assert [r.id for r in third] == ["s0/correct", "s0/complete", "s0/style"]
-    assert math.strategy == "depth" and math.details["route"] == "objective"
-    assert math.details["p_route"] == pytest.approx(0.9) and math.details["route_source"] == "model"
-    assert poem.strategy == "breadth" and poem.details["route"] == "subjective"
-    assert poem.details["p_route"] == pytest.approx(0.8)
+    assert math.strategy == "depth" and math.route.route == "objective"
+    assert math.route.p_route == pytest.approx(0.9) and math.route.source == "model"
+    assert poem.strategy == "breadth" and poem.route.route == "subjective"
+    assert poem.route.p_route == pytest.approx(0.8)
     # The routing request's tokens are part of the sample's usage.
     assert poem.usage.prompt_tokens > sum(
         sum(len(m.content.split()) for m in r.messages) for r in second[1:]
@@ -219,8 +219,8 @@ def test_a_rubric_task_type_fixes_the_route_without_asking(task_type, strategy):
     [judgment] = judge.score(SAMPLES[:1])
     assert not any(r.id.endswith("#route") for batch in backend.batches for r in batch)
     assert judgment.strategy == strategy
-    assert judgment.details["route"] == task_type and judgment.details["route_source"] == "rubric"
-    assert judgment.details["p_route"] is None
+    assert judgment.route.route == task_type and judgment.route.source == "rubric"
+    assert judgment.route.p_route is None
 
 
 def test_routing_without_probabilities_uses_the_text_answer():
@@ -228,8 +228,8 @@ def test_routing_without_probabilities_uses_the_text_answer():
         Script(routes={"6 * 7": "objective"}), capabilities=Capabilities(structured_output=True)
     )
     [judgment] = Judge(backend=backend, rubric=rubric(), strategy="auto").score(SAMPLES[:1])
-    assert judgment.details["route"] == "objective" and judgment.details["p_route"] is None
-    assert judgment.details["route_source"] == "model" and judgment.strategy == "depth"
+    assert judgment.route.route == "objective" and judgment.route.p_route is None
+    assert judgment.route.source == "model" and judgment.strategy == "depth"
     assert judgment.confidence is None
 
 
@@ -243,8 +243,8 @@ def test_unreadable_route_without_probabilities_falls_back_to_breadth_with_a_not
     judge = Judge(backend=backend, rubric=rubric(), strategy="auto")
     [judgment] = judge.score(SAMPLES[:1])
     assert judgment.strategy == "breadth" and judgment.error is None
-    assert judgment.details["route_source"] == "fallback" and judgment.details["p_route"] is None
-    assert "routing failed" in judgment.details["route_note"]
+    assert judgment.route.source == "fallback" and judgment.route.p_route is None
+    assert "routing failed" in judgment.route.note
     assert judge.last_stats.rounds == ["route", "judge"]
     assert judge.last_stats.backend_calls == 3 and judge.last_stats.retried == 1, "retried once"
     assert backend.batches[0][0].constraint is None
@@ -261,10 +261,8 @@ def test_unreadable_route_text_with_probabilities_takes_the_likelier_route():
     [judgment] = Judge(
         backend=ScriptedBackend(responder), rubric=rubric(), strategy="auto", retries=0
     ).score(SAMPLES[:1])
-    assert judgment.details["route"] == "subjective" and judgment.details[
-        "p_route"
-    ] == pytest.approx(0.7)
-    assert "unreadable" in judgment.details["route_note"]
+    assert judgment.route.route == "subjective" and judgment.route.p_route == pytest.approx(0.7)
+    assert "unreadable" in judgment.route.note
 
 
 def test_self_consistency_draws_k_in_one_batch_and_reports_agreement():
@@ -287,20 +285,20 @@ def test_self_consistency_draws_k_in_one_batch_and_reports_agreement():
     by_id = {v.criterion_id: v for v in judgment.verdicts}
     assert by_id["style"].verdict == "yes" and by_id["style"].p_yes == pytest.approx(2.0 / 3)
     assert by_id["complete"].verdict == "yes" and by_id["complete"].p_yes == pytest.approx(0.5)
-    agreement = judgment.details["agreement_by_criterion"]
+    agreement = judgment.consistency.by_criterion
     assert agreement == pytest.approx(
         {"style": 2 / 3, "correct": 1.0, "complete": 2 / 3, "brief": 1.0}
     )
     weights = {"style": 1, "correct": 1, "complete": 3, "brief": 0.5}
     expected = sum(weights[c] * agreement[c] for c in weights) / 5.5
-    assert judgment.confidence == pytest.approx(expected) and judgment.details[
-        "agreement"
-    ] == pytest.approx(expected)
+    assert judgment.confidence == pytest.approx(expected)
+    assert judgment.consistency.agreement == pytest.approx(expected)
     mean = {c: sum(v) / 3 for c, v in draws.items()}
     assert judgment.score == pytest.approx(
         min(mean["correct"], sum(weights[c] * mean[c] for c in weights) / 5.5)
     )
-    assert len(judgment.details["sample_scores"]) == 3 and judgment.details["samples"] == 3
+    assert len(judgment.consistency.sample_scores) == 3 and judgment.consistency.samples == 3
+    assert judgment.details["samples"] == 3
 
 
 def test_merge_verdicts_counts_failed_draws_against_agreement():
@@ -439,10 +437,10 @@ def test_likert_request_shares_the_prefix_and_is_recorded():
     assert re.fullmatch(likert.constraint.value, '{"rationale": "fine", "score": "4"}')
     assert not re.fullmatch(likert.constraint.value, '{"rationale": "fine", "score": "6"}')
     assert "</response>" in common_prefix([user_text(r) for r in batch])
-    details = judgment.details["likert"]
-    assert details["expected"] == pytest.approx(0.05 + 0.1 + 0.6 + 2.0 + 1.0)
-    assert details["normalised"] == pytest.approx((details["expected"] - 1) / 4)
-    assert details["scores"] == [4] and details["scale"] == 5
+    likert = judgment.likert
+    assert likert.expected == pytest.approx(0.05 + 0.1 + 0.6 + 2.0 + 1.0)
+    assert likert.normalised == pytest.approx((likert.expected - 1) / 4)
+    assert likert.scores == (4,) and likert.scale == 5
 
 
 def test_bad_options_are_config_errors():
@@ -515,8 +513,8 @@ def test_cli_score_auto_records_route_and_probability(tmp_path, monkeypatch, cap
     )
     assert code == 0
     judgment = json.loads(out)
-    assert judgment["strategy"] == "depth" and judgment["details"]["route"] == "objective"
-    assert judgment["details"]["p_route"] == pytest.approx(0.85)
+    assert judgment["strategy"] == "depth" and judgment["route"]["route"] == "objective"
+    assert judgment["route"]["p_route"] == pytest.approx(0.85)
     assert judgment["details"]["solution"] == "Worked out: the answer is 4."
     code, out, _ = run_cli(
         monkeypatch, capsys, *base, "--prompt", "A haiku?", "--response", "Leaves."
@@ -552,7 +550,7 @@ def test_cli_score_samples_and_likert(monkeypatch, capsys):
         "Hello",
         "--json",
     )
-    assert code == 0 and json.loads(out)["details"]["agreement"] == 1.0
+    assert code == 0 and json.loads(out)["consistency"]["agreement"] == 1.0
     code, _, err = run_cli(
         monkeypatch,
         capsys,
