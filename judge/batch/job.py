@@ -32,7 +32,7 @@ from judge.batch.files import (
     read_rows,
     write_parquet,
 )
-from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import (
     BatchScorer,
     job_fingerprint,
@@ -119,7 +119,7 @@ class BatchOptions:
     batch_size: int = 32
     shard: tuple[int, int] = (0, 1)
     max_failures: int | None = None
-    max_chars: int = 200_000
+    max_chars: int = MAX_CHARS
     force: bool = False
     compare_method: Method = "rubric"
     input_format: str | None = None

@@ -15,9 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.batch.files import RawRow
-from judge.inputs import describe_validation_error
-from judge.reward.inputs import to_messages
+from judge.inputs import describe_validation_error, to_messages
 from judge.types import Pair, Sample
+
+MAX_CHARS = 200_000
+"""Longest text field of a row; longer rows are bad rows (``too_long``)."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,14 @@ class FieldMap:
     """
 
     prompt: str = "prompt"
+    """Column of the prompt: text, or a list of chat messages."""
+    messages: str | None = "messages"
+    """Column of chat messages, read when the prompt column is absent."""
     response: str = "response"
     id: str | None = None
+    """Column of a unique row id; None numbers the rows (from 1, the line or row number)."""
+    id_required: bool = True
+    """Whether a row without the id column is bad (else it is numbered)."""
     reference: str | None = "reference"
     response_a: str | None = None
     response_b: str | None = None
@@ -100,6 +108,8 @@ def _row_id(record: Mapping[str, Any], fields: FieldMap, number: int) -> str:
     if fields.id is None:
         return str(number)
     value = record.get(fields.id)
+    if _missing(value) and not fields.id_required:
+        return str(number)
     if _missing(value) or isinstance(value, bool) or value == "":
         raise _Bad("missing_field", f"missing id field {fields.id!r}")
     if isinstance(value, numbers.Integral | str):
@@ -118,6 +128,8 @@ def prepare_row(raw: RawRow, fields: FieldMap, max_chars: int) -> PreparedRow:
         return PreparedRow(raw.number, f"#{raw.number}", bad.row)
     try:
         prompt_value = record.get(fields.prompt)
+        if _missing(prompt_value) and fields.messages is not None:
+            prompt_value = record.get(fields.messages, prompt_value)
         conversation: dict[str, Any]
         if isinstance(prompt_value, list | tuple):
             conversation = {"messages": to_messages(prompt_value, f"field {fields.prompt!r}")}

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from judge.batch.files import RawRow
-from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import JudgeSettings
@@ -36,15 +36,18 @@ def judge_fingerprints(judge: Judge, pairwise: bool, method: Method = "rubric") 
     }
 
 
-def score_rows(
+def judge_prepared(
     judge: Judge,
     rows: Sequence[PreparedRow],
-    job_fingerprint: str,
     *,
     pairwise: bool = False,
     method: Method = "rubric",
-) -> list[dict[str, Any]]:
-    """Judge the valid rows in one call; one result record per row, in order."""
+) -> list[Judgment | PairJudgment]:
+    """Judge the valid rows in one call: one judgment per row, in order.
+
+    This is the one place a file's rows meet the judge (`judge batch`, `BatchScorer` and
+    `judge score --input` all go through it); a bad row is an ``invalid_input`` failure.
+    """
     samples = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Sample)]
     pairs = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Pair)]
     results: dict[int, Judgment | PairJudgment] = {}
@@ -54,14 +57,15 @@ def score_rows(
     if pairs:
         compared = judge.compare([p for _, p in pairs], method=method)
         results.update(zip((i for i, _ in pairs), compared, strict=True))
-    records = []
+    judgments: list[Judgment | PairJudgment] = []
     for index, row in enumerate(rows):
         judgment = results.get(index)
-        input_error = input_error_kind = None
         if judgment is None:
             assert isinstance(row.item, BadRow)
-            input_error, input_error_kind = f"{row.item.kind}: {row.item.reason}", row.item.kind
-            failure = {"error": input_error, "error_kind": ErrorKind.INVALID_INPUT}
+            failure = {
+                "error": f"{row.item.kind}: {row.item.reason}",
+                "error_kind": ErrorKind.INVALID_INPUT,
+            }
             fingerprints = judge_fingerprints(judge, pairwise, method)
             if pairwise:
                 judgment = PairJudgment(pair_id=row.id, **failure, **fingerprints)
@@ -69,12 +73,29 @@ def score_rows(
                 judgment = Judgment(
                     sample_id=row.id, rubric=judge.rubric.name, **failure, **fingerprints
                 )
+        judgments.append(judgment)
+    return judgments
+
+
+def score_rows(
+    judge: Judge,
+    rows: Sequence[PreparedRow],
+    job_fingerprint: str,
+    *,
+    pairwise: bool = False,
+    method: Method = "rubric",
+) -> list[dict[str, Any]]:
+    """Judge the valid rows in one call; one result record per row, in order."""
+    judgments = judge_prepared(judge, rows, pairwise=pairwise, method=method)
+    records = []
+    for row, judgment in zip(rows, judgments, strict=True):
+        bad = row.item if isinstance(row.item, BadRow) else None
         records.append(
             {
                 "row": row.number,
                 "id": row.id,
-                "input_error": input_error,
-                "input_error_kind": input_error_kind,
+                "input_error": None if bad is None else judgment.error,
+                "input_error_kind": None if bad is None else bad.kind,
                 "job_fingerprint": job_fingerprint,
                 **judgment.model_dump(mode="json"),
             }
@@ -96,7 +117,7 @@ class BatchScorer:
         backend: str = "transformers",
         *,
         fields: FieldMap | None = None,
-        max_chars: int = 200_000,
+        max_chars: int = MAX_CHARS,
         compare_method: Method = "rubric",
         judge: Judge | None = None,
         settings: JudgeSettings | None = None,

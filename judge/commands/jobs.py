@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from judge.batch.rows import MAX_CHARS
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
@@ -57,7 +58,7 @@ def batch(
     ] = None,
     max_chars: Annotated[
         int, typer.Option(help="Longest text field; longer rows are bad.")
-    ] = 200_000,
+    ] = MAX_CHARS,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an output written with other settings.")
     ] = False,

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from judge.batch.rows import MAX_CHARS, BadRow, PreparedRow
+from judge.batch.scoring import judge_prepared
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
@@ -19,32 +21,33 @@ from judge.commands.options import (
     setting_help,
 )
 from judge.commands.render import err_console, print_error, print_judgment, print_pair
-from judge.inputs import read_jsonl_samples, sample_from_record
+from judge.errors import InputError
+from judge.inputs import sample_from_record
 from judge.library import load_rubric
-from judge.types import ErrorKind, Judgment, Sample
+from judge.types import ErrorKind, Judgment
 
 SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
 COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
 
 
-def _load_inputs(
-    prompt: str | None, response: str | None, reference: str | None, input_file: Path | None
-) -> tuple[list[Sample], list[str]]:
-    """Samples from flags or a JSONL file, and the errors of rows that could not be read."""
-    if input_file is not None:
-        if prompt is not None or response is not None:
-            raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
-        samples, errors = [], []
-        for row in read_jsonl_samples(input_file):
-            if row.sample is not None:
-                samples.append(row.sample)
-            elif row.error is not None:
-                errors.append(row.error.message)
-        return samples, errors
+def _file_rows(input_file: Path) -> list[PreparedRow]:
+    """The rows of a JSONL file, read and validated by the batch package (as `judge batch`)."""
+    from judge.batch.files import read_rows
+    from judge.batch.rows import FieldMap, prepare_row
+
+    fields = FieldMap(id="id", id_required=False)
+    if not input_file.is_file():
+        raise InputError(f"cannot read {input_file}: no such file")
+    return [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+
+
+def _argument_rows(
+    prompt: str | None, response: str | None, reference: str | None
+) -> list[PreparedRow]:
     if prompt is None or response is None:
         raise typer.BadParameter("give --prompt and --response (or --input FILE.jsonl)")
     record = {"id": "cli", "prompt": prompt, "response": response, "reference": reference}
-    return [sample_from_record(record, where="arguments", default_id="cli")], []
+    return [PreparedRow(0, "cli", sample_from_record(record, where="arguments", default_id="cli"))]
 
 
 def score(
@@ -96,9 +99,17 @@ def score(
 
         fitted = calibration.load_calibrator(calibrator)
     rubric_obj = load_rubric(rubric)
-    samples, row_errors = _load_inputs(prompt, response, reference, input_file)
-    for message in row_errors:
-        print_error(message)
+    if input_file is not None and (prompt is not None or response is not None):
+        raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
+    if input_file is None:
+        rows = _argument_rows(prompt, response, reference)
+    else:
+        rows = _file_rows(input_file)
+    bad = [row for row in rows if isinstance(row.item, BadRow)]
+    for row in bad:
+        assert isinstance(row.item, BadRow)
+        print_error(f"{input_file}:{row.number}: {row.item.reason}")
+    good = [row for row in rows if not isinstance(row.item, BadRow)]
     settings = judge_settings(
         ctx,
         max_rationale_chars=max_rationale_chars,
@@ -116,22 +127,15 @@ def score(
         **backend_options(ctx, backend, model, base_url),
     )
     judgments: list[Judgment] = []
-    if input_file is None:
-        judgments = judge.score(samples)
-    else:
-        with Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("score", total=len(samples))
-            for start in range(0, len(samples), max(1, chunk_size)):
-                chunk = samples[start : start + chunk_size]
-                judgments.extend(judge.score(chunk))
-                progress.advance(task, len(chunk))
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(
+        *columns, console=err_console, transient=True, disable=input_file is None
+    ) as progress:
+        task = progress.add_task("score", total=len(good))
+        for start in range(0, len(good), max(1, chunk_size)):
+            chunk = good[start : start + max(1, chunk_size)]
+            judgments.extend(j for j in judge_prepared(judge, chunk) if isinstance(j, Judgment))
+            progress.advance(task, len(chunk))
     judge.close()
     lines = [judgment.model_dump_json() for judgment in judgments]
     if output is not None:
@@ -143,7 +147,7 @@ def score(
         for judgment in judgments:
             print_judgment(judgment, rubric_obj)
     kinds = Counter(str(j.error_kind) for j in judgments if j.error is not None)
-    kinds.update({str(ErrorKind.INVALID_INPUT): len(row_errors)} if row_errors else {})
+    kinds.update({str(ErrorKind.INVALID_INPUT): len(bad)} if bad else {})
     failed = sum(kinds.values())
     if input_file is not None:
         by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))

@@ -14,10 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.errors import InputError
-from judge.inputs import describe_validation_error
+from judge.inputs import describe_validation_error, to_messages
 from judge.types import Message, Pair, Sample
-
-_ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -28,44 +26,6 @@ class Invalid:
 
 
 RewardItem = Sample | Pair | Invalid
-
-
-def content_text(content: Any, where: str) -> str:
-    """The text of a message content: a string, or a list of text parts (multimodal format)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if (
-                isinstance(part, Mapping)
-                and part.get("type") == "text"
-                and isinstance(part.get("text"), str)
-            ):
-                texts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise InputError(f"{where}: a {kind!r} part cannot be judged (text only)")
-        return "".join(texts)
-    raise InputError(f"{where}: content is {type(content).__name__}, expected text")
-
-
-def to_messages(value: Any, where: str) -> tuple[Message, ...]:
-    """Chat messages from a list of ``{"role", "content"}`` dicts."""
-    messages = []
-    for index, message in enumerate(value):
-        if not isinstance(message, Mapping):
-            raise InputError(
-                f"{where}[{index}]: expected a message dict, got {type(message).__name__}"
-            )
-        role = message.get("role")
-        if role not in _ROLES:
-            raise InputError(
-                f"{where}[{index}]: role {role!r} cannot be judged (use {'/'.join(_ROLES)})"
-            )
-        text = content_text(message.get("content"), f"{where}[{index}].content")
-        messages.append(Message(role=role, content=text))
-    return tuple(messages)
 
 
 def prompt_fields(prompt: Any) -> dict[str, Any]:

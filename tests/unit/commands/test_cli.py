@@ -78,7 +78,7 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
     )
     assert code == 1, "bad rows make the exit code non-zero"
     assert f"{data}:2: not valid JSON" in err
-    assert f"{data}:3: response: missing" in err
+    assert f"{data}:3: missing field 'response'" in err
     assert f"{data}:4: invalid UTF-8" in err
     assert f"{data}:5: response: response is empty" in err
     assert "2 judged, 4 failed (invalid_input 4)" in err, "the summary counts failures by kind"
