@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from judge.batch.rows import MAX_CHARS, BadRow, PreparedRow
+from judge.batch.files import read_rows
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import judge_prepared
 from judge.commands.options import (
     BackendOpt,
@@ -32,13 +33,11 @@ COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?"
 
 def _file_rows(input_file: Path) -> list[PreparedRow]:
     """The rows of a JSONL file, read and validated by the batch package (as `judge batch`)."""
-    from judge.batch.files import read_rows
-    from judge.batch.rows import FieldMap, prepare_row
-
     fields = FieldMap(id="id", id_required=False)
-    if not input_file.is_file():
-        raise InputError(f"cannot read {input_file}: no such file")
-    return [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+    try:
+        return [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+    except OSError as exc:
+        raise InputError(f"cannot read {input_file}: {exc.strerror}") from None
 
 
 def _argument_rows(
