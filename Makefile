@@ -1,9 +1,11 @@
 # `make check` runs exactly what CI runs after installing (see .ci/run and the README).
 PYTHON ?= python
 
-.PHONY: check lint typecheck test test-deps test-fast
+.PHONY: check lint typecheck test test-deps test-server test-fast lock check-latest
 
-check: lint typecheck test-deps test
+# Every test that does not need llama.cpp's server runs before the server is built (minutes on
+# a fresh machine), so a failure shows early; coverage is the union of both runs.
+check: lint typecheck test test-deps test-server
 
 lint:
 	ruff check judge calibration cli.py tests benchmarks
@@ -12,11 +14,23 @@ lint:
 typecheck:
 	mypy judge calibration
 
+test:
+	$(PYTHON) -m pytest -m "not llama_server" --cov --cov-report=
+
 test-deps:
 	bash .ci/install-llama-server.sh
 
-test:
-	$(PYTHON) -m pytest --cov --cov-report=term:skip-covered
+test-server:
+	JUDGE_REQUIRE_LLAMA_SERVER=1 $(PYTHON) -m pytest -m llama_server --cov --cov-append \
+		--cov-report=term:skip-covered
 
 test-fast:
 	$(PYTHON) -m pytest -m "not slow"
+
+# Regenerate constraints.txt (the pinned set the README installs) from the newest allowed versions.
+lock:
+	bash .ci/lock.sh
+
+# The fast and embedded-model tests on the newest allowed versions, in a throw-away venv.
+check-latest:
+	bash .ci/check-latest.sh

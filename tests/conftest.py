@@ -40,3 +40,14 @@ def scripted() -> Callable[..., ScriptedBackend]:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the dequantized-model cache out of the user's home unless one is configured."""
     os.environ.setdefault("JUDGE_CACHE_DIR", str(Path.home() / ".cache" / "judge"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs llama-cpp-python's server `llama_server`.
+
+    CI runs the other tests first and builds the server (minutes) only after them, so a failure
+    shows early (`make check`).
+    """
+    for item in items:
+        if "llama_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.llama_server)

@@ -31,6 +31,10 @@ class Capabilities(BaseModel):
     """A shared prompt prefix is computed once across requests."""
     max_context_tokens: int | None = None
     """Prompt plus new tokens must fit in this many tokens (None: unknown)."""
+    compute_dtype: str | None = None
+    """The dtype the model computes in, e.g. "bfloat16" (None: not known to the backend)."""
+    probs_dtype: str | None = None
+    """The dtype choice logits and their softmax are computed in (None: not known)."""
 
 
 @runtime_checkable

@@ -46,18 +46,23 @@ def _transformers() -> BackendStatus:
             detail=f"{' and '.join(missing)} not installed",
             hint="pip install judge",
         )
-    from judge.backends.transformers.embedded import embedded_gguf_path
+    from judge.backends.transformers.embedded import embedded_gguf_path, pick_dtype
 
+    # What `--dtype auto` picks on this CPU; verdict probabilities are float32 in every case.
+    precision = f"compute {str(pick_dtype('auto')).removeprefix('torch.')}, probabilities float32"
     try:
         path = embedded_gguf_path()
     except JudgeError as exc:
         return BackendStatus(
             name="transformers",
             status="ok",
-            detail=f"needs --model <local model>: the embedded one is missing ({exc.message})",
+            detail=f"needs --model <local model>: the embedded one is missing ({exc.message}); "
+            f"{precision}",
             hint=exc.hint,
         )
-    return BackendStatus(name="transformers", status="ok", detail=f"embedded model at {path} (CPU)")
+    return BackendStatus(
+        name="transformers", status="ok", detail=f"embedded model at {path} (CPU, {precision})"
+    )
 
 
 def _sglang() -> BackendStatus:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from judge.backends import create_backend
-from judge.backends.base import Backend
+from judge.backends.base import Backend, Capabilities
 from judge.errors import ConfigError
 from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
@@ -34,12 +34,21 @@ __all__ = ["BatchStats", "Calibrating", "Judge"]
 logger = logging.getLogger(__name__)
 
 
-def _with_probs_source(judgment: Any, stats: BatchStats) -> Any:
-    """Record where the verdict probabilities were read from (None: no probabilities)."""
+def _with_probs_source(judgment: Any, stats: BatchStats, capabilities: Capabilities) -> Any:
+    """Record where the verdict probabilities came from and in which precision.
+
+    `probs_source` is None without probabilities; the dtypes are recorded where the backend
+    knows them (the Transformers backend does), so a coarse probability is never a surprise.
+    """
     if judgment.error is not None:
         return judgment
     source = ", ".join(sorted(stats.probs_sources)) or None
-    return judgment.model_copy(update={"details": {**judgment.details, "probs_source": source}})
+    details = {**judgment.details, "probs_source": source}
+    if capabilities.compute_dtype is not None:
+        details["compute_dtype"] = capabilities.compute_dtype
+    if source is not None and capabilities.probs_dtype is not None:
+        details["probs_dtype"] = capabilities.probs_dtype
+    return judgment.model_copy(update={"details": details})
 
 
 class Judge:
@@ -188,7 +197,8 @@ class Judge:
             )
         finally:
             self.last_stats = stats
-        judgments = [_with_probs_source(judgment, stats) for judgment in judgments]
+        capabilities = self.backend.capabilities
+        judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
         return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
     def compare(self, pairs: Sequence[Pair], *, method: Method = "rubric") -> list[PairJudgment]:
@@ -224,7 +234,8 @@ class Judge:
             stats.backend_calls,
             ", ".join(stats.rounds) or "no rounds",
         )
-        judgments = [_with_probs_source(judgment, stats) for judgment in judgments]
+        capabilities = self.backend.capabilities
+        judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
         return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
     def close(self) -> None:

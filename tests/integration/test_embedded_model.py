@@ -17,7 +17,7 @@ from judge.runner.parse import read_verdict
 from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
 REPO = Path(__file__).resolve().parents[2]
 
 SAMPLES = [
@@ -75,18 +75,21 @@ def test_judge_with_embedded_model_gives_a_verdict_for_every_criterion(embedded_
     assert judge.last_stats.backend_calls == 1
 
 
-def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, timeout: int = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "judge", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
     )
 
 
-def test_cli_score_json_end_to_end():
+def test_cli_score_json_end_to_end(tmp_path):
+    # A fresh model cache: the first run (which prepares the model) prints no warning either.
     result = _cli(
         "score",
         "--rubric",
@@ -98,8 +101,10 @@ def test_cli_score_json_end_to_end():
         "--json",
         "--max-rationale-chars",
         "60",
+        env={"JUDGE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONWARNINGS": "default"},
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no warning of ours, of transformers' or of Python's
     judgment = json.loads(result.stdout)
     assert 0.0 <= judgment["score"] <= 1.0 and judgment["confidence"] is not None
     assert len(judgment["verdicts"]) == 5

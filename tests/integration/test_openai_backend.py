@@ -163,6 +163,7 @@ def test_llama_cpp_python_refuses_the_json_schema_response_format(
 
 
 @pytest.mark.slow
+@pytest.mark.llama_server
 def test_server_killed_mid_batch_fails_the_rest_without_hanging() -> None:
     reason = missing_requirement()
     if reason is not None:

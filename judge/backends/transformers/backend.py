@@ -39,6 +39,38 @@ class _Row:
     cached_tokens: int = 0
 
 
+def float32_logits(model: Any) -> None:
+    """Make the model's output head compute logits in float32, whatever the compute dtype.
+
+    A bfloat16 head rounds every logit to 8 significant bits, so log-odds between choices come
+    out as multiples of 1/8 and distinct inputs share one P(yes) (issue 10). The head gets its
+    own float32 weights (untied from the input embedding, which stays in the compute dtype)
+    and upcasts the final hidden state, so the model's own post-processing (soft-capping,
+    scaling) runs on float32 logits. Costs vocab x hidden float32 weights (113 MB for the
+    embedded model); nothing to do when the model already computes in float32.
+    """
+    import torch
+
+    head = model.get_output_embeddings()
+    if head is None or head.weight.dtype == torch.float32:
+        return
+    bias = getattr(head, "bias", None)
+    float_head = torch.nn.Linear(
+        head.weight.shape[1],
+        head.weight.shape[0],
+        bias=bias is not None,
+        dtype=torch.float32,
+        device=head.weight.device,
+    )
+    with torch.no_grad():
+        float_head.weight.copy_(head.weight.float())
+        if bias is not None:
+            float_head.bias.copy_(bias.float())
+    float_head.requires_grad_(False)
+    float_head.register_forward_pre_hook(lambda _module, args: (args[0].float(), *args[1:]))
+    model.set_output_embeddings(float_head)
+
+
 def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     first = sequences[0]
     length = min(len(sequence) for sequence in sequences)
@@ -77,6 +109,7 @@ class TransformersBackend:
         self._model_id, self._model, self._tokenizer, self._dtype = load_model_and_tokenizer(
             model, dtype
         )
+        float32_logits(self._model)
         self.batch_size = batch_size
         self.prefix_sharing = prefix_sharing
         config_context = int(getattr(self._model.config, "max_position_embeddings", 2048))
@@ -110,6 +143,10 @@ class TransformersBackend:
             choice_probabilities=True,
             prefix_cache=self.prefix_sharing,
             max_context_tokens=self._max_context,
+            compute_dtype=str(self._dtype).removeprefix("torch."),
+            probs_dtype=str(self._model.get_output_embeddings().weight.dtype).removeprefix(
+                "torch."
+            ),
         )
 
     def count_tokens(self, request: GenerationRequest) -> int:
@@ -250,16 +287,20 @@ class TransformersBackend:
                 prefix_ids[g, width - length :] = torch.tensor(groups[name][0].prompt_ids[:length])
                 prefix_mask[g, width - length :] = 1
         row_group = torch.tensor([group_names.index(row.group) for row in batch], dtype=torch.long)
-        cache = None
+        # One explicit cache object for the whole batch: the model fills it in place (the
+        # `cache=` argument of transformers >= 5.24), and reorder_cache copies each group's
+        # prefix to its rows.
+        cache = self._new_cache()
         if width:
             positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-            out = self._model(
+            self._model(
                 input_ids=prefix_ids,
                 attention_mask=prefix_mask,
                 position_ids=positions,
+                cache=cache,
                 use_cache=True,
+                logits_to_keep=1,
             )
-            cache = out.past_key_values
             cache.reorder_cache(row_group)
         for g, name in enumerate(group_names):
             for i, row in enumerate(groups[name]):
@@ -277,10 +318,16 @@ class TransformersBackend:
             input_ids=suffix_ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
+            logits_to_keep=1,
         )
-        return out.logits[:, -1, :], out.past_key_values, mask, positions[:, -1]
+        return out.logits[:, -1, :], cache, mask, positions[:, -1]
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self._model.config)
 
     def _run_batch(self, batch: list[_Row]) -> None:
         torch = self._torch
@@ -329,10 +376,10 @@ class TransformersBackend:
                 input_ids=step,
                 attention_mask=mask,
                 position_ids=last_positions.unsqueeze(-1),
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
             )
-            logits, cache = out.logits[:, -1, :], out.past_key_values
+            logits = out.logits[:, -1, :]
 
     def _generator(self, row: _Row) -> Any:
         sampling = row.request.sampling

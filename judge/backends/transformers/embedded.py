@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import io
+import json
 import logging
 import os
 import shutil
@@ -59,19 +60,69 @@ def resolve_model(model: str | None) -> tuple[str, Path | None, Path | None]:
         return EMBEDDED_MODEL_ID, None, embedded_gguf_path()
     path = Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
-        return path.name, None, path
+        return gguf_model_name(path), None, path
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(
                 f"model folder {path} has no config.json",
                 hint="pass a Hugging Face model folder or a .gguf file",
             )
-        return path.name, path, None
+        return config_model_name(path / "config.json"), path, None
     raise ConfigError(
         f"model {model!r} is not a local folder or .gguf file",
         hint="the transformers backend loads local weights only (nothing is downloaded at run "
         "time); download the model first, or omit --model for the embedded one",
     )
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or "\\" in name or Path(name).exists()
+
+
+def config_model_name(config_file: Path) -> str:
+    """Name an HF model folder from its config, never from the folder's name.
+
+    `_name_or_path` when it is a hub id (what the weights were saved from), else the
+    architecture with its shape, e.g. ``LlamaForCausalLM (30 layers, hidden 576)``.
+    """
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read model config {config_file}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"model config {config_file} is not a JSON object")
+    name = config.get("_name_or_path")
+    if isinstance(name, str) and name and not _looks_like_path(name):
+        return name
+    architectures = config.get("architectures")
+    if isinstance(architectures, list) and architectures:
+        architecture = str(architectures[0])
+    else:
+        architecture = str(config.get("model_type", "unknown architecture"))
+    shape = [
+        f"{config[key]} {label}"
+        for key, label in (("num_hidden_layers", "layers"), ("hidden_size", "hidden"))
+        if key in config
+    ]
+    return f"{architecture} ({', '.join(shape)})" if shape else architecture
+
+
+def gguf_model_name(gguf: Path) -> str:
+    """Name a GGUF file from its metadata (`general.name`, else its architecture)."""
+    import gguf as gguf_format
+
+    try:
+        fields = gguf_format.GGUFReader(str(gguf)).fields
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read GGUF file {gguf}: {exc}") from exc
+    for key in ("general.name", "general.basename", "general.architecture"):
+        field = fields.get(key)
+        # A string field keeps its UTF-8 bytes in the part its first data index points at.
+        if field is not None and field.types == [gguf_format.GGUFValueType.STRING]:
+            value = bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace").strip()
+            if value:
+                return value
+    return "unnamed GGUF model"
 
 
 def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
@@ -82,7 +133,8 @@ def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    logger.warning("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
+    # Progress, not a warning: shown with --verbose (a normal run prints no warning).
+    logger.info("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
     # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
     with contextlib.redirect_stderr(io.StringIO()):
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -39,12 +39,12 @@ def test_sglang_on_a_cpu_machine_says_why() -> None:
 
 def test_running_servers_are_reported_with_their_model() -> None:
     with FakeSGLangServer(SGLangDouble(make_tokenizer())) as running:
-        statuses = diagnose(sglang_url=running.url, openai_url=f"{running.url}/v1", timeout=2.0)
+        statuses = diagnose(sglang_url=running.url, openai_url=f"{running.url}/v1", timeout=30.0)
     assert statuses[2].available and "serves test-org/test-model" in statuses[2].detail
     assert statuses[3].available and "test-org/test-model" in statuses[3].detail
 
 
 def test_an_unhealthy_server_is_not_usable() -> None:
     with FakeSGLangServer(SGLangDouble(make_tokenizer()), health_status=503) as running:
-        server = diagnose(sglang_url=running.url, timeout=2.0)[2]
+        server = diagnose(sglang_url=running.url, timeout=30.0)[2]
     assert not server.available and "HTTP 503 on /health" in server.detail

@@ -18,6 +18,7 @@ import cli
 from judge import backends
 from judge.reward import verl
 from tests.conftest import REPO
+from tests.loopback import LOOPBACK_TIMEOUT, SERVER_START_S
 from tests.snippets import snippet
 
 LAUNCH = (
@@ -98,11 +99,16 @@ def test_openrlhf_snippet_serves_the_remote_reward_protocol(tmp_path):
             stderr=sink,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_S
         while True:
             assert server.poll() is None, log.read_text()
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                if (
+                    httpx.get(
+                        f"http://127.0.0.1:{port}/health", timeout=LOOPBACK_TIMEOUT
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -111,7 +117,7 @@ def test_openrlhf_snippet_serves_the_remote_reward_protocol(tmp_path):
         prompt = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
         # openrlhf/utils/agent.py SingleTurnAgentExecutor._fetch_rewards_via_http sends this:
         payload = {"query": [prompt + "4<|im_end|>"], "prompts": [prompt], "labels": ["4"]}
-        body = httpx.post(url, json=payload, timeout=30).json()
+        body = httpx.post(url, json=payload, timeout=LOOPBACK_TIMEOUT).json()
     finally:
         server.terminate()
         server.wait(10)

@@ -11,6 +11,7 @@ from judge.reward import RubricReward
 from judge.reward.inputs import parse_rendered_prompt, split_query
 from judge.reward.serve import DEFAULT_END_MARKERS, create_app, is_loopback
 from tests.doubles.reward import SlowScriptedBackend
+from tests.loopback import LOOPBACK_TIMEOUT, SERVER_START_S
 
 CHATML_PROMPT = (
     "<|im_start|>system\nBe brief.<|im_end|>\n"
@@ -29,7 +30,7 @@ def running(reward, **app_options):
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + SERVER_START_S
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
@@ -53,7 +54,7 @@ def test_openrlhf_requests_are_coalesced_into_fewer_backend_batches():
     with running(reward) as url:
 
         async def send_all():
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=LOOPBACK_TIMEOUT) as client:
                 return await asyncio.gather(
                     *(client.post(f"{url}/get_reward", json=_openrlhf_body(i)) for i in range(24))
                 )
@@ -75,20 +76,34 @@ def test_openrlhf_requests_are_coalesced_into_fewer_backend_batches():
 def test_bearer_token_is_required_when_set():
     reward = RubricReward("helpfulness", SlowScriptedBackend(0.0))
     with running(reward, token="s3cret") as url:
-        assert httpx.post(f"{url}/get_reward", json=_openrlhf_body(0)).status_code == 401
-        wrong = {"Authorization": "Bearer nope"}
         assert (
-            httpx.post(f"{url}/get_reward", json=_openrlhf_body(0), headers=wrong).status_code
+            httpx.post(
+                f"{url}/get_reward", json=_openrlhf_body(0), timeout=LOOPBACK_TIMEOUT
+            ).status_code
             == 401
         )
-        assert httpx.get(f"{url}/health").status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert (
+            httpx.post(
+                f"{url}/get_reward", json=_openrlhf_body(0), headers=wrong, timeout=LOOPBACK_TIMEOUT
+            ).status_code
+            == 401
+        )
+        assert httpx.get(f"{url}/health", timeout=LOOPBACK_TIMEOUT).status_code == 401
         good = {"Authorization": "Bearer s3cret"}
         assert (
-            httpx.post(f"{url}/get_reward", json=_openrlhf_body(0), headers=good).status_code == 200
+            httpx.post(
+                f"{url}/get_reward", json=_openrlhf_body(0), headers=good, timeout=LOOPBACK_TIMEOUT
+            ).status_code
+            == 200
         )
         # OpenRLHF cannot send headers: the token may ride in the URL.
         assert (
-            httpx.post(f"{url}/get_reward?access_token=s3cret", json=_openrlhf_body(0)).status_code
+            httpx.post(
+                f"{url}/get_reward?access_token=s3cret",
+                json=_openrlhf_body(0),
+                timeout=LOOPBACK_TIMEOUT,
+            ).status_code
             == 200
         )
 
@@ -101,8 +116,10 @@ def test_score_endpoint_judges_valid_samples_and_reports_invalid_ones():
             {"id": "b", "prompt": "Q?", "response": ""},
             {"id": "c", "messages": [{"role": "user", "content": "Hi"}], "response": "Hello."},
         ]
-        body = httpx.post(f"{url}/score", json={"samples": samples}).json()
-        health = httpx.get(f"{url}/health").json()
+        body = httpx.post(
+            f"{url}/score", json={"samples": samples}, timeout=LOOPBACK_TIMEOUT
+        ).json()
+        health = httpx.get(f"{url}/health", timeout=LOOPBACK_TIMEOUT).json()
     assert [j and j["sample_id"] for j in body["judgments"]] == ["a", None, "c"]
     assert body["rewards"][1] is None and "response is empty" in body["errors"][1]
     assert body["judgments"][0]["score"] == body["rewards"][0]
@@ -114,21 +131,21 @@ def test_a_full_queue_answers_503_with_retry_after():
 
     class Stuck(SlowScriptedBackend):
         def generate(self, requests):
-            release.wait(10)
+            release.wait(LOOPBACK_TIMEOUT.read)
             return super().generate(requests)
 
     reward = RubricReward("helpfulness", Stuck(0.0), max_queue=1, max_wait_s=0.0)
     with running(reward) as url:
 
         async def until(condition):
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + SERVER_START_S
             while not condition():
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.01)
 
         async def flood():
             worker = reward.worker()
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=LOOPBACK_TIMEOUT) as client:
                 first = asyncio.create_task(
                     client.post(f"{url}/get_reward", json=_openrlhf_body(0))
                 )
