@@ -1,18 +1,19 @@
 """The one reader of user records: samples, chat messages; errors name the record and field.
 
-`judge score`, `judge batch` and the reward functions read prompts, chat messages and responses
-through these functions, so every entry point accepts (and refuses) the same inputs.
+`judge score`, `judge compare`, `judge batch`, the runner and the reward functions read prompts,
+chat messages, responses and pairs through these functions, so every entry point accepts (and
+refuses) the same inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from judge.errors import InputError
-from judge.types import Message, Sample
+from judge.types import Message, Pair, Sample
 
 _ROLES = ("system", "user", "assistant")
 
@@ -85,3 +86,37 @@ def to_messages(value: Any, where: str) -> tuple[Message, ...]:
         text = content_text(message.get("content"), f"{where}[{index}].content")
         messages.append(Message(role=role, content=text))
     return tuple(messages)
+
+
+def check_pairs(pairs: Sequence[Pair]) -> None:
+    """Raise InputError naming every pair and field whose response is empty."""
+    problems = [
+        f"pair {pair.id!r}: {name} is empty"
+        for pair in pairs
+        for name in ("response_a", "response_b")
+        if not getattr(pair, name).strip()
+    ]
+    if problems:
+        raise InputError(
+            "; ".join(problems),
+            hint="both responses of a pair need text; score a single response with `judge score`",
+        )
+
+
+def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
+    """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
+
+    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
+    """
+    try:
+        pair = Pair.model_validate(record)
+    except ValidationError as exc:
+        raise InputError(
+            f"{where}: {describe_validation_error(exc, 'pair')}",
+            hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
+        ) from None
+    try:
+        check_pairs([pair])
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
+    return pair

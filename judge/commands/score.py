@@ -23,7 +23,7 @@ from judge.commands.options import (
 )
 from judge.commands.render import err_console, print_error, print_judgment, print_pair
 from judge.errors import InputError
-from judge.inputs import sample_from_record
+from judge.inputs import pair_from_record, sample_from_record
 from judge.library import load_rubric
 from judge.types import ErrorKind, Judgment
 
@@ -183,7 +183,6 @@ def compare(
     Example: judge compare --prompt "What is 2+2?" --a "4" --b "5" --json
     """
     from judge.runner.judge import Judge
-    from judge.runner.pairwise import pair_from_record
 
     given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
     record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}

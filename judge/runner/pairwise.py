@@ -18,11 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from judge.backends.base import Backend
-from judge.errors import InputError
-from judge.inputs import describe_validation_error
+from judge.inputs import check_pairs
 from judge.runner.aggregate import rubric_margin
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
@@ -45,40 +42,6 @@ Winner = Literal["a", "b", "tie"]
 
 FLIP_CONFIDENCE_FACTOR = 0.5
 """A flip between the orders multiplies the confidence: the position decided, not the content."""
-
-
-def check_pairs(pairs: Sequence[Pair]) -> None:
-    """Raise InputError naming every pair and field whose response is empty."""
-    problems = [
-        f"pair {pair.id!r}: {name} is empty"
-        for pair in pairs
-        for name in ("response_a", "response_b")
-        if not getattr(pair, name).strip()
-    ]
-    if problems:
-        raise InputError(
-            "; ".join(problems),
-            hint="both responses of a pair need text; score a single response with `judge score`",
-        )
-
-
-def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
-    """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
-
-    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
-    """
-    try:
-        pair = Pair.model_validate(record)
-    except ValidationError as exc:
-        raise InputError(
-            f"{where}: {describe_validation_error(exc, 'pair')}",
-            hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
-        ) from None
-    try:
-        check_pairs([pair])
-    except InputError as exc:
-        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
-    return pair
 
 
 def identical(pair: Pair) -> bool:

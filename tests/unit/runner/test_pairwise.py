@@ -8,8 +8,9 @@ import pytest
 from judge.backends.base import Capabilities
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.errors import InputError
+from judge.inputs import pair_from_record
 from judge.runner.judge import Judge
-from judge.runner.pairwise import OrderReading, combine_orders, decide, pair_from_record
+from judge.runner.pairwise import OrderReading, combine_orders, decide
 from judge.types import Criterion, Pair, Rubric
 from tests.doubles.scripted import verdict_reply
 
