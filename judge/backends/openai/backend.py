@@ -54,7 +54,7 @@ class OpenAIBackend:
             raise ConfigError(
                 f"openai backend: invalid options: {exc.errors()[0]['loc']}: "
                 f"{exc.errors()[0]['msg']}",
-                hint="see OpenAIOptions (judge/backends/openai_options.py) for accepted options",
+                hint="see OpenAIOptions (judge/backends/openai/options.py) for accepted options",
             ) from exc
         opts = self._options
         self._base_url = opts.base_url.rstrip("/")
