@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from judge.backends.openai import OpenAIBackend  # noqa: E402
+from judge.library import load_rubric  # noqa: E402
 from judge.prompting import default_prompts  # noqa: E402
-from judge.rubric.library import load_rubric  # noqa: E402
-from judge.runner.plan import PointwisePlanner  # noqa: E402
+from judge.runner.requests import RequestBuilder  # noqa: E402
 from judge.types import Generation, GenerationRequest, Message, Rubric, Sample  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "halueval_general" / "general_data.jsonl"
@@ -205,12 +205,12 @@ def main() -> None:
         ) as backend:
             samples = load_samples(args.samples)
             rubric = load_criteria(args.criteria)
-            planner = PointwisePlanner(
+            planner = RequestBuilder(
                 prompts=default_prompts(),
                 capabilities=backend.capabilities,
                 max_rationale_chars=args.rationale_chars,
             )
-            requests = [planned.request for planned in planner.plan(samples, rubric)]
+            requests = [planned.request for planned in planner.plan_verdicts(samples, rubric)]
             # Planner ids are "s<sample>/<criterion>"; the baseline walks criterion by criterion.
             position = {c.id: i for i, c in enumerate(rubric.leaves())}
             by_criterion = sorted(

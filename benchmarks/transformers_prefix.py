@@ -14,9 +14,9 @@ import statistics
 import time
 
 from judge.backends.transformers import TransformersBackend
+from judge.library import load_rubric
 from judge.prompting import default_prompts
-from judge.rubric.library import load_rubric
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 RESPONSE = (
@@ -40,10 +40,10 @@ def workload(count: int) -> list[Sample]:
 
 
 def run(backend: TransformersBackend, samples: list[Sample], repeat: int) -> dict[str, float]:
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(), capabilities=backend.capabilities, max_rationale_chars=40
     )
-    requests = [item.request for item in planner.plan(samples, load_rubric("helpfulness"))]
+    requests = [item.request for item in planner.plan_verdicts(samples, load_rubric("helpfulness"))]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

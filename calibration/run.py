@@ -22,6 +22,7 @@ from calibration.records import (
     PointRecord,
     Side,
 )
+from judge.runner.calibrating import apply_calibrator
 from judge.types import Judgment, Pair, PairJudgment, Sample
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,7 @@ def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> Pai
     }
     if judgment.error is not None:
         return PairRecord(**common, orders="both" if "direct" in judgment.strategy else "ab")
-    winner_ab = judgment.details.get("winner_ab")
-    winner_ba = judgment.details.get("winner_ba")
+    winner_ab, winner_ba = judgment.winner_ab, judgment.winner_ba
     if judgment.p_a_ab is not None or judgment.p_a_ba is not None or winner_ba is not None:
         return PairRecord(
             **common,
@@ -127,14 +127,6 @@ def _fingerprint(judgments: Sequence[Judgment | PairJudgment]) -> JudgeFingerpri
     return JudgeFingerprint.common(judgments) if judgments else None
 
 
-def _calibrated(
-    judgments: list[Judgment], calibrator: Calibrator | None, force: bool
-) -> list[Judgment]:
-    if calibrator is None:
-        return judgments
-    return [calibrator.calibrate_judgment(j, force=force) for j in judgments]
-
-
 def run_eval(
     judge: ScoringJudge,
     eval_set: EvalSet,
@@ -167,7 +159,7 @@ def run_eval(
                 Sample(id=s.id, prompt=s.prompt, response=s.response)
                 for s in items.samples[start:end]
             ]
-            judgments.extend(_calibrated(judge.score(batch), calibrator, force))
+            judgments.extend(apply_calibrator(calibrator, judge.score(batch), force=force))
             if progress:
                 progress(end, total)
         records, failed = records_from_judgments(items.samples, judgments)
@@ -192,8 +184,7 @@ def run_eval(
             ]
             options = {} if pair_method is None else {"method": pair_method}
             pair_judgments: list[PairJudgment] = compare(pairs, **options)
-            if calibrator is not None:
-                pair_judgments = [calibrator.calibrate_pair(j, force=force) for j in pair_judgments]
+            pair_judgments = apply_calibrator(calibrator, pair_judgments, force=force)
             produced += pair_judgments
             pair_records += [
                 record_from_pair_judgment(p, j) for p, j in zip(chunk, pair_judgments, strict=True)
@@ -204,7 +195,7 @@ def run_eval(
                 for p in chunk
                 for side, response in (("a", p.response_a), ("b", p.response_b))
             ]
-            scored = _calibrated(judge.score(samples), calibrator, force)
+            scored = apply_calibrator(calibrator, judge.score(samples), force=force)
             produced += scored
             pair_records += [
                 record_from_scores(p, scored[2 * i], scored[2 * i + 1]) for i, p in enumerate(chunk)

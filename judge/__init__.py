@@ -21,8 +21,10 @@ from judge.errors import (
     TemplateError,
     VerdictParseError,
 )
-from judge.rubric.library import dump_rubric, list_rubrics, load_rubric
+from judge.library import dump_rubric, list_rubrics, load_rubric
+from judge.reward import RubricReward
 from judge.runner.judge import Judge
+from judge.settings import JudgeSettings
 from judge.types import (
     Criterion,
     CriterionVerdict,
@@ -53,12 +55,14 @@ __all__ = [
     "InputError",
     "Judge",
     "JudgeError",
+    "JudgeSettings",
     "Judgment",
     "Message",
     "Pair",
     "PairJudgment",
     "Rubric",
     "RubricError",
+    "RubricReward",
     "Sample",
     "ScriptedBackend",
     "ScriptedReply",

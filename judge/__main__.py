@@ -17,7 +17,7 @@ def _cli_module() -> ModuleType:
 
 def main() -> None:
     """Run the CLI."""
-    # Set before torch loads (the CLI imports it lazily): see judge/backends/transformers.py.
+    # Set before torch loads (the CLI imports it lazily): see backends/transformers/backend.py.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _cli_module().main()
 

@@ -1,26 +1,21 @@
-"""Read samples from user files; every bad row becomes an error naming its line and field."""
+"""The one reader of user records: samples, chat messages; errors name the record and field.
+
+`judge score`, `judge compare`, `judge batch`, the runner and the reward functions read prompts,
+chat messages, responses and pairs through these functions, so every entry point accepts (and
+refuses) the same inputs.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from judge.errors import InputError
-from judge.types import Sample
+from judge.types import Message, Pair, Sample
 
-
-@dataclass(frozen=True)
-class Row:
-    """One input row: a sample, or the error that stopped it from being one."""
-
-    line: int
-    sample: Sample | None = None
-    error: InputError | None = None
+_ROLES = ("system", "user", "assistant")
 
 
 def describe_validation_error(exc: ValidationError, whole: str = "row") -> str:
@@ -55,33 +50,73 @@ def sample_from_record(record: Any, *, where: str, default_id: str) -> Sample:
         ) from None
 
 
-def read_jsonl_samples(path: Path) -> Iterator[Row]:
-    """Yield one Row per non-blank line of a JSONL file; bad lines are Rows with an error."""
+def content_text(content: Any, where: str) -> str:
+    """The text of a message content: a string, or a list of text parts (multimodal format)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if (
+                isinstance(part, Mapping)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+            ):
+                texts.append(part["text"])
+            else:
+                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+                raise InputError(f"{where}: a {kind!r} part cannot be judged (text only)")
+        return "".join(texts)
+    raise InputError(f"{where}: content is {type(content).__name__}, expected text")
+
+
+def to_messages(value: Any, where: str) -> tuple[Message, ...]:
+    """Chat messages from a list of ``{"role", "content"}`` dicts."""
+    messages = []
+    for index, message in enumerate(value):
+        if not isinstance(message, Mapping):
+            raise InputError(
+                f"{where}[{index}]: expected a message dict, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InputError(
+                f"{where}[{index}]: role {role!r} cannot be judged (use {'/'.join(_ROLES)})"
+            )
+        text = content_text(message.get("content"), f"{where}[{index}].content")
+        messages.append(Message(role=role, content=text))
+    return tuple(messages)
+
+
+def check_pairs(pairs: Sequence[Pair]) -> None:
+    """Raise InputError naming every pair and field whose response is empty."""
+    problems = [
+        f"pair {pair.id!r}: {name} is empty"
+        for pair in pairs
+        for name in ("response_a", "response_b")
+        if not getattr(pair, name).strip()
+    ]
+    if problems:
+        raise InputError(
+            "; ".join(problems),
+            hint="both responses of a pair need text; score a single response with `judge score`",
+        )
+
+
+def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
+    """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
+
+    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
+    """
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Row(number, error=InputError(f"{where}: invalid UTF-8 at byte {exc.start}"))
-                continue
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Row(
-                    number,
-                    error=InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})"),
-                )
-                continue
-            try:
-                yield Row(
-                    number, sample=sample_from_record(record, where=where, default_id=str(number))
-                )
-            except InputError as exc:
-                yield Row(number, error=exc)
+        pair = Pair.model_validate(record)
+    except ValidationError as exc:
+        raise InputError(
+            f"{where}: {describe_validation_error(exc, 'pair')}",
+            hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
+        ) from None
+    try:
+        check_pairs([pair])
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
+    return pair

@@ -18,6 +18,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge.errors import TemplateError
+from judge.paths import resource_dir
+from judge.settings import DEFAULTS
 
 # Tags our templates use as delimiters; data must never be able to open or close one.
 DELIMITER_TAGS = (
@@ -48,18 +50,6 @@ def neutralise(text: str) -> str:
     )
 
 
-def resource_dir(name: str) -> Path:
-    """Find a shipped resource folder (`prompts`, `rubrics`) in a wheel or in a source checkout."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / "_resources" / name, package_dir.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise TemplateError(
-        f"resource folder {name!r} not found next to {package_dir}",
-        hint="reinstall judge: `pip install .` ships prompts/ and rubrics/ inside the package",
-    )
-
-
 @dataclass(frozen=True)
 class Turn:
     """One neutralised conversation turn as templates see it."""
@@ -83,7 +73,7 @@ class PromptContext:
     criterion_kind: str = "principle"
     criteria: tuple[str, ...] = ()
     solution: str | None = None
-    max_rationale_chars: int = 200
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars
     responses: tuple[str, ...] = ()
     min_items: int = 1
     max_items: int = 6

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import (
@@ -32,6 +33,47 @@ _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorKind(StrEnum):
+    """What kind of failure an `error` is, set where the failure is born.
+
+    Retry decisions, CLI summaries, batch records and reward failure counts read this field,
+    never the error message.
+    """
+
+    TRUNCATED = "truncated"
+    """The output was cut at the token limit."""
+    CONTEXT_OVERFLOW = "context_overflow"
+    """The prompt (plus the tokens to generate) does not fit the model's context: never retried."""
+    UNPARSEABLE = "unparseable"
+    """The output was complete but no verdict (or answer) could be read from it."""
+    GENERATION = "generation"
+    """The backend failed to generate (an exception, an error answer, an aborted request)."""
+    TIMEOUT = "timeout"
+    """The judgment did not arrive in time."""
+    INVALID_INPUT = "invalid_input"
+    """The input could not be judged (a bad row, an empty response): never retried."""
+
+
+class _MayFail(_Frozen):
+    """A value that may be a failure: `error` (the message) and `error_kind` go together."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_error(cls, data: Any) -> Any:
+        # A failure reported without a kind is a generation failure: the kind is never guessed
+        # from the message.
+        failed = isinstance(data, dict) and data.get("error") is not None
+        if failed and data.get("error_kind") is None:
+            return {**data, "error_kind": ErrorKind.GENERATION}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_needs_error(self) -> Any:
+        if getattr(self, "error", None) is None and getattr(self, "error_kind", None) is not None:
+            raise ValueError("error_kind is set without an error")
+        return self
 
 
 def stable_hash(payload: Any) -> str:
@@ -283,7 +325,7 @@ class Usage(_Frozen):
         )
 
 
-class Generation(_Frozen):
+class Generation(_MayFail):
     """One backend output. With ``n > 1`` a request yields n generations, `sample_index` 0..n-1."""
 
     request_id: str
@@ -294,9 +336,10 @@ class Generation(_Frozen):
     usage: Usage = Usage()
     finish_reason: FinishReason = "stop"
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
 
-class CriterionVerdict(_Frozen):
+class CriterionVerdict(_MayFail):
     """The judge's reading of one criterion on one response."""
 
     criterion_id: str
@@ -304,9 +347,46 @@ class CriterionVerdict(_Frozen):
     p_yes: float | None = Field(default=None, ge=0.0, le=1.0)
     rationale: str = ""
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
 
-class Judgment(_Frozen):
+class RouteChoice(_Frozen):
+    """How the `auto` strategy routed a sample (`Judgment.route`)."""
+
+    route: Literal["objective", "subjective"]
+    p_route: float | None = None
+    """P(route) from the token probabilities; None when the backend gives none."""
+    source: Literal["rubric", "model", "fallback"]
+    """The rubric's task type, the judge's answer, or the fallback when routing failed."""
+    probabilities: dict[str, float] | None = None
+    note: str | None = None
+
+
+class Agreement(_Frozen):
+    """Self-consistency of K draws per criterion (`Judgment.consistency`)."""
+
+    samples: int
+    agreement: float
+    """Weighted mean over the criteria of the share of draws that agree with the verdict."""
+    by_criterion: dict[str, float] = Field(default_factory=dict)
+    sample_scores: tuple[float | None, ...] = ()
+    """The score of each draw alone (None where a draw failed)."""
+
+
+class LikertRating(_Frozen):
+    """A 1-N rating read from the score tokens (`Judgment.likert`, G-Eval's expected value)."""
+
+    scale: int
+    scores: tuple[int, ...] = ()
+    probabilities: dict[str, float] | None = None
+    expected: float | None = None
+    normalised: float | None = None
+    """`expected` mapped to [0, 1]."""
+    rationale: str = ""
+    error: str | None = None
+
+
+class Judgment(_MayFail):
     """The result of judging one sample. A failure is a value: `error` is set, `score` is None."""
 
     sample_id: str
@@ -323,10 +403,14 @@ class Judgment(_Frozen):
     capped_by: tuple[str, ...] = ()
     usage: Usage = Usage()
     error: str | None = None
+    error_kind: ErrorKind | None = None
+    route: RouteChoice | None = None
+    consistency: Agreement | None = None
+    likert: LikertRating | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class PairJudgment(_Frozen):
+class PairJudgment(_MayFail):
     """The result of comparing two responses in both orders."""
 
     pair_id: str
@@ -336,6 +420,12 @@ class PairJudgment(_Frozen):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     p_a_ab: float | None = None
     p_a_ba: float | None = None
+    winner_ab: Literal["a", "b", "tie"] | None = None
+    """The winner with A shown first (direct comparison)."""
+    winner_ba: Literal["a", "b", "tie"] | None = None
+    """The winner with B shown first (direct comparison)."""
+    margin: float | None = None
+    """The rubric margin of A over B (rubric comparison), in [-1, 1]."""
     model: str = ""
     rubric_fingerprint: str = ""
     template_fingerprint: str = ""
@@ -343,4 +433,5 @@ class PairJudgment(_Frozen):
     strategy: str = "direct"
     usage: Usage = Usage()
     error: str | None = None
+    error_kind: ErrorKind | None = None
     details: dict[str, Any] = Field(default_factory=dict)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 # Before anything imports torch: libgomp's busy-wait makes small matmuls ~30x slower whenever
-# another process (a test server) competes for the 2 cores (see judge/backends/transformers.py).
+# another process (a test server) competes for the 2 cores (judge/backends/transformers/backend.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +14,10 @@ import pytest
 
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.types import GenerationRequest
+from tests.doubles.scripted import verdict_reply
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def verdict_reply(p_yes: float, rationale: str = "checked") -> ScriptedReply:
-    """A well-formed verdict output with the given P(yes)."""
-    verdict = "yes" if p_yes >= 0.5 else "no"
-    text = json.dumps({"rationale": rationale, "verdict": verdict})
-    return ScriptedReply(text=text, choice_probs={"yes": p_yes, "no": 1.0 - p_yes})
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from judge.errors import ConfigError
 # so `import judge` never loads torch, CUDA or sglang.
 _REGISTRY: dict[str, str] = {
     "transformers": "judge.backends.transformers:TransformersBackend",
-    "sglang": "judge.backends.sglang_engine:SGLangEngineBackend",
-    "sglang-server": "judge.backends.sglang_server:SGLangServerBackend",
+    "sglang": "judge.backends.sglang.engine:SGLangEngineBackend",
+    "sglang-server": "judge.backends.sglang.server:SGLangServerBackend",
     "openai": "judge.backends.openai:OpenAIBackend",
 }
 

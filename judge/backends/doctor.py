@@ -13,8 +13,8 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from judge.backends.sglang_engine import INSTALL_HINT, engine_unavailable_reason
-from judge.backends.sglang_server import DEFAULT_URL as SGLANG_DEFAULT_URL
+from judge.backends.sglang.engine import INSTALL_HINT, engine_unavailable_reason
+from judge.backends.sglang.server import DEFAULT_URL as SGLANG_DEFAULT_URL
 from judge.errors import JudgeError
 
 Status = Literal["ok", "unavailable", "not checked"]
@@ -46,7 +46,7 @@ def _transformers() -> BackendStatus:
             detail=f"{' and '.join(missing)} not installed",
             hint="pip install judge",
         )
-    from judge.backends.embedded import embedded_gguf_path, pick_dtype
+    from judge.backends.transformers.embedded import embedded_gguf_path, pick_dtype
 
     # What `--dtype auto` picks on this CPU; verdict probabilities are float32 in every case.
     precision = f"compute {str(pick_dtype('auto')).removeprefix('torch.')}, probabilities float32"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from judge.backends.base import Capabilities
-from judge.types import Generation, GenerationRequest, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class ScriptedReply:
     choice_probs: dict[str, float] | None = None
     finish_reason: str = "stop"
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
 
 Responder = Callable[[GenerationRequest, int], ScriptedReply | str]
@@ -81,6 +82,7 @@ class ScriptedBackend:
                         ),
                         finish_reason=reply.finish_reason,
                         error=reply.error,
+                        error_kind=reply.error_kind,
                     )
                 )
         return generations

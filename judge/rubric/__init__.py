@@ -1,4 +1,4 @@
-"""The rubric engine: the YAML library, generation, and RRD refinement.
+"""The rubric engine: generation and RRD refinement (the YAML library is `judge.library`).
 
 ``from judge.rubric import generate_rubric, refine`` works; the names load on first use, so
 importing the package stays cheap.
@@ -20,7 +20,7 @@ _EXPORTS = {
     "RefineSettings": "judge.rubric.settings",
     "PoolResponse": "judge.rubric.pool",
     "RubricCache": "judge.rubric.cache",
-    "rubric_margin": "judge.rubric.pairwise",
+    "rubric_margin": "judge.runner.aggregate",
     "compare_with_rubric": "judge.rubric.pairwise",
     "whitened_uniform_weights": "judge.rubric.weights",
 }

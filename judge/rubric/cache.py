@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from judge.paths import cache_root
 from judge.types import Rubric
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ class RubricCache:
     @classmethod
     def default(cls) -> RubricCache:
         """The cache under the judge cache root (``$JUDGE_CACHE_DIR``/rubrics or the user cache)."""
-        from judge.backends.embedded import cache_root
-
         return cls(cache_root() / "rubrics")
 
     def path(self, key: str) -> Path:

@@ -1,7 +1,8 @@
 """Evaluate criteria on a set of responses to one prompt: the P(yes) table the rubric engine reads.
 
-The requests come from the runner's `PointwisePlanner`, so a criterion is judged during
-refinement exactly as `Judge.score` will judge it later (same templates, prefix and grammar).
+The requests come from the runner's planner (`RequestBuilder.plan_verdicts`), so a criterion is
+judged during refinement exactly as `Judge.score` will judge it later (same templates, prefix
+and grammar).
 Building the requests and reading the answers are separate steps, so a caller can put them in
 one backend batch with other work (a refinement round).
 """
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 
 from judge.backends.base import Capabilities
 from judge.prompting import PromptLibrary
+from judge.runner.aggregate import verdict_value
 from judge.runner.parse import read_verdict
-from judge.runner.plan import PlannedRequest, PointwisePlanner
+from judge.runner.requests import PlannedRequest, RequestBuilder
+from judge.settings import DEFAULTS
 from judge.types import (
     Criterion,
     CriterionVerdict,
@@ -24,15 +27,6 @@ from judge.types import (
     Rubric,
     Sample,
 )
-
-
-def verdict_value(verdict: CriterionVerdict) -> float | None:
-    """P(yes) where the backend gave probabilities, else 1/0 from the verdict; None if it failed."""
-    if verdict.error is not None or verdict.verdict is None:
-        return None
-    if verdict.p_yes is not None:
-        return verdict.p_yes
-    return 1.0 if verdict.verdict == "yes" else 0.0
 
 
 @dataclass(frozen=True)
@@ -94,12 +88,12 @@ def plan_evaluation(
     rubric_name: str,
     rubric_description: str = "",
     reference: str | None = None,
-    max_rationale_chars: int = 200,
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars,
     seed: int | None = 0,
     id_prefix: str = "",
 ) -> Evaluation:
     """Plan one verdict request per (response, criterion); criteria are judged as leaves."""
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=prompts,
         capabilities=capabilities,
         max_rationale_chars=max_rationale_chars,
@@ -121,7 +115,7 @@ def plan_evaluation(
         )
         for index, text in enumerate(responses)
     ]
-    planned = planner.plan(samples, rubric)
+    planned = planner.plan_verdicts(samples, rubric)
     if id_prefix:
         planned = [
             PlannedRequest(

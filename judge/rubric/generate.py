@@ -13,21 +13,24 @@ import logging
 from collections.abc import Sequence
 from itertools import combinations
 
-from judge.backends.base import Backend, group_by_request
+from judge.backends.base import Backend
 from judge.errors import GenerationError, InputError, RubricError
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.rubric.evaluate import plan_evaluation
-from judge.rubric.pairwise import rubric_margin
 from judge.rubric.proposal import (
     ProposedCriterion,
     Screen,
     criteria_constraint,
     criteria_max_tokens,
     parse_criteria,
+    proposal_check,
     screen,
     slug_id,
 )
 from judge.rubric.settings import GenerateSettings
+from judge.runner.aggregate import rubric_margin
+from judge.runner.parse import verdict_check
+from judge.runner.rounds import Task, ask
 from judge.types import (
     Criterion,
     DroppedCriterion,
@@ -169,7 +172,8 @@ def generate_rubric(
         max_criterion_chars=settings.max_criterion_chars,
     )
     request = _proposal_request("propose", PROPOSE_TEMPLATE, context, settings, backend, prompts)
-    [generation] = group_by_request([request], backend.generate([request]))["propose"]
+    task = Task(request, proposal_check, role="propose")
+    [generation] = ask(backend, [task], retries=settings.retries, label="propose")["propose"]
     if generation.error is not None:
         raise GenerationError(f"rubric proposal failed: {generation.error}")
     rules = Screen(
@@ -204,11 +208,12 @@ def _label_consistency(
     """Pairwise accuracy over the induced pairs (best first) and the source pair's margin."""
     pairs = list(combinations(range(len(values)), 2))
     correct = 0
+    leaves = rubric.leaves()
     for better, worse in pairs:
-        margin = rubric_margin(rubric, values[better], values[worse])
-        correct += margin is not None and margin > 0
-    source = rubric_margin(rubric, values[0], values[-1])
-    return correct / len(pairs), source
+        margin = rubric_margin(leaves, values[better], values[worse])
+        correct += margin is not None and margin.value > 0
+    source = rubric_margin(leaves, values[0], values[-1])
+    return correct / len(pairs), None if source is None else source.value
 
 
 def generate_contrastive_rubric(
@@ -263,7 +268,8 @@ def generate_contrastive_rubric(
         n=settings.candidates,
         temperature=settings.candidate_temperature if sampled else None,
     )
-    generations = group_by_request([request], backend.generate([request]))["contrastive"]
+    task = Task(request, proposal_check, role="contrastive")
+    generations = ask(backend, [task], retries=settings.retries, label="contrastive")[request.id]
     rules = Screen(
         prompt=prompt_text(conversation),
         reference=reference,
@@ -302,8 +308,12 @@ def generate_contrastive_rubric(
         )
         for index, (candidate, _) in enumerate(candidates)
     ]
-    requests = [request for evaluation in evaluations for request in evaluation.requests]
-    by_id = group_by_request(requests, backend.generate(requests))
+    tasks = [
+        Task(item.request, verdict_check(item.criterion.id))
+        for evaluation in evaluations
+        for item in evaluation.planned
+    ]
+    by_id = ask(backend, tasks, retries=settings.retries, label="validate") if tasks else {}
     best: tuple[float, float, int] | None = None
     for index, ((candidate, _), evaluation) in enumerate(zip(candidates, evaluations, strict=True)):
         table = evaluation.read(by_id)

@@ -9,46 +9,21 @@ separate two responses says nothing about which is better.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from judge.backends.base import Backend, group_by_request
+from judge.backends.base import Backend
 from judge.prompting import PromptLibrary, default_prompts
-from judge.rubric.evaluate import plan_evaluation, verdict_value
-from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
-from judge.types import CriterionVerdict, Pair, PairJudgment, Rubric, Usage, stable_hash
+from judge.rubric.evaluate import plan_evaluation
+from judge.runner.aggregate import rubric_margin, verdict_value
+from judge.runner.parse import first_kind, verdict_check
+from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.rounds import Task, ask
+from judge.settings import DEFAULTS
+from judge.types import Pair, PairJudgment, Rubric, Usage, stable_hash
 
 Fallback = Callable[[Sequence[Pair]], list[PairJudgment]]
 """Judges pairs directly (e.g. ``judge.compare``); called once with every tied pair."""
-
-VerdictLike = CriterionVerdict | float | None
-
-
-def _value(item: VerdictLike) -> float | None:
-    if isinstance(item, CriterionVerdict):
-        return verdict_value(item)
-    return item
-
-
-def rubric_margin(
-    rubric: Rubric, a: Mapping[str, VerdictLike], b: Mapping[str, VerdictLike]
-) -> float | None:
-    """The weighted P(yes) margin of A over B, in [-1, 1]; None if no criterion has both values.
-
-    `a` and `b` map criterion id to a verdict or its P(yes); a verdict without probabilities
-    counts as 1 (yes) or 0 (no).
-    """
-    total = 0.0
-    weighted = 0.0
-    for leaf in rubric.leaves():
-        value_a, value_b = _value(a.get(leaf.id)), _value(b.get(leaf.id))
-        if value_a is None or value_b is None:
-            continue
-        total += leaf.weight
-        weighted += leaf.weight * (value_a - value_b)
-    if total <= 0:
-        return None
-    return weighted / total
 
 
 def compare_with_rubric(
@@ -58,9 +33,10 @@ def compare_with_rubric(
     *,
     fallback: Fallback | None = None,
     prompts: PromptLibrary | None = None,
-    max_rationale_chars: int = 200,
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars,
     tie_tolerance: float = 1e-9,
     seed: int | None = 0,
+    retries: int = DEFAULTS.retries,
 ) -> list[PairJudgment]:
     """Compare each pair by its rubric margin; ties and unjudgeable pairs go to `fallback`.
 
@@ -88,8 +64,12 @@ def compare_with_rubric(
         )
         for index, pair in enumerate(pairs)
     ]
-    requests = [request for evaluation in evaluations for request in evaluation.requests]
-    by_id = group_by_request(requests, backend.generate(requests)) if requests else {}
+    tasks = [
+        Task(item.request, verdict_check(item.criterion.id))
+        for evaluation in evaluations
+        for item in evaluation.planned
+    ]
+    by_id = ask(backend, tasks, retries=retries, label="rubric-margin") if tasks else {}
     template_fingerprint = prompts.fingerprint(SYSTEM_TEMPLATE, POINTWISE_TEMPLATE)
     settings_fingerprint = stable_hash(
         {
@@ -110,9 +90,9 @@ def compare_with_rubric(
             usage = usage + by_id[item.request.id][0].usage
         a = {cid: table.verdicts[(0, cid)] for cid in table.criteria}
         b = {cid: table.verdicts[(1, cid)] for cid in table.criteria}
-        margin = rubric_margin(rubric, a, b)
+        found = rubric_margin(rubric.leaves(), a, b)
+        margin = None if found is None else found.value
         details: dict[str, Any] = {
-            "margin": margin,
             "p_yes_a": {cid: verdict_value(v) for cid, v in a.items()},
             "p_yes_b": {cid: verdict_value(v) for cid, v in b.items()},
         }
@@ -124,15 +104,18 @@ def compare_with_rubric(
             "settings_fingerprint": settings_fingerprint,
             "strategy": "rubric-margin",
             "usage": usage,
+            "margin": margin,
             "details": details,
         }
         if margin is None or abs(margin) <= tie_tolerance:
             tied.append((index, margin))
             if margin is None:
-                errors = sorted({v.error for v in (*a.values(), *b.values()) if v.error})
+                failed = [v for v in (*a.values(), *b.values()) if v.error]
+                errors = sorted({v.error or "" for v in failed})
                 results.append(
                     PairJudgment(
                         error="no criterion was evaluated on both responses: " + "; ".join(errors),
+                        error_kind=first_kind(v.error_kind for v in failed),
                         **common,
                     )
                 )
@@ -154,6 +137,6 @@ def compare_with_rubric(
             raise ValueError(f"fallback returned {len(direct)} judgments for {len(tied)} pairs")
         for (index, margin), judgment in zip(tied, direct, strict=True):
             reason = "empty rubric evaluation" if margin is None else "rubric margin tie"
-            merged = {**judgment.details, "fallback": reason, "margin": margin}
-            results[index] = judgment.model_copy(update={"details": merged})
+            merged = {**judgment.details, "fallback": reason}
+            results[index] = judgment.model_copy(update={"details": merged, "margin": margin})
     return [result for result in results if result is not None]

@@ -113,6 +113,13 @@ def pool_request(
     )
 
 
+def pool_check(generation: Generation) -> str | None:
+    """Why a sampled pool response is unusable (failed or empty), for the round's retries."""
+    if generation.error is not None:
+        return generation.error
+    return None if generation.text.strip() else "the sampled response is empty"
+
+
 def read_sampled_pool(
     generations: Sequence[Generation], *, min_distinct: int
 ) -> tuple[PoolResponse, ...]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.backends.base import Capabilities
-from judge.types import Constraint, CriterionKind
+from judge.types import Constraint, CriterionKind, Generation
 
 KINDS: tuple[CriterionKind, ...] = ("hard_rule", "principle")
 # Characters a criterion may not contain under the grammar: they would end the JSON string.
@@ -322,3 +322,10 @@ def slug_id(text: str, taken: set[str]) -> str:
         candidate, counter = f"{base}_{counter}", counter + 1
     taken.add(candidate)
     return candidate
+
+
+def proposal_check(generation: Generation) -> str | None:
+    """Why an output holds no proposed criteria (a round's check: such outputs are re-asked)."""
+    if generation.error is not None:
+        return generation.error
+    return None if parse_criteria(generation.text) else "no criteria in the output"

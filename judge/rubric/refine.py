@@ -30,10 +30,17 @@ from judge.rubric.decompose import DECOMPOSE_TEMPLATE, RULES_TEMPLATE
 from judge.rubric.generate import SYSTEM_TEMPLATE as RUBRIC_SYSTEM_TEMPLATE
 from judge.rubric.generate import as_conversation
 from judge.rubric.overlap import OVERLAP_TEMPLATE
-from judge.rubric.pool import PoolResponse, normalise_pool, pool_request, read_sampled_pool
+from judge.rubric.pool import (
+    PoolResponse,
+    normalise_pool,
+    pool_check,
+    pool_request,
+    read_sampled_pool,
+)
 from judge.rubric.rrd_loop import Refinement, RefineStats, send
 from judge.rubric.settings import RefineSettings
-from judge.runner.plan import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.requests import POINTWISE_TEMPLATE, SYSTEM_TEMPLATE
+from judge.runner.rounds import Task
 from judge.types import Message, Rubric, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -142,7 +149,8 @@ def refine_with_stats(
         logger.info(
             "RRD round 1: sampling a pool of %d responses in one backend call", settings.pool_size
         )
-        sampled = send(backend, [request], stats)[request.id]
+        pool_task = Task(request, pool_check, role="pool")
+        sampled = send(backend, [pool_task], stats, retries=settings.retries)[request.id]
         given = read_sampled_pool(sampled, min_distinct=settings.min_distinct_responses)
         stats.pool_sampled = True
     stats.pool_responses = len(given)

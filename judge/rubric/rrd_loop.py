@@ -2,7 +2,9 @@
 
 Round k judges the candidates of round k-1's decompositions on every pool response (with the
 LLM overlap checks the lexical prefilter asks for, in the same batch), filters them, and
-queues the coarse survivors; the next round decomposes them. `refine.py` is the entry point.
+queues the coarse survivors; the next round decomposes them. Every round goes through the
+runner's model loop (`judge.runner.rounds.run_round`), so unusable outputs are retried in one
+further batch like any judgment. `refine.py` is the entry point.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from judge.backends.base import Backend, group_by_request
+from judge.backends.base import Backend
 from judge.errors import GenerationError, RubricError
 from judge.prompting import PromptLibrary
 from judge.rubric.decompose import Decomposer
@@ -19,8 +21,11 @@ from judge.rubric.evaluate import VerdictTable, plan_evaluation
 from judge.rubric.filters import Wording, jaccard, misalignment
 from judge.rubric.overlap import OverlapCheck, overlap_request, read_overlap
 from judge.rubric.pool import PoolResponse
+from judge.rubric.proposal import proposal_check
 from judge.rubric.settings import RefineSettings
 from judge.rubric.weights import Weights, uniform_weights, whitened_uniform_weights
+from judge.runner.parse import verdict_check
+from judge.runner.rounds import BatchStats, Task, run_round
 from judge.types import (
     Criterion,
     DroppedCriterion,
@@ -36,11 +41,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RefineStats:
-    """What a refinement cost and why it stopped; `backend_calls` equals `rounds`."""
+    """What a refinement cost and why it stopped; `backend_calls` is `rounds` plus retry batches."""
 
     rounds: int = 0
     backend_calls: int = 0
     requests: int = 0
+    retried: int = 0
     evaluations: int = 0
     overlap_checks: int = 0
     decompositions: int = 0
@@ -174,10 +180,13 @@ class Refinement:
             )
             for node in pending
         }
-        requests = [
-            *evaluation.requests,
-            *(request for _, _, request in overlaps),
-            *decompositions.values(),
+        tasks = [
+            *(Task(item.request, verdict_check(item.criterion.id)) for item in evaluation.planned),
+            *(Task(request, _overlap_check, role="overlap") for _, _, request in overlaps),
+            *(
+                Task(request, proposal_check, role="decompose")
+                for request in decompositions.values()
+            ),
         ]
         self.stats.evaluations += len(evaluation.requests)
         self.stats.overlap_checks += len(overlaps)
@@ -189,7 +198,7 @@ class Refinement:
             len(overlaps),
             len(decompositions),
         )
-        by_id = send(self.backend, requests, self.stats)
+        by_id = send(self.backend, tasks, self.stats, retries=self.settings.retries)
         table = evaluation.read(by_id)
         if candidates and all(verdict.error for verdict in table.verdicts.values()):
             first = next(iter(table.verdicts.values())).error
@@ -401,14 +410,19 @@ class Refinement:
         return self._kept_weight(parent) / len(parent.children)
 
 
+def _overlap_check(generation: Generation) -> str | None:
+    return None if read_overlap(generation) is not None else "no overlap judgment in the output"
+
+
 def send(
-    backend: Backend, requests: Sequence[GenerationRequest], stats: RefineStats
+    backend: Backend, tasks: Sequence[Task], stats: RefineStats, *, retries: int
 ) -> dict[str, list[Generation]]:
-    """One backend call (one round); counts it in `stats`."""
-    generations = backend.generate(list(requests))
+    """One round through the runner's model loop: one batch, one more per retry; counted."""
+    batch = BatchStats()
+    attempts = run_round(backend, tasks, batch, retries=retries, label="refine")
     stats.rounds += 1
-    stats.backend_calls += 1
-    stats.requests += len(requests)
-    for generation in generations:
-        stats.usage = stats.usage + generation.usage
-    return group_by_request(requests, generations)
+    stats.backend_calls += batch.backend_calls
+    stats.requests += batch.requests
+    stats.retried += batch.retried
+    stats.usage = stats.usage + batch.usage
+    return {request_id: list(attempt.generations) for request_id, attempt in attempts.items()}

@@ -42,6 +42,12 @@ class GenerateSettings(_Settings):
         default=0.0, ge=0.0, description="Sampling temperature of a proposal."
     )
     seed: int | None = Field(default=0, description="Sampling seed (fixed seed: same rubric).")
+    retries: int = Field(
+        default=1,
+        ge=0,
+        description="Unusable outputs (failed, cut or unreadable) are asked again this many "
+        "times, each time in one further batch (the runner's model loop).",
+    )
     candidates: int = Field(
         default=1,
         ge=1,
@@ -119,6 +125,12 @@ class RefineSettings(_Settings):
         default=15,
         ge=1,
         description="The loop stops after a round in which this many rejections are reached.",
+    )
+    retries: int = Field(
+        default=1,
+        ge=0,
+        description="Unusable outputs (failed, cut or unreadable) of a round are asked again this "
+        "many times, each time in one further batch (the runner's model loop).",
     )
     max_examples: int = Field(
         default=4, ge=1, description="Satisfying responses shown to a decomposition, at most."

@@ -6,11 +6,12 @@ the P(yes) of any hard rule, because a response is only as good as the judge's b
 meets every explicit requirement; a hard rule judged "no" without probabilities caps it at 0.
 Confidence: the weight-normalised mean of max(P(yes), 1 - P(yes)), the probability the judge
 gives its own verdicts; None when probabilities are unavailable (never invented from text).
+Rubric margin (pairwise): the same weighted mean over A's values minus B's (`rubric_margin`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from judge.types import Criterion, CriterionVerdict
@@ -34,15 +35,73 @@ def normalised_weights(criteria: Sequence[Criterion]) -> list[float]:
     return [weight / total for weight in weights]
 
 
+def verdict_value(verdict: CriterionVerdict, *, use_probs: bool = True) -> float | None:
+    """P(yes) if `use_probs` and the backend gave it, else 1/0 from the verdict; None if failed."""
+    if verdict.error is not None or verdict.verdict is None:
+        return None
+    if use_probs and verdict.p_yes is not None:
+        return verdict.p_yes
+    return 1.0 if verdict.verdict == "yes" else 0.0
+
+
 def verdict_values(verdicts: Sequence[CriterionVerdict]) -> list[float]:
-    """P(yes) of each verdict when every one has it, else the 0/1 verdicts (never a mix)."""
+    """P(yes) of each verdict when every one has it, else the 0/1 verdicts (never a mix).
+
+    A failed verdict counts as 0 here; callers that can meet one skip it first (`rubric_margin`).
+    """
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
-    return [
-        verdict.p_yes
-        if with_probs and verdict.p_yes is not None
-        else float(verdict.verdict == "yes")
-        for verdict in verdicts
-    ]
+    values = (verdict_value(verdict, use_probs=with_probs) for verdict in verdicts)
+    return [0.0 if value is None else value for value in values]
+
+
+VerdictLike = CriterionVerdict | float | None
+"""A criterion's verdict, or its value (P(yes) or 1/0) already read; None when it failed."""
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A rubric margin of A over B and its terms (criterion id -> a, b and normalised weight)."""
+
+    value: float
+    terms: dict[str, dict[str, float]]
+
+
+def rubric_margin(
+    criteria: Sequence[Criterion],
+    a: Mapping[str, VerdictLike],
+    b: Mapping[str, VerdictLike],
+) -> Margin | None:
+    """sum_k w_k (v_k(A) - v_k(B)) over the criteria with a value on both sides, in [-1, 1].
+
+    `a` and `b` map criterion id to a verdict or its value. Verdicts are read by the value rule
+    of `verdict_values` (P(yes) when every usable verdict of the pair has one, else 0/1); a
+    criterion missing or failed on either side is skipped and the weights of the rest are
+    normalised to sum to 1 (`normalised_weights`), so the margin of complete verdicts is the
+    difference of the uncapped scores. None when no criterion has a value on both sides.
+    """
+    given = [v for v in (*a.values(), *b.values()) if isinstance(v, CriterionVerdict)]
+    usable = [v for v in given if verdict_value(v) is not None]
+    with_probs = all(v.p_yes is not None for v in usable)
+
+    def value(item: VerdictLike) -> float | None:
+        if isinstance(item, CriterionVerdict):
+            return verdict_value(item, use_probs=with_probs)
+        return item
+
+    compared: list[tuple[Criterion, float, float]] = []
+    for criterion in criteria:
+        value_a, value_b = value(a.get(criterion.id)), value(b.get(criterion.id))
+        if value_a is not None and value_b is not None:
+            compared.append((criterion, value_a, value_b))
+    if not compared:
+        return None
+    weights = normalised_weights([criterion for criterion, _, _ in compared])
+    terms = {
+        criterion.id: {"a": value_a, "b": value_b, "weight": weight}
+        for (criterion, value_a, value_b), weight in zip(compared, weights, strict=True)
+    }
+    margin = sum(term["weight"] * (term["a"] - term["b"]) for term in terms.values())
+    return Margin(value=margin, terms=terms)
 
 
 def aggregate(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from judge.runner.parse import read_verdict
+from judge.runner.parse import first_kind, read_verdict
 from judge.types import CriterionVerdict, Generation
 
 MAX_MERGED_PRINCIPLES = 10
@@ -53,9 +53,11 @@ def merge_verdicts(criterion_id: str, generations: Sequence[Generation]) -> Merg
     valid = [reading for reading in readings if reading.error is None]
     if not valid:
         errors = list(dict.fromkeys(reading.error or "" for reading in readings))
-        return MergedVerdict(
-            CriterionVerdict(criterion_id=criterion_id, error="; ".join(errors)), None, readings
+        kind = first_kind(reading.error_kind for reading in readings)
+        failed = CriterionVerdict(
+            criterion_id=criterion_id, error="; ".join(errors), error_kind=kind
         )
+        return MergedVerdict(failed, None, readings)
     if len(readings) == 1:
         return MergedVerdict(valid[0], None, readings)
     probabilities = [reading.p_yes for reading in valid]

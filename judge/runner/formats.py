@@ -141,7 +141,6 @@ def verdict_max_tokens(max_rationale_chars: int) -> int:
 
 ROUTE_CHOICES = ("objective", "subjective")
 PAIR_CHOICES = ("A", "B")
-MAX_LIKERT_SCALE = 9
 
 
 def route_format() -> ChoiceFormat:

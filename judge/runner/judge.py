@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from judge.backends import create_backend
 from judge.backends.base import Backend, Capabilities
 from judge.errors import ConfigError
+from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
-from judge.rubric.library import load_rubric
-from judge.runner.likert import check_scale
-from judge.runner.pairwise import TIE_MARGIN, Method, PairPlan, compare_pairs
-from judge.runner.plan import PointwisePlanner
+from judge.runner.calibrating import Calibrating, apply_calibrator
+from judge.runner.pairwise import Method, PairPlan, compare_pairs
 from judge.runner.requests import (
-    DEFAULT_SAMPLE_TEMPERATURE,
     DEPTH_TEMPLATE,
     LIKERT_TEMPLATE,
     PAIRWISE_TEMPLATE,
@@ -28,30 +25,13 @@ from judge.runner.requests import (
     RequestBuilder,
 )
 from judge.runner.rounds import BatchStats
-from judge.runner.strategies import (
-    MAX_DEPTH_CRITERIA,
-    STRATEGIES,
-    ScoringPlan,
-    Strategy,
-    score_samples,
-)
+from judge.runner.strategies import ScoringPlan, score_samples
+from judge.settings import DEFAULTS, JudgeSettings, Strategy
 from judge.types import Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 __all__ = ["BatchStats", "Calibrating", "Judge"]
 
 logger = logging.getLogger(__name__)
-
-
-class Calibrating(Protocol):
-    """What `Judge` needs of a calibrator (`calibration.Calibrator` is one)."""
-
-    def calibrate_judgment(self, judgment: Judgment, *, force: bool = False) -> Judgment:
-        """Return the judgment with a calibrated score; refuse another configuration."""
-        ...
-
-    def calibrate_pair(self, judgment: PairJudgment, *, force: bool = False) -> PairJudgment:
-        """Return the pair judgment with a calibrated P(a); refuse another configuration."""
-        ...
 
 
 def _with_probs_source(judgment: Any, stats: BatchStats, capabilities: Capabilities) -> Any:
@@ -74,12 +54,13 @@ def _with_probs_source(judgment: Any, stats: BatchStats, capabilities: Capabilit
 class Judge:
     """Scores responses against a rubric, or compares two, with a model backend.
 
-    `strategy` picks how the judge reasons (see `judge.runner.strategies`): ``breadth`` (every
+    Its `settings` (a `JudgeSettings`) say how it judges: `strategy` ``breadth`` (every
     criterion, one batch), ``depth`` (solve, then verify the critical criteria: two batches) or
-    ``auto`` (route each sample: one more batch). `samples` > 1 draws that many judgments per
-    request in the same batch (self-consistency). `principles` > 0 adds that many sampled
-    principle lists to breadth; `likert` adds a 1-N rating. Malformed outputs are retried
-    `retries` times, each time in one further batch, before they are recorded as failures.
+    ``auto`` (route each sample: one more batch); `samples` > 1 draws that many judgments per
+    request in the same batch (self-consistency); `principles`, `likert`, `retries` and the
+    decoding settings are documented on `JudgeSettings`. Any setting may also be given as a
+    keyword (``Judge(strategy="depth")``), applied on top of `settings`; the other keywords are
+    options of the backend factory (``model``, ``base_url``, ...).
     """
 
     def __init__(
@@ -87,82 +68,38 @@ class Judge:
         backend: Backend | str = "transformers",
         rubric: Rubric | str = "helpfulness",
         *,
+        settings: JudgeSettings | None = None,
         prompts: PromptLibrary | None = None,
-        max_rationale_chars: int = 200,
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        hard_rule_cap: bool = True,
-        retries: int = 1,
-        strategy: Strategy = "breadth",
-        samples: int = 1,
-        sample_temperature: float = DEFAULT_SAMPLE_TEMPERATURE,
-        principles: int = 0,
-        likert: int | None = None,
-        depth_criteria: int = MAX_DEPTH_CRITERIA,
-        max_solution_tokens: int = 384,
-        tie_margin: float = TIE_MARGIN,
-        calibrator: Calibrating | str | Path | None = None,
+        calibrator: Calibrating | None = None,
         force_calibrator: bool = False,
-        **backend_options: Any,
+        **options: Any,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise ConfigError(
-                f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-            )
-        for name, value, low in (
-            ("samples", samples, 1),
-            ("principles", principles, 0),
-            ("retries", retries, 0),
-        ):
-            if value < low:
-                raise ConfigError(f"{name} {value} < {low}")
-        if not 1 <= depth_criteria <= MAX_DEPTH_CRITERIA:
-            raise ConfigError(f"depth_criteria {depth_criteria} is outside 1..{MAX_DEPTH_CRITERIA}")
-        if not 0.0 <= tie_margin < 0.5:
-            raise ConfigError(f"tie_margin {tie_margin} is outside [0, 0.5)")
-        if samples > 1 and temperature == 0 and sample_temperature <= 0:
-            raise ConfigError("samples > 1 needs a temperature > 0: greedy draws are all the same")
+        fields = type(settings or DEFAULTS).model_fields
+        overrides = {name: options.pop(name) for name in list(options) if name in fields}
+        self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
         self.backend: Backend = (
-            create_backend(backend, **backend_options) if isinstance(backend, str) else backend
+            create_backend(backend, **options) if isinstance(backend, str) else backend
         )
         self.rubric = load_rubric(rubric) if isinstance(rubric, str) else rubric
         self.prompts = prompts or default_prompts()
-        self.hard_rule_cap = hard_rule_cap
-        self.retries = retries
-        self.strategy: Strategy = strategy
-        self.principles = principles
-        self.likert = None if likert is None else check_scale(likert)
-        self.depth_criteria = depth_criteria
-        self.tie_margin = tie_margin
         self.builder = RequestBuilder(
             prompts=self.prompts,
             capabilities=self.backend.capabilities,
-            max_rationale_chars=max_rationale_chars,
-            temperature=temperature,
-            seed=seed,
-            samples=samples,
-            sample_temperature=sample_temperature,
-            max_solution_tokens=max_solution_tokens,
+            max_rationale_chars=self.settings.max_rationale_chars,
+            temperature=self.settings.temperature,
+            seed=self.settings.seed,
+            samples=self.settings.samples,
+            sample_temperature=self.settings.sample_temperature,
+            max_solution_tokens=self.settings.max_solution_tokens,
         )
-        if isinstance(calibrator, str | Path):
-            # Imported here: `calibration` builds on `judge`, not the other way round.
-            from calibration.recalibrate import load_calibrator
-
-            calibrator = load_calibrator(calibrator)
         self.calibrator = calibrator
         self.force_calibrator = force_calibrator
         self.last_stats = BatchStats()
 
     @property
-    def planner(self) -> PointwisePlanner:
-        """The breadth planner of this judge's settings (the foundation's interface)."""
-        return PointwisePlanner(
-            prompts=self.prompts,
-            capabilities=self.backend.capabilities,
-            max_rationale_chars=self.builder.max_rationale_chars,
-            temperature=self.builder.temperature,
-            seed=self.builder.seed,
-        )
+    def strategy(self) -> Strategy:
+        """How this judge reasons (``breadth``, ``depth`` or ``auto``)."""
+        return self.settings.strategy
 
     @property
     def samples(self) -> int:
@@ -173,13 +110,13 @@ class Judge:
         names = {SYSTEM_TEMPLATE}
         if self.strategy in ("breadth", "auto"):
             names.add(POINTWISE_TEMPLATE)
-            if self.principles:
+            if self.settings.principles:
                 names.add(PRINCIPLES_TEMPLATE)
         if self.strategy in ("depth", "auto"):
             names.update((DEPTH_TEMPLATE, SOLVE_TEMPLATE))
         if self.strategy == "auto":
             names.add(ROUTE_TEMPLATE)
-        if self.likert is not None:
+        if self.settings.likert is not None:
             names.add(LIKERT_TEMPLATE)
         return tuple(sorted(names))
 
@@ -194,32 +131,24 @@ class Judge:
         return self.prompts.fingerprint(*self._score_templates())
 
     def _decoding(self) -> dict[str, Any]:
-        """The model and decoding settings every kind of judgment depends on."""
-        builder = self.builder
+        """The model and settings every kind of judgment depends on."""
         return {
             "model": self.backend.model_id,
             "capabilities": self.backend.capabilities.model_dump(mode="json"),
-            "max_rationale_chars": builder.max_rationale_chars,
-            "temperature": builder.temperature,
-            "seed": builder.seed,
-            "samples": builder.samples,
-            "sample_temperature": builder.judged_temperature,
+            "settings": self.settings.fingerprint,
         }
 
     @property
     def settings_fingerprint(self) -> str:
-        """Hash of everything that changes a judgment: model, rubric, templates, sampling, rules."""
+        """Hash of everything that changes a judgment: model, rubric, templates and settings.
+
+        The settings enter as the hash of the whole `JudgeSettings`, so no setting can escape it.
+        """
         return stable_hash(
             {
                 **self._decoding(),
                 "rubric": self.rubric.fingerprint,
                 "templates": self.template_fingerprint,
-                "hard_rule_cap": self.hard_rule_cap,
-                "strategy": self.strategy,
-                "principles": self.principles,
-                "likert": self.likert,
-                "depth_criteria": self.depth_criteria,
-                "max_solution_tokens": self.builder.max_solution_tokens,
             }
         )
 
@@ -233,7 +162,6 @@ class Judge:
             **self._decoding(),
             "method": method,
             "templates": templates,
-            "tie_margin": self.tie_margin,
         }
         rubric = ""
         if method == "rubric":
@@ -251,10 +179,10 @@ class Judge:
         plan = ScoringPlan(
             builder=self.builder,
             rubric=self.rubric,
-            hard_rule_cap=self.hard_rule_cap,
-            principles=self.principles,
-            likert=self.likert,
-            depth_criteria=self.depth_criteria,
+            hard_rule_cap=self.settings.hard_rule_cap,
+            principles=self.settings.principles,
+            likert=self.settings.likert,
+            depth_criteria=self.settings.depth_criteria,
             record={
                 "model": self.backend.model_id,
                 "rubric": self.rubric.name,
@@ -265,18 +193,13 @@ class Judge:
         )
         try:
             judgments = score_samples(
-                self.backend, plan, samples, self.strategy, stats, retries=self.retries
+                self.backend, plan, samples, self.strategy, stats, retries=self.settings.retries
             )
         finally:
             self.last_stats = stats
         capabilities = self.backend.capabilities
         judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
-        if self.calibrator is not None:
-            judgments = [
-                self.calibrator.calibrate_judgment(judgment, force=self.force_calibrator)
-                for judgment in judgments
-            ]
-        return judgments
+        return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
     def compare(self, pairs: Sequence[Pair], *, method: Method = "rubric") -> list[PairJudgment]:
         """Judge which response of each pair is better; one PairJudgment per pair, in order.
@@ -294,11 +217,13 @@ class Judge:
             builder=self.builder,
             rubric=self.rubric,
             method=method,
-            tie_margin=self.tie_margin,
+            tie_margin=self.settings.tie_margin,
             record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
         )
         try:
-            judgments = compare_pairs(self.backend, plan, pairs, stats, retries=self.retries)
+            judgments = compare_pairs(
+                self.backend, plan, pairs, stats, retries=self.settings.retries
+            )
         finally:
             self.last_stats = stats
         logger.info(
@@ -311,12 +236,7 @@ class Judge:
         )
         capabilities = self.backend.capabilities
         judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
-        if self.calibrator is not None:
-            judgments = [
-                self.calibrator.calibrate_pair(judgment, force=self.force_calibrator)
-                for judgment in judgments
-            ]
-        return judgments
+        return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
     def close(self) -> None:
         """Release the backend."""

@@ -9,21 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from judge.errors import ConfigError, VerdictParseError
-from judge.runner.formats import MAX_LIKERT_SCALE, likert_format
-from judge.types import Generation
-
-
-def check_scale(scale: int) -> int:
-    """Validate a Likert scale: 2..9, so every score is one digit (one token, distinct)."""
-    if not 2 <= scale <= MAX_LIKERT_SCALE:
-        raise ConfigError(
-            f"likert scale {scale} is outside 2..{MAX_LIKERT_SCALE}",
-            hint="each score must be one digit so that its token probability can be read",
-        )
-    return scale
+from judge.runner.formats import likert_format
+from judge.runner.parse import Failure, first_kind, output_failure
+from judge.types import ErrorKind, Generation, LikertRating
 
 
 def expected_score(probabilities: Mapping[str, float], scale: int) -> float:
@@ -45,34 +34,33 @@ class LikertReading:
     expected: float | None = None
     rationale: str = ""
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
-    def as_details(self) -> dict[str, Any]:
-        """The reading as JSON-ready fields of `Judgment.details["likert"]`."""
+    def as_rating(self) -> LikertRating:
+        """The reading as the judgment's typed `likert` field."""
         normalised = None
         if self.expected is not None:
             normalised = (self.expected - 1) / (self.scale - 1)
-        return {
-            "scale": self.scale,
-            "scores": list(self.scores),
-            "probabilities": self.probabilities,
-            "expected": self.expected,
-            "normalised": normalised,
-            "rationale": self.rationale,
-            "error": self.error,
-        }
+        return LikertRating(
+            scale=self.scale,
+            scores=self.scores,
+            probabilities=self.probabilities,
+            expected=self.expected,
+            normalised=normalised,
+            rationale=self.rationale,
+            error=self.error,
+        )
+
+
+def likert_failure(generation: Generation, scale: int, rationale_chars: int) -> Failure | None:
+    """Why a generation is not a usable Likert answer (None when it is)."""
+    return output_failure(generation, likert_format(scale, rationale_chars).parse)
 
 
 def likert_error(generation: Generation, scale: int, rationale_chars: int) -> str | None:
-    """Why a generation is not a usable Likert answer (None when it is)."""
-    if generation.error is not None:
-        return generation.error
-    if generation.finish_reason == "length":
-        return f"output cut at the token limit: {generation.text[-80:]!r}"
-    try:
-        likert_format(scale, rationale_chars).parse(generation.text)
-    except VerdictParseError as exc:
-        return exc.message
-    return None
+    """The message of `likert_failure` (a round's usability check)."""
+    failure = likert_failure(generation, scale, rationale_chars)
+    return None if failure is None else failure.message
 
 
 def read_likert(
@@ -84,10 +72,12 @@ def read_likert(
     it is the mean of the written digits (and `probabilities` is None).
     """
     output = likert_format(scale, rationale_chars)
-    usable = [g for g in generations if likert_error(g, scale, rationale_chars) is None]
+    failures = [likert_failure(g, scale, rationale_chars) for g in generations]
+    usable = [g for g, failure in zip(generations, failures, strict=True) if failure is None]
     if not usable:
-        errors = [likert_error(g, scale, rationale_chars) or "" for g in generations]
-        return LikertReading(scale=scale, error="; ".join(dict.fromkeys(errors)))
+        errors = [failure.message for failure in failures if failure is not None]
+        kind = first_kind(failure.kind for failure in failures if failure is not None)
+        return LikertReading(scale=scale, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
     parsed = [output.parse(generation.text) for generation in usable]
     scores = tuple(int(choice) for choice, _ in parsed)
     if all(generation.choice_probs is not None for generation in usable):

@@ -18,20 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from judge.backends.base import Backend
-from judge.errors import InputError, VerdictParseError
-from judge.inputs import describe_validation_error
-from judge.runner.aggregate import normalised_weights, verdict_values
+from judge.inputs import check_pairs
+from judge.runner.aggregate import rubric_margin
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
-from judge.runner.parse import verdict_check
+from judge.runner.parse import Failure, first_kind, output_failure, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
+from judge.settings import DEFAULTS
 from judge.types import (
-    Criterion,
-    CriterionVerdict,
+    ErrorKind,
     Generation,
     Pair,
     PairJudgment,
@@ -43,44 +40,8 @@ from judge.types import (
 Method = Literal["rubric", "direct"]
 Winner = Literal["a", "b", "tie"]
 
-TIE_MARGIN = 0.05
-"""|p_a - 1/2| below this is a tie: a 52.5/47.5 preference is not a decision."""
 FLIP_CONFIDENCE_FACTOR = 0.5
 """A flip between the orders multiplies the confidence: the position decided, not the content."""
-
-
-def check_pairs(pairs: Sequence[Pair]) -> None:
-    """Raise InputError naming every pair and field whose response is empty."""
-    problems = [
-        f"pair {pair.id!r}: {name} is empty"
-        for pair in pairs
-        for name in ("response_a", "response_b")
-        if not getattr(pair, name).strip()
-    ]
-    if problems:
-        raise InputError(
-            "; ".join(problems),
-            hint="both responses of a pair need text; score a single response with `judge score`",
-        )
-
-
-def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
-    """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
-
-    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
-    """
-    try:
-        pair = Pair.model_validate(record)
-    except ValidationError as exc:
-        raise InputError(
-            f"{where}: {describe_validation_error(exc, 'pair')}",
-            hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
-        ) from None
-    try:
-        check_pairs([pair])
-    except InputError as exc:
-        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
-    return pair
 
 
 def identical(pair: Pair) -> bool:
@@ -107,27 +68,27 @@ class OrderReading:
     votes_first: float | None
     rationale: str = ""
     error: str | None = None
+    error_kind: ErrorKind | None = None
+
+
+def _order_failure(generation: Generation, rationale_chars: int) -> Failure | None:
+    return output_failure(generation, pair_format(rationale_chars).parse)
 
 
 def _order_error(generation: Generation, rationale_chars: int) -> str | None:
-    if generation.error is not None:
-        return generation.error
-    if generation.finish_reason == "length":
-        return f"output cut at the token limit: {generation.text[-80:]!r}"
-    try:
-        pair_format(rationale_chars).parse(generation.text)
-    except VerdictParseError as exc:
-        return exc.message
-    return None
+    failure = _order_failure(generation, rationale_chars)
+    return None if failure is None else failure.message
 
 
 def read_order(generations: Sequence[Generation], rationale_chars: int) -> OrderReading:
     """Average P("A") over the usable draws of one order (None without token probabilities)."""
     output = pair_format(rationale_chars)
-    usable = [g for g in generations if _order_error(g, rationale_chars) is None]
+    failures = [_order_failure(g, rationale_chars) for g in generations]
+    usable = [g for g, failure in zip(generations, failures, strict=True) if failure is None]
     if not usable:
-        errors = [_order_error(g, rationale_chars) or "" for g in generations]
-        return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)))
+        errors = [failure.message for failure in failures if failure is not None]
+        kind = first_kind(failure.kind for failure in failures if failure is not None)
+        return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
     answers = [output.parse(generation.text) for generation in usable]
     votes = sum(answer == "A" for answer, _ in answers) / len(answers)
     p_first = None
@@ -162,8 +123,6 @@ def combine_orders(ab: OrderReading, ba: OrderReading, tie_margin: float) -> dic
     if with_probs:
         confidence = max(p_a, 1.0 - p_a) * (1.0 if consistent else FLIP_CONFIDENCE_FACTOR)
     details: dict[str, Any] = {
-        "winner_ab": winner_ab,
-        "winner_ba": winner_ba,
         "p_first_ab": ab.p_first,
         "p_first_ba": ba.p_first,
         "rationale_ab": ab.rationale,
@@ -181,6 +140,8 @@ def combine_orders(ab: OrderReading, ba: OrderReading, tie_margin: float) -> dic
         "p_a_ab": p_a_ab if with_probs else None,
         "p_a_ba": p_a_ba if with_probs else None,
         "winner": decide(p_a, tie_margin),
+        "winner_ab": winner_ab,
+        "winner_ba": winner_ba,
         "consistent": consistent,
         "confidence": confidence,
         "details": details,
@@ -194,29 +155,8 @@ class PairPlan:
     builder: RequestBuilder
     rubric: Rubric
     method: Method
-    tie_margin: float = TIE_MARGIN
+    tie_margin: float = DEFAULTS.tie_margin
     record: dict[str, Any] = field(default_factory=dict)
-
-
-def rubric_margin(
-    criteria: Sequence[Criterion],
-    verdicts_a: Sequence[CriterionVerdict],
-    verdicts_b: Sequence[CriterionVerdict],
-) -> tuple[float, dict[str, dict[str, float]]]:
-    """sum_k w_k (p_yes_k(a) - p_yes_k(b)) with weights normalised to 1, and each term.
-
-    P(yes) values are used when every verdict has one, else the 0/1 verdicts.
-    """
-    values = verdict_values([*verdicts_a, *verdicts_b])
-    values_a, values_b = values[: len(verdicts_a)], values[len(verdicts_a) :]
-    terms = {
-        c.id: {"a": a, "b": b, "weight": w}
-        for c, a, b, w in zip(
-            criteria, values_a, values_b, normalised_weights(criteria), strict=True
-        )
-    }
-    margin = sum(term["weight"] * (term["a"] - term["b"]) for term in terms.values())
-    return margin, terms
 
 
 def _side_sample(pair: Pair, side: str) -> Sample:
@@ -250,7 +190,10 @@ def _read_direct(
     ab, ba = (read_order(attempts[task.request.id].generations, chars) for task in tasks)
     errors = [f"order {name}: {r.error}" for name, r in (("ab", ab), ("ba", ba)) if r.error]
     if errors:
-        return {"error": "; ".join(errors)}
+        return {
+            "error": "; ".join(errors),
+            "error_kind": first_kind((ab.error_kind, ba.error_kind)),
+        }
     return combine_orders(ab, ba, plan.tie_margin)
 
 
@@ -272,6 +215,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         )
     usage = Usage()
     details: dict[str, Any] = {"samples": samples}
+    margin: float | None = None
     if plan.method == "rubric":
         criteria = list(plan.rubric.leaves())
         tasks = {
@@ -305,16 +249,35 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         ]
         if failed:
             return PairJudgment(
-                error="; ".join(failed), strategy="rubric", usage=usage, details=details, **record
+                error="; ".join(failed),
+                error_kind=first_kind(v.error_kind for side in ("a", "b") for v in verdicts[side]),
+                strategy="rubric",
+                usage=usage,
+                details=details,
+                **record,
             )
-        margin, terms = rubric_margin(criteria, verdicts["a"], verdicts["b"])
+        found = rubric_margin(
+            criteria,
+            {v.criterion_id: v for v in verdicts["a"]},
+            {v.criterion_id: v for v in verdicts["b"]},
+        )
+        if found is None:
+            return PairJudgment(
+                error="no criterion was evaluated on both responses",
+                strategy="rubric",
+                usage=usage,
+                details=details,
+                **record,
+            )
+        margin = found.value
         p_a = (1.0 + margin) / 2
-        details.update({"margin": margin, "criteria": terms})
+        details["criteria"] = found.terms
         if decide(p_a, plan.tie_margin) != "tie":
             with_probs = all(v.p_yes is not None for side in ("a", "b") for v in verdicts[side])
             return PairJudgment(
                 p_a=p_a,
                 winner=decide(p_a, plan.tie_margin),
+                margin=margin,
                 confidence=max(p_a, 1.0 - p_a) if with_probs else None,
                 strategy="rubric",
                 usage=usage,
@@ -330,7 +293,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
     strategy = "rubric+direct" if "fallback" in details else "direct"
     fields = _read_direct(plan, direct, attempts)
     fields["details"] = {**details, **fields.get("details", {})}
-    return PairJudgment(strategy=strategy, usage=usage, **fields, **record)
+    return PairJudgment(strategy=strategy, usage=usage, margin=margin, **fields, **record)
 
 
 def compare_pairs(

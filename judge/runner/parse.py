@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from judge.errors import VerdictParseError
-from judge.types import CriterionVerdict, Generation
+from judge.types import CriterionVerdict, ErrorKind, Generation
 
 _VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
 _RATIONALE_RE = re.compile(r'"rationale"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
@@ -40,19 +41,41 @@ def parse_verdict_text(text: str) -> tuple[str, str]:
     return found.group(1).lower(), rationale.strip()
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why an output is unusable: its kind (what code reads) and its message (what people read)."""
+
+    kind: ErrorKind
+    message: str
+
+
+def output_failure(generation: Generation, parse: Callable[[str], object]) -> Failure | None:
+    """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable."""
+    if generation.error is not None:
+        return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+    if generation.finish_reason == "length":
+        message = f"output cut at the token limit: {generation.text[-80:]!r}"
+        return Failure(ErrorKind.TRUNCATED, message)
+    try:
+        parse(generation.text)
+    except VerdictParseError as exc:
+        return Failure(ErrorKind.UNPARSEABLE, exc.message)
+    return None
+
+
+def first_kind(kinds: Iterable[ErrorKind | None]) -> ErrorKind:
+    """The kind of a failure made of several: the first one's (a generation failure if none)."""
+    return next((kind for kind in kinds if kind is not None), ErrorKind.GENERATION)
+
+
 def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
     """Turn one generation into a CriterionVerdict; failures become the verdict's `error`."""
-    if generation.error is not None:
-        return CriterionVerdict(criterion_id=criterion_id, error=generation.error)
-    if generation.finish_reason == "length":
+    failure = output_failure(generation, parse_verdict_text)
+    if failure is not None:
         return CriterionVerdict(
-            criterion_id=criterion_id,
-            error=f"output cut at the token limit: {generation.text[-80:]!r}",
+            criterion_id=criterion_id, error=failure.message, error_kind=failure.kind
         )
-    try:
-        verdict, rationale = parse_verdict_text(generation.text)
-    except VerdictParseError as exc:
-        return CriterionVerdict(criterion_id=criterion_id, error=exc.message)
+    verdict, rationale = parse_verdict_text(generation.text)
     p_yes = None
     if generation.choice_probs is not None:
         total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))

@@ -1,6 +1,10 @@
 """Render every kind of request the runner sends, laid out so requests of one sample share a prefix.
 
-Request ids are ``s<i>/<criterion id>`` for verdicts (as the foundation's planner names them) and
+This is the one planner: `RequestBuilder.plan_verdicts` lays out breadth verdict requests
+(samples x criteria, each sample's requests adjacent and sharing a `prefix_group`), and the
+strategies, pairwise comparisons and the rubric engine build every other request here.
+
+Request ids are ``s<i>/<criterion id>`` for verdicts and
 ``s<i>/#<role>`` for the other roles of sample i; ``#`` cannot occur in a criterion id, so the
 two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterion id>``,
 ``p<i>/b/<criterion id>`` for rubric verdicts). All requests of one sample or pair carry one
@@ -9,6 +13,7 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +29,7 @@ from judge.runner.formats import (
     verdict_constraint,
     verdict_max_tokens,
 )
+from judge.settings import DEFAULTS
 from judge.types import (
     ChoiceProbe,
     Criterion,
@@ -44,11 +50,18 @@ PRINCIPLES_TEMPLATE = "breadth_principles"
 LIKERT_TEMPLATE = "pointwise_likert"
 PAIRWISE_TEMPLATE = "pairwise_direct"
 
-DEFAULT_SAMPLE_TEMPERATURE = 0.7
-
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A request and what it judges: which sample (by position) and which criterion."""
+
+    request: GenerationRequest
+    sample_index: int
+    criterion: Criterion
 
 
 @dataclass(frozen=True)
@@ -62,12 +75,12 @@ class RequestBuilder:
 
     prompts: PromptLibrary
     capabilities: Capabilities
-    max_rationale_chars: int = 200
-    temperature: float = 0.0
-    seed: int | None = 0
-    samples: int = 1
-    sample_temperature: float = DEFAULT_SAMPLE_TEMPERATURE
-    max_solution_tokens: int = 384
+    max_rationale_chars: int = DEFAULTS.max_rationale_chars
+    temperature: float = DEFAULTS.temperature
+    seed: int | None = DEFAULTS.seed
+    samples: int = DEFAULTS.samples
+    sample_temperature: float = DEFAULTS.sample_temperature
+    max_solution_tokens: int = DEFAULTS.max_solution_tokens
     max_principles: int = 5
     principle_chars: int = 80
 
@@ -106,6 +119,22 @@ class RequestBuilder:
             max_rationale_chars=self.max_rationale_chars,
             **fields,
         )
+
+    def plan_verdicts(
+        self, samples: Sequence[Sample], rubric: Rubric, *, only: set[str] | None = None
+    ) -> list[PlannedRequest]:
+        """One verdict request per (sample, criterion), grouped by sample, in rubric order.
+
+        `only` restricts the plan to those request ids (a retry round).
+        """
+        planned = []
+        for index, sample in enumerate(samples):
+            for criterion in rubric.leaves():
+                if only is not None and f"s{index}/{criterion.id}" not in only:
+                    continue
+                request = self.verdict(index, sample, rubric, criterion)
+                planned.append(PlannedRequest(request, index, criterion))
+        return planned
 
     def verdict(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from judge.backends.base import Backend, group_by_request
-from judge.types import Generation, GenerationRequest, SamplingParams, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, SamplingParams, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,13 @@ class Attempt:
     usage: Usage
 
 
-def retryable(error: str) -> bool:
-    """Malformed or failed outputs are retried; a prompt over the context never fits on retry."""
-    return "context" not in error
+NEVER_RETRIED = frozenset({ErrorKind.CONTEXT_OVERFLOW, ErrorKind.INVALID_INPUT})
+"""Failures no retry can fix: the same prompt never fits, the same input is never valid."""
+
+
+def retryable(generation: Generation) -> bool:
+    """Malformed or failed outputs are retried, unless the backend's failure kind rules it out."""
+    return generation.error_kind not in NEVER_RETRIED
 
 
 def _retry_request(request: GenerationRequest, count: int, attempt: int) -> GenerationRequest:
@@ -115,8 +119,7 @@ def run_round(
         for task in tasks:
             slots = []
             for slot, generation in enumerate(final[task.request.id]):
-                error = task.check(generation)
-                if error is not None and retryable(error):
+                if task.check(generation) is not None and retryable(generation):
                     slots.append(slot)
             if slots:
                 failed[task.request.id] = slots
@@ -134,6 +137,19 @@ def run_round(
                 final[request_id][slot] = generation.model_copy(update={"sample_index": slot})
                 usage[request_id] = usage[request_id] + generation.usage
     return {request_id: Attempt(tuple(final[request_id]), usage[request_id]) for request_id in ids}
+
+
+def ask(
+    backend: Backend,
+    tasks: Sequence[Task],
+    *,
+    retries: int,
+    label: str = "judge",
+    stats: BatchStats | None = None,
+) -> dict[str, list[Generation]]:
+    """`run_round` for callers that need only each request's final generations."""
+    attempts = run_round(backend, tasks, stats or BatchStats(), retries=retries, label=label)
+    return {request_id: list(attempt.generations) for request_id, attempt in attempts.items()}
 
 
 Flow = Generator[list[Task], dict[str, Attempt], Result]

@@ -9,11 +9,11 @@ the judge itself, under a constrained choice, and reads P(route) from the token 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from judge.errors import VerdictParseError
 from judge.runner.formats import route_format
-from judge.types import Generation
+from judge.types import Generation, RouteChoice
 
 Route = Literal["objective", "subjective"]
 RouteSource = Literal["rubric", "model", "fallback"]
@@ -38,18 +38,15 @@ class RouteDecision:
         """The strategy this route selects."""
         return STRATEGY_FOR_ROUTE[self.route]
 
-    def as_details(self) -> dict[str, Any]:
-        """The decision as JSON-ready fields of `Judgment.details`."""
-        details: dict[str, Any] = {
-            "route": self.route,
-            "p_route": self.p_route,
-            "route_source": self.source,
-        }
-        if self.probabilities is not None:
-            details["route_probabilities"] = self.probabilities
-        if self.note is not None:
-            details["route_note"] = self.note
-        return details
+    def as_choice(self) -> RouteChoice:
+        """The decision as the judgment's typed `route` field."""
+        return RouteChoice(
+            route=self.route,
+            p_route=self.p_route,
+            source=self.source,
+            probabilities=self.probabilities,
+            note=self.note,
+        )
 
 
 def route_error(generation: Generation) -> str | None:

@@ -18,24 +18,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from judge.backends.base import Backend
 from judge.errors import VerdictParseError
 from judge.runner.aggregate import aggregate, normalised_weights
 from judge.runner.consistency import MergedVerdict, merge_principles, merge_verdicts
 from judge.runner.likert import likert_error, read_likert
-from judge.runner.parse import verdict_check
+from judge.runner.parse import first_kind, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.runner.routing import RouteDecision, read_route, route_error
-from judge.types import Criterion, CriterionVerdict, Generation, Judgment, Rubric, Sample, Usage
+from judge.settings import DEFAULTS, Strategy
+from judge.types import (
+    Agreement,
+    Criterion,
+    CriterionVerdict,
+    ErrorKind,
+    Generation,
+    Judgment,
+    LikertRating,
+    Rubric,
+    Sample,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["breadth", "depth", "auto"]
-STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
-MAX_DEPTH_CRITERIA = 3
 
 JudgmentFlow = Flow[Judgment]
 
@@ -46,10 +55,10 @@ class ScoringPlan:
 
     builder: RequestBuilder
     rubric: Rubric
-    hard_rule_cap: bool = True
-    principles: int = 0
-    likert: int | None = None
-    depth_criteria: int = MAX_DEPTH_CRITERIA
+    hard_rule_cap: bool = DEFAULTS.hard_rule_cap
+    principles: int = DEFAULTS.principles
+    likert: int | None = DEFAULTS.likert
+    depth_criteria: int = DEFAULTS.depth_criteria
     record: dict[str, Any] = field(default_factory=dict)
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
 
@@ -61,6 +70,12 @@ def critical_criteria(rubric: Rubric, limit: int) -> list[Criterion]:
         range(len(leaves)), key=lambda i: (leaves[i].kind != "hard_rule", -leaves[i].weight, i)
     )
     return [leaves[i] for i in ranked[: max(1, limit)]]
+
+
+def _unusable_kind(generations: Sequence[Generation]) -> ErrorKind:
+    """The kind of a failed step: the backend's failure if it had one, else an unreadable output."""
+    failed = [generation.error_kind for generation in generations if generation.error is not None]
+    return (failed[0] or ErrorKind.GENERATION) if failed else ErrorKind.UNPARSEABLE
 
 
 def _solve_error(generation: Generation) -> str | None:
@@ -166,6 +181,8 @@ def _finish(
     record = {**plan.record, "sample_id": sample.id, "strategy": strategy, "usage": usage}
     details = {**details, "samples": plan.builder.samples}
     errors = [f"{v.criterion_id}: {v.error}" for v in verdicts if v.error is not None]
+    kinds = [v.error_kind for v in verdicts if v.error is not None]
+    likert: LikertRating | None = None
     all_criteria, all_verdicts = list(criteria), list(verdicts)
     for task in extra_tasks:
         attempt = attempts[task.request.id]
@@ -173,6 +190,7 @@ def _finish(
             principles = _principle_verdicts(plan, attempt, criteria)
             if isinstance(principles, str):
                 errors.append(principles)
+                kinds.append(_unusable_kind(attempt.generations))
             else:
                 all_criteria += principles[0]
                 all_verdicts += principles[1]
@@ -181,18 +199,25 @@ def _finish(
             reading = read_likert(
                 attempt.generations, plan.likert, plan.builder.max_rationale_chars
             )
-            details["likert"] = reading.as_details()
+            likert = reading.as_rating()
             if reading.error is not None:
                 errors.append(f"likert: {reading.error}")
+                kinds.append(reading.error_kind)
     if errors:
         return Judgment(
-            error="; ".join(errors), verdicts=tuple(all_verdicts), details=details, **record
+            error="; ".join(errors),
+            error_kind=first_kind(kinds),
+            verdicts=tuple(all_verdicts),
+            likert=likert,
+            details=details,
+            **record,
         )
     result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap)
     confidence = result.confidence
+    consistency = None
     if plan.builder.samples > 1:
-        details.update(_consistency(criteria, merged, plan.hard_rule_cap))
-        confidence = details["agreement"]
+        consistency = _consistency(criteria, merged, plan.hard_rule_cap, plan.builder.samples)
+        confidence = consistency.agreement
     elif confidence is None:
         details["confidence"] = "unavailable: the backend gives no token probabilities"
     return Judgment(
@@ -200,15 +225,20 @@ def _finish(
         confidence=confidence,
         capped_by=result.capped_by,
         verdicts=tuple(all_verdicts),
+        consistency=consistency,
+        likert=likert,
         details=details,
         **record,
     )
 
 
 def _consistency(
-    criteria: Sequence[Criterion], merged: Sequence[MergedVerdict], hard_rule_cap: bool
-) -> dict[str, Any]:
-    """Self-consistency details: per-criterion agreement, its weighted mean, each draw's score."""
+    criteria: Sequence[Criterion],
+    merged: Sequence[MergedVerdict],
+    hard_rule_cap: bool,
+    samples: int,
+) -> Agreement:
+    """Self-consistency: per-criterion agreement, its weighted mean, each draw's score."""
     weights = normalised_weights(criteria)
     agreements = [item.agreement or 0.0 for item in merged]
     overall = sum(w * a for w, a in zip(weights, agreements, strict=True))
@@ -220,11 +250,12 @@ def _consistency(
             scores.append(None)
             continue
         scores.append(aggregate(criteria, readings, hard_rule_cap=hard_rule_cap).score)
-    return {
-        "agreement": overall,
-        "agreement_by_criterion": {c.id: a for c, a in zip(criteria, agreements, strict=True)},
-        "sample_scores": scores,
-    }
+    return Agreement(
+        samples=samples,
+        agreement=overall,
+        by_criterion={c.id: a for c, a in zip(criteria, agreements, strict=True)},
+        sample_scores=tuple(scores),
+    )
 
 
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
@@ -257,6 +288,7 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
         if error is not None:
             return Judgment(
                 error=f"depth: the solve step failed: {error}",
+                error_kind=_unusable_kind([generation]),
                 strategy="depth",
                 sample_id=sample.id,
                 usage=usage,
@@ -306,7 +338,7 @@ def auto_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     return judgment.model_copy(
         update={
             "usage": judgment.usage + usage,
-            "details": {**judgment.details, **decision.as_details()},
+            "route": decision.as_choice(),
         }
     )
 

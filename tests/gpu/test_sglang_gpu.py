@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from judge.backends.base import check_batch
-from judge.backends.sglang_engine import SGLangEngineBackend, engine_unavailable_reason
+from judge.backends.sglang.engine import SGLangEngineBackend, engine_unavailable_reason
 from judge.errors import BackendUnavailableError
 from judge.types import (
     ChoiceProbe,
@@ -175,14 +175,14 @@ def server_url(engine_backend: SGLangEngineBackend) -> Iterator[str]:
 
 
 def test_server_scores_end_to_end(server_url: str) -> None:
-    from judge.backends.sglang_server import SGLangServerBackend
+    from judge.backends.sglang.server import SGLangServerBackend
 
     with SGLangServerBackend(server_url, model=MODEL, wait_for_server=600.0) as backend:
         _check_scoring(backend)
 
 
 def test_server_refuses_another_model(server_url: str) -> None:
-    from judge.backends.sglang_server import SGLangServerBackend
+    from judge.backends.sglang.server import SGLangServerBackend
 
     with pytest.raises(BackendUnavailableError, match="not 'some-org/another-model'"):
         SGLangServerBackend(server_url, model="some-org/another-model", wait_for_server=600.0)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from judge.library import load_rubric
 from judge.prompting import default_prompts
-from judge.rubric.library import load_rubric
 from judge.runner.judge import Judge
 from judge.runner.parse import read_verdict
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
@@ -41,12 +41,12 @@ SAMPLES = [
 
 
 def test_twenty_constrained_generations_parse_and_probabilities_sum_to_one(embedded_backend):
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(),
         capabilities=embedded_backend.capabilities,
         max_rationale_chars=60,
     )
-    planned = planner.plan(SAMPLES, load_rubric("helpfulness"))
+    planned = planner.plan_verdicts(SAMPLES, load_rubric("helpfulness"))
     assert len(planned) >= 20
     generations = embedded_backend.generate([item.request for item in planned])
     assert len(generations) == len(planned)
@@ -121,6 +121,15 @@ def test_cli_refuses_a_response_longer_than_the_context():
     assert "context of 8192 tokens" in result.stdout and "Traceback" not in result.stderr
 
 
+def test_an_over_long_prompt_is_a_context_overflow_and_costs_no_retry(embedded_backend):
+    from judge.types import ErrorKind, Sample
+
+    judge = Judge(embedded_backend, "helpfulness")
+    [judgment] = judge.score([Sample(id="long", prompt="Summarise.", response="word " * 20_000)])
+    assert judgment.error_kind == ErrorKind.CONTEXT_OVERFLOW
+    assert judge.last_stats.backend_calls == 1, "a prompt over the context is never retried"
+
+
 def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
     wheel_dir = tmp_path / "wheel"
     subprocess.run(
@@ -180,7 +189,7 @@ def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
             sys.executable,
             "-S",
             "-c",
-            "import judge.prompting as p; print(p.resource_dir('prompts'))",
+            "import judge.paths as p; print(p.resource_dir('prompts'))",
         ],
         capture_output=True,
         text=True,

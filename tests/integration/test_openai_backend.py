@@ -16,8 +16,8 @@ import pytest
 
 from judge.backends.openai import OpenAIBackend
 from judge.errors import BackendUnavailableError
+from judge.runner.formats import VERDICT_CHOICES, VERDICT_MARKER, verdict_schema
 from judge.runner.judge import Judge
-from judge.runner.plan import VERDICT_CHOICES, VERDICT_MARKER, verdict_schema
 from judge.types import (
     ChoiceProbe,
     Constraint,

@@ -12,10 +12,10 @@ import math
 
 import pytest
 
+from judge.library import load_rubric
 from judge.prompting import default_prompts
-from judge.rubric.library import load_rubric
 from judge.runner.judge import Judge
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
@@ -49,12 +49,14 @@ def test_bfloat16_compute_gives_float32_probabilities(bf16_backend):
     capabilities = bf16_backend.capabilities
     assert (capabilities.compute_dtype, capabilities.probs_dtype) == ("bfloat16", "float32")
 
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(), capabilities=capabilities, max_rationale_chars=40
     )
     rubric = load_rubric("helpfulness")
     first = rubric.criteria[0].id
-    planned = [item for item in planner.plan(SAMPLES, rubric) if item.criterion.id == first]
+    planned = [
+        item for item in planner.plan_verdicts(SAMPLES, rubric) if item.criterion.id == first
+    ]
     assert len(planned) == len(SAMPLES)
     generations = bf16_backend.generate([item.request for item in planned])
     p_yes = []

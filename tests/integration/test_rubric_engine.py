@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from judge.library import dump_rubric, load_rubric_file
 from judge.rubric.cache import RubricCache
 from judge.rubric.generate import generate_rubric
-from judge.rubric.library import dump_rubric, load_rubric_file
 from judge.rubric.refine import refine_with_stats
 from judge.rubric.settings import GenerateSettings, RefineSettings
 from judge.runner.judge import Judge

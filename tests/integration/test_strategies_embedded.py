@@ -71,7 +71,7 @@ def test_compare_runs_both_orders_and_swap_averages(run):
     assert 0.0 <= result.p_a_ab <= 1.0 and 0.0 <= result.p_a_ba <= 1.0
     assert result.p_a == pytest.approx((result.p_a_ab + result.p_a_ba) / 2)
     assert isinstance(result.consistent, bool) and result.winner in ("a", "b", "tie")
-    assert result.details["winner_ab"] in ("a", "b") and result.usage.cached_tokens > 0
+    assert result.winner_ab in ("a", "b") and result.usage.cached_tokens > 0
 
 
 def test_score_breadth_and_depth(run):
@@ -89,10 +89,10 @@ def test_score_breadth_and_depth(run):
 def test_score_auto_records_the_route_and_its_probability(run):
     judgment = json.loads(run(*SCORE, "--strategy", "auto", *SOLVE))
     assert judgment["error"] is None
-    details = judgment["details"]
-    assert details["route"] in ("objective", "subjective") and details["route_source"] == "model"
-    probabilities = details["route_probabilities"]
+    route = judgment["route"]
+    assert route["route"] in ("objective", "subjective") and route["source"] == "model"
+    probabilities = route["probabilities"]
     assert sum(probabilities.values()) == pytest.approx(1.0)
-    assert details["p_route"] == pytest.approx(probabilities[details["route"]])
-    expected = {"objective": "depth", "subjective": "breadth"}[details["route"]]
+    assert route["p_route"] == pytest.approx(probabilities[route["route"]])
+    expected = {"objective": "depth", "subjective": "breadth"}[route["route"]]
     assert judgment["strategy"] == expected

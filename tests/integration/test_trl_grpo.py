@@ -8,7 +8,7 @@ pytest.importorskip("trl")
 
 from judge.backends.scripted import ScriptedBackend
 from judge.reward import RubricReward
-from tests.reward_backends import graded_reply
+from tests.doubles.reward import graded_reply
 
 pytestmark = [
     pytest.mark.slow,
@@ -104,7 +104,7 @@ def test_readme_trl_snippet_reward_is_called_the_way_grpo_trainer_calls_it(monke
     from judge import backends
     from tests.snippets import snippet
 
-    monkeypatch.setitem(backends._REGISTRY, "sglang-server", "tests.reward_backends:graded")
+    monkeypatch.setitem(backends._REGISTRY, "sglang-server", "tests.doubles.reward:graded")
     monkeypatch.chdir(tmp_path)
     built = {}
 

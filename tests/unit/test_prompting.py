@@ -4,18 +4,20 @@ import pytest
 
 from judge.backends.base import Capabilities
 from judge.errors import TemplateError
+from judge.library import load_rubric
 from judge.prompting import PromptContext, PromptLibrary, default_prompts, neutralise
-from judge.rubric.library import load_rubric
-from judge.runner.plan import PointwisePlanner
+from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
 
 def _user_prompt(response: str, reference: str | None = None) -> str:
-    planner = PointwisePlanner(
+    planner = RequestBuilder(
         prompts=default_prompts(), capabilities=Capabilities(structured_output=True)
     )
     sample = Sample(id="1", prompt="What is 2+2?", response=response, reference=reference)
-    return planner.plan([sample], load_rubric("helpfulness"))[0].request.messages[1].content
+    return (
+        planner.plan_verdicts([sample], load_rubric("helpfulness"))[0].request.messages[1].content
+    )
 
 
 @pytest.mark.parametrize("name", default_prompts().names())

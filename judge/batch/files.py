@@ -1,0 +1,266 @@
+"""Files of batch jobs: rows in (JSONL, Parquet, CSV), results out (JSONL, Parquet), crash-safely.
+
+Results go to an append-only JSONL journal, one line per row, written and fsynced once per batch.
+A `kill -9` can only leave a torn last line, which `Journal.load` detects and cuts off; a bad
+line anywhere else is corruption and is refused. For a JSONL output the journal is the output;
+for Parquet it sits beside it (``out.parquet.journal.jsonl``) and is converted when the job
+completes (written to a temporary file and renamed, so a Parquet file is never half-written).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from judge.errors import ConfigError, InputError
+
+InputFormat = Literal["jsonl", "parquet", "csv"]
+OutputFormat = Literal["jsonl", "parquet"]
+
+_SUFFIXES: dict[str, InputFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+}
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One input row: its number (line for JSONL, data row for CSV/Parquet) and its fields."""
+
+    number: int
+    record: Mapping[str, Any] | None = None
+    error: str | None = None
+    error_kind: str = "unreadable"
+
+
+def detect_format(path: Path, given: str | None = None) -> InputFormat:
+    """The file format from `given` or the file's suffix."""
+    name = given or _SUFFIXES.get(path.suffix.lower())
+    if name not in ("jsonl", "parquet", "csv"):
+        raise ConfigError(
+            f"cannot tell the format of {path}",
+            hint="name it .jsonl, .parquet or .csv, or pass the format explicitly",
+        )
+    return name  # type: ignore[return-value]
+
+
+def read_rows(path: Path, fmt: InputFormat) -> Iterator[RawRow]:
+    """Yield the rows of a file; rows that cannot be read carry an error, not an exception."""
+    if not path.is_file():
+        raise InputError(f"cannot read {path}: no such file")
+    if fmt == "jsonl":
+        yield from _jsonl_rows(path)
+    elif fmt == "csv":
+        yield from _csv_rows(path)
+    else:
+        yield from _parquet_rows(path)
+
+
+def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) -> int:
+    """How many rows of shard ``i/n`` `read_rows` yields, without parsing JSON rows."""
+    index, count = shard
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return len(range(index, int(pq.ParquetFile(path).metadata.num_rows), count))
+    if fmt == "csv":
+        return sum((row.number - 1) % count == index for row in _csv_rows(path))
+    total = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            total += bool(line.strip()) and (number - 1) % count == index
+    return total
+
+
+def _jsonl_rows(path: Path) -> Iterator[RawRow]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield RawRow(
+                    number, error=f"invalid UTF-8 at byte {exc.start}", error_kind="invalid_utf8"
+                )
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield RawRow(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(record, dict):
+                yield RawRow(number, error=f"expected a JSON object, got {type(record).__name__}")
+                continue
+            yield RawRow(number, record=record)
+
+
+def _csv_rows(path: Path) -> Iterator[RawRow]:
+    # surrogateescape keeps invalid bytes as lone surrogates, so one bad field fails one row.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        for number, record in enumerate(csv.DictReader(handle), start=1):
+            if None in record:
+                yield RawRow(number, error="more values than header columns")
+                continue
+            yield RawRow(number, record=record)
+
+
+def _parquet_rows(path: Path) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        for record in batch.to_pylist():
+            number += 1
+            yield RawRow(number, record=record)
+
+
+class Journal:
+    """An append-only JSONL file of result records, safe against being killed at any moment."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> list[dict[str, Any]]:
+        """Read the complete records; cut off a torn last line (from a kill mid-write)."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as handle:
+                handle.truncate(end)
+                handle.flush()
+                os.fsync(handle.fileno())
+        records = []
+        for number, line in enumerate(data[:end].splitlines(), start=1):
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise InputError(
+                    f"{self.path}:{number}: not a result record (the file is corrupt, or not "
+                    "the output of a judge batch job)",
+                    hint="use another output path, or --force to overwrite it",
+                ) from None
+            if not isinstance(record, dict) or "row" not in record or "id" not in record:
+                raise InputError(
+                    f"{self.path}:{number}: not a result record of a judge batch job",
+                    hint="use another output path, or --force to overwrite it",
+                )
+            records.append(record)
+        return records
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Append records as lines in one write, then flush and fsync."""
+        if not records:
+            return
+        payload = "".join(
+            json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records
+        )
+        with self.path.open("ab") as handle:
+            handle.write(payload.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def remove(self) -> None:
+        """Delete the journal file if it exists."""
+        self.path.unlink(missing_ok=True)
+
+
+# Parquet column types of the record fields; any other field is stored as a JSON string.
+def _parquet_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    verdict = pa.struct(
+        [
+            ("criterion_id", pa.string()),
+            ("verdict", pa.string()),
+            ("p_yes", pa.float64()),
+            ("rationale", pa.string()),
+            ("error", pa.string()),
+            ("error_kind", pa.string()),
+        ]
+    )
+    usage = pa.struct(
+        [
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("cached_tokens", pa.int64()),
+        ]
+    )
+    floats = ("score", "confidence", "p_a", "p_a_ab", "p_a_ba", "margin")
+    return {
+        "row": pa.int64(),
+        "verdicts": pa.list_(verdict),
+        "capped_by": pa.list_(pa.string()),
+        "usage": usage,
+        "consistent": pa.bool_(),
+        **{name: pa.float64() for name in floats},
+    }
+
+
+def parquet_schema(columns: Sequence[str]) -> Any:
+    """A pyarrow schema for record columns: typed where known, else strings (JSON for objects)."""
+    import pyarrow as pa
+
+    types = _parquet_types()
+    return pa.schema([(name, types.get(name, pa.string())) for name in columns])
+
+
+def _to_parquet_value(name: str, value: Any, typed: set[str]) -> Any:
+    if name in typed or value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def write_parquet(
+    target: Path,
+    columns: Sequence[str],
+    existing: Path | None,
+    records: Iterator[Mapping[str, Any]],
+) -> int:
+    """Write `existing` Parquet rows then `records` to `target` atomically; return the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema(columns)
+    typed = set(_parquet_types())
+    temporary = target.with_name(target.name + ".tmp")
+    written = 0
+    with pq.ParquetWriter(temporary, schema) as writer:
+        if existing is not None:
+            for batch in pq.ParquetFile(existing).iter_batches(batch_size=4096):
+                writer.write_table(pa.Table.from_batches([batch]).select(columns).cast(schema))
+                written += batch.num_rows
+        chunk: list[dict[str, Any]] = []
+        for record in records:
+            chunk.append({c: _to_parquet_value(c, record.get(c), typed) for c in columns})
+            if len(chunk) >= 4096:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                written += len(chunk)
+                chunk = []
+        if chunk:
+            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            written += len(chunk)
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return written
+
+
+def parquet_keys(path: Path) -> list[tuple[int, str, str, str]]:
+    """(row, id, job fingerprint, settings fingerprint) of every record of a Parquet output."""
+    import pyarrow.parquet as pq
+
+    names = ["row", "id", "job_fingerprint", "settings_fingerprint"]
+    table = pq.read_table(path, columns=names)
+    return list(zip(*(table.column(name).to_pylist() for name in names), strict=True))

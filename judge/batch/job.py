@@ -1,0 +1,307 @@
+"""Resumable batch scoring jobs (`judge batch`): rows in, one result record per row out.
+
+A job reads rows (JSONL, Parquet, CSV) on a prefetch thread that validates them and packs
+batches while the backend works on the previous one; each batch is one `Judge` call, and its
+records are appended to a journal and fsynced before the next (see `judge.batch.files`). A record
+is keyed by its row number and id plus the job fingerprint (the judge's settings fingerprint and
+the field mapping), so rerunning the same command skips the rows already written, and a changed
+rubric, model or template is refused instead of mixed in. Bad rows become records with their
+reason (`input_error`) and do not stop the job; `max_failures` stops it on purpose.
+
+`BatchScorer` is the per-batch function alone, shaped for Ray Data:
+``ds.map_batches(BatchScorer, fn_constructor_kwargs={...}, batch_size=64, concurrency=4)``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from judge.batch.files import (
+    InputFormat,
+    Journal,
+    count_rows,
+    detect_format,
+    parquet_keys,
+    read_rows,
+    write_parquet,
+)
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
+from judge.batch.scoring import (
+    BatchScorer,
+    job_fingerprint,
+    judge_fingerprints,
+    record_columns,
+    score_rows,
+)
+from judge.errors import ConfigError
+from judge.runner.judge import Judge
+from judge.runner.pairwise import Method
+from judge.types import Usage
+
+__all__ = [
+    "BatchJob",
+    "BatchOptions",
+    "BatchProgress",
+    "BatchScorer",
+    "FieldMap",
+    "parse_shard",
+    "record_columns",
+]
+
+
+@dataclass
+class BatchProgress:
+    """Counters of a running job (this run only; `skipped` rows were done by earlier runs)."""
+
+    total: int = 0
+    skipped: int = 0
+    judged: int = 0
+    failed: int = 0
+    bad_rows: int = 0
+    judgments: int = 0
+    score_sum: float = 0.0
+    failures: Counter[str] = field(default_factory=Counter)
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+    stopped: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Rows written by this run."""
+        return self.judged + self.failed + self.bad_rows
+
+    @property
+    def remaining(self) -> int:
+        """Rows of the shard still to do."""
+        return max(0, self.total - self.skipped - self.done)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    @property
+    def mean_score(self) -> float | None:
+        """Mean score of the rows judged by this run."""
+        return self.score_sum / self.judged if self.judged else None
+
+    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Count a written batch of records."""
+        for record in records:
+            if record["input_error"] is not None:
+                self.bad_rows += 1
+                self.failures[f"bad row: {record['input_error_kind']}"] += 1
+                continue
+            self.judgments += len(record.get("verdicts", ()))
+            usage = record.get("usage") or {}
+            self.usage = self.usage + Usage(**usage)
+            score = record.get("score", record.get("p_a"))
+            if record.get("error") is not None or score is None:
+                self.failed += 1
+                self.failures[f"judge: {record.get('error_kind') or 'no score'}"] += 1
+            else:
+                self.judged += 1
+                self.score_sum += score
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a job reads, batches and stops."""
+
+    fields: FieldMap = field(default_factory=FieldMap)
+    batch_size: int = 32
+    shard: tuple[int, int] = (0, 1)
+    max_failures: int | None = None
+    max_chars: int = MAX_CHARS
+    force: bool = False
+    compare_method: Method = "rubric"
+    input_format: str | None = None
+    output_format: str | None = None
+    prefetch: int = 2
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Read ``"i/n"`` (0 <= i < n)."""
+    index, _, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        raise ConfigError(f"shard {text!r}", hint="write it as i/n, e.g. 0/4") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise ConfigError(f"shard {text!r}: need 0 <= i < n", hint="shards are 0/n .. (n-1)/n")
+    return shard
+
+
+_END = object()
+
+
+class BatchJob:
+    """One resumable job: an input file, an output file, a judge."""
+
+    def __init__(self, judge: Judge, source: Path, output: Path, options: BatchOptions) -> None:
+        if options.batch_size < 1 or options.prefetch < 1:
+            raise ConfigError("batch size and prefetch must be >= 1")
+        if options.compare_method not in ("rubric", "direct"):
+            raise ConfigError(
+                f"compare method {options.compare_method!r}", hint="use rubric or direct"
+            )
+        self.judge, self.source, self.output, self.options = judge, source, output, options
+        self.input_format: InputFormat = detect_format(source, options.input_format)
+        fmt = options.output_format or (
+            "parquet" if output.suffix in (".parquet", ".pq") else "jsonl"
+        )
+        if fmt not in ("jsonl", "parquet"):
+            raise ConfigError(f"output format {fmt!r}", hint="use jsonl or parquet")
+        self.parquet = fmt == "parquet"
+        self.journal = Journal(
+            output.with_name(output.name + ".journal.jsonl") if self.parquet else output
+        )
+        self.fingerprint = job_fingerprint(
+            judge, options.fields, options.max_chars, options.compare_method
+        )
+        self.settings_fingerprint = judge_fingerprints(
+            judge, options.fields.pairwise, options.compare_method
+        )["settings_fingerprint"]
+        self.columns = record_columns(options.fields.pairwise)
+
+    def _in_shard(self, number: int) -> bool:
+        index, count = self.options.shard
+        return (number - 1) % count == index
+
+    def _resume(self) -> tuple[set[tuple[int, str]], dict[str, int]]:
+        """Rows already written (by row and id), refusing results of other settings."""
+        if self.options.force:
+            self.journal.remove()
+            if self.parquet:
+                self.output.unlink(missing_ok=True)
+        keys = [
+            (r["row"], r["id"], r.get("job_fingerprint"), r.get("settings_fingerprint"))
+            for r in self.journal.load()
+        ]
+        if self.parquet and self.output.exists():
+            keys = parquet_keys(self.output) + keys
+        stale = [key for key in keys if key[2] != self.fingerprint]
+        if stale:
+            changed = (
+                "the judge settings (rubric, model, templates or sampling)"
+                if stale[0][3] != self.settings_fingerprint
+                else "the field mapping or --max-chars"
+            )
+            raise ConfigError(
+                f"{self.output} holds {len(stale)} results made with other settings: "
+                f"{changed} changed (job fingerprint {stale[0][2]}, now {self.fingerprint})",
+                hint="pass --force to start over, or write to a new output path",
+            )
+        done = {(key[0], key[1]) for key in keys}
+        seen = {key[1]: key[0] for key in keys}
+        return done, seen
+
+    def _produce(
+        self,
+        done: set[tuple[int, str]],
+        seen: dict[str, int],
+        batches: queue.Queue[Any],
+        stop: threading.Event,
+    ) -> None:
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    batches.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            pending: list[PreparedRow] = []
+            valid = 0
+            for raw in read_rows(self.source, self.input_format):
+                if stop.is_set():
+                    return
+                if not self._in_shard(raw.number):
+                    continue
+                row = prepare_row(raw, self.options.fields, self.options.max_chars)
+                if (row.number, row.id) in done:
+                    continue
+                if not isinstance(row.item, BadRow):
+                    first = seen.setdefault(row.id, row.number)
+                    if first != row.number:
+                        row = PreparedRow(
+                            row.number,
+                            row.id,
+                            BadRow("duplicate_id", f"id {row.id!r} is also row {first}"),
+                        )
+                pending.append(row)
+                valid += not isinstance(row.item, BadRow)
+                # Bad rows ride along; a run of them is flushed so progress keeps moving.
+                if valid >= self.options.batch_size or len(pending) >= 4 * self.options.batch_size:
+                    if not put(pending):
+                        return
+                    pending, valid = [], 0
+            if pending and not put(pending):
+                return
+            put(_END)
+        except Exception as exc:  # raised again on the main thread
+            put(exc)
+
+    def run(self, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchProgress:
+        """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early."""
+        done, seen = self._resume()
+        progress = BatchProgress()
+        progress.total = count_rows(self.source, self.input_format, self.options.shard)
+        progress.skipped = len(done)
+        batches: queue.Queue[Any] = queue.Queue(maxsize=self.options.prefetch)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=self._produce,
+            args=(done, seen, batches, stop),
+            name="batch-prefetch",
+            daemon=True,
+        )
+        producer.start()
+        if on_progress:
+            on_progress(progress)
+        try:
+            while (item := batches.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                records = score_rows(
+                    self.judge,
+                    item,
+                    self.fingerprint,
+                    pairwise=self.options.fields.pairwise,
+                    method=self.options.compare_method,
+                )
+                self.journal.append(records)
+                progress.add(records)
+                if on_progress:
+                    on_progress(progress)
+                failures = progress.failed + progress.bad_rows
+                if self.options.max_failures is not None and failures > self.options.max_failures:
+                    progress.stopped = (
+                        f"{failures} failures > --max-failures {self.options.max_failures}"
+                    )
+                    break
+        finally:
+            stop.set()
+            producer.join()
+        if self.parquet and progress.stopped is None:
+            self._finish_parquet()
+        return progress
+
+    def _finish_parquet(self) -> None:
+        existing = self.output if self.output.exists() else None
+        new = self.journal.load()
+        if existing is not None and not new:
+            return
+        written = {(key[0], key[1]) for key in parquet_keys(existing)} if existing else set()
+        fresh = (r for r in new if (r["row"], r["id"]) not in written)
+        write_parquet(self.output, self.columns, existing, fresh)
+        self.journal.remove()

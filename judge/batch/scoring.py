@@ -1,0 +1,162 @@
+"""The per-batch function of batch jobs: prepared rows in, one result record per row out.
+
+`score_rows` is one judge call for a batch; `BatchScorer` wraps it as a dict of columns in and a
+dict of result columns out, the shape Ray Data's ``map_batches`` takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from judge.batch.files import RawRow
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
+from judge.runner.judge import Judge
+from judge.runner.pairwise import Method
+from judge.settings import JudgeSettings
+from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Sample, stable_hash
+
+
+def record_columns(pairwise: bool) -> list[str]:
+    """The columns of a result record: row, id, input error (and kind), fingerprint, judgment."""
+    model = PairJudgment if pairwise else Judgment
+    return ["row", "id", "input_error", "input_error_kind", "job_fingerprint", *model.model_fields]
+
+
+def judge_fingerprints(judge: Judge, pairwise: bool, method: Method = "rubric") -> dict[str, str]:
+    """The model and fingerprints that the records of a pointwise or pairwise job carry."""
+    if pairwise:
+        return {"model": judge.backend.model_id, **judge.compare_fingerprints(method)}
+    return {
+        "model": judge.backend.model_id,
+        "rubric_fingerprint": judge.rubric.fingerprint,
+        "template_fingerprint": judge.template_fingerprint,
+        "settings_fingerprint": judge.settings_fingerprint,
+    }
+
+
+def judge_prepared(
+    judge: Judge,
+    rows: Sequence[PreparedRow],
+    *,
+    pairwise: bool = False,
+    method: Method = "rubric",
+) -> list[Judgment | PairJudgment]:
+    """Judge the valid rows in one call: one judgment per row, in order.
+
+    This is the one place a file's rows meet the judge (`judge batch`, `BatchScorer` and
+    `judge score --input` all go through it); a bad row is an ``invalid_input`` failure.
+    """
+    samples = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Sample)]
+    pairs = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Pair)]
+    results: dict[int, Judgment | PairJudgment] = {}
+    if samples:
+        judged = judge.score([s for _, s in samples])
+        results.update(zip((i for i, _ in samples), judged, strict=True))
+    if pairs:
+        compared = judge.compare([p for _, p in pairs], method=method)
+        results.update(zip((i for i, _ in pairs), compared, strict=True))
+    judgments: list[Judgment | PairJudgment] = []
+    for index, row in enumerate(rows):
+        judgment = results.get(index)
+        if judgment is None:
+            assert isinstance(row.item, BadRow)
+            failure = {
+                "error": f"{row.item.kind}: {row.item.reason}",
+                "error_kind": ErrorKind.INVALID_INPUT,
+            }
+            fingerprints = judge_fingerprints(judge, pairwise, method)
+            if pairwise:
+                judgment = PairJudgment(pair_id=row.id, **failure, **fingerprints)
+            else:
+                judgment = Judgment(
+                    sample_id=row.id, rubric=judge.rubric.name, **failure, **fingerprints
+                )
+        judgments.append(judgment)
+    return judgments
+
+
+def score_rows(
+    judge: Judge,
+    rows: Sequence[PreparedRow],
+    job_fingerprint: str,
+    *,
+    pairwise: bool = False,
+    method: Method = "rubric",
+) -> list[dict[str, Any]]:
+    """Judge the valid rows in one call; one result record per row, in order."""
+    judgments = judge_prepared(judge, rows, pairwise=pairwise, method=method)
+    records = []
+    for row, judgment in zip(rows, judgments, strict=True):
+        bad = row.item if isinstance(row.item, BadRow) else None
+        records.append(
+            {
+                "row": row.number,
+                "id": row.id,
+                "input_error": None if bad is None else judgment.error,
+                "input_error_kind": None if bad is None else bad.kind,
+                "job_fingerprint": job_fingerprint,
+                **judgment.model_dump(mode="json"),
+            }
+        )
+    return records
+
+
+class BatchScorer:
+    """The per-batch function of a job: a dict of columns in, a dict of result columns out.
+
+    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
+    with `settings` and the other keyword options of `Judge`). An optional ``_row`` column
+    numbers the rows; otherwise they are numbered from 1.
+    """
+
+    def __init__(
+        self,
+        rubric: str = "helpfulness",
+        backend: str = "transformers",
+        *,
+        fields: FieldMap | None = None,
+        max_chars: int = MAX_CHARS,
+        compare_method: Method = "rubric",
+        judge: Judge | None = None,
+        settings: JudgeSettings | None = None,
+        **judge_options: Any,
+    ) -> None:
+        self.judge = judge or Judge(backend, rubric, settings=settings, **judge_options)
+        self.fields = fields or FieldMap()
+        self.max_chars = max_chars
+        self.method = compare_method
+        self.job_fingerprint = job_fingerprint(self.judge, self.fields, max_chars, compare_method)
+
+    def __call__(self, batch: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+        """Score one batch of columns."""
+        size = len(next(iter(batch.values()), []))
+        numbers_ = batch.get("_row", range(1, size + 1))
+        names = [name for name in batch if name != "_row"]
+        rows = [
+            prepare_row(
+                RawRow(int(numbers_[i]), {name: batch[name][i] for name in names}),
+                self.fields,
+                self.max_chars,
+            )
+            for i in range(size)
+        ]
+        records = score_rows(
+            self.judge,
+            rows,
+            self.job_fingerprint,
+            pairwise=self.fields.pairwise,
+            method=self.method,
+        )
+        return {
+            column: [r[column] for r in records] for column in record_columns(self.fields.pairwise)
+        }
+
+
+def job_fingerprint(
+    judge: Judge, fields: FieldMap, max_chars: int, method: Method = "rubric"
+) -> str:
+    """What makes two jobs' records interchangeable: judge settings, field mapping, limits."""
+    settings = judge_fingerprints(judge, fields.pairwise, method)["settings_fingerprint"]
+    return stable_hash([settings, asdict(fields), max_chars])

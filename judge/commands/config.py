@@ -1,0 +1,79 @@
+"""The CLI's configuration file and `--backend-option` flags: the same options as the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from judge.errors import ConfigError, JudgeError
+from judge.library import yaml_problem
+from judge.settings import DEFAULTS, JudgeSettings
+
+
+class CliConfig(BaseModel):
+    """A `--config` YAML file.
+
+    `settings` are the judge's settings (`JudgeSettings` fields, e.g. ``strategy``,
+    ``max_rationale_chars``, ``retries``) for every command that judges; a command's flags are
+    applied on them. `defaults` are option defaults for every command that has the option (flags
+    on the command line still win); `backend_options` are keyword options of the backend's
+    constructor.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    settings: JudgeSettings = DEFAULTS
+    defaults: dict[str, Any] = {}
+    backend_options: dict[str, Any] = {}
+
+
+def load_cli_config(path: Path) -> CliConfig:
+    """Read and validate a config file; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path}: not valid YAML: {yaml_problem(exc)}") from None
+    try:
+        return CliConfig.model_validate(data)
+    except JudgeError as exc:  # a settings value the settings' own checks refuse
+        raise ConfigError(f"config {path}: settings: {exc.message}", hint=exc.hint) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(
+            f"config {path}: {problems}",
+            hint="top-level keys: settings, defaults, backend_options",
+        ) from None
+
+
+def parse_backend_options(pairs: list[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` flags; values are read as YAML scalars (16 -> int, true -> bool)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--backend-option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def defaults_for(command: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """A click `default_map`: each command and sub-command gets the defaults it has options for.
+
+    `command` is the CLI's click command (typer vendors its own click, hence duck typing).
+    """
+    names = {param.name for param in command.params}
+    mapping: dict[str, Any] = {key: value for key, value in defaults.items() if key in names}
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            nested = defaults_for(sub, defaults)
+            if nested:
+                mapping[name] = nested
+    return mapping

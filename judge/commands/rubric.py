@@ -1,0 +1,175 @@
+"""`judge rubric ...`: list, show, check, generate and refine rubrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, backend_options
+from judge.commands.render import console, err_console, print_error, rubric_tree
+from judge.errors import JudgeError
+from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
+from judge.types import Rubric
+
+rubric_app = typer.Typer(
+    help="List, show and check rubrics. Example: judge rubric show helpfulness",
+    no_args_is_help=True,
+)
+
+
+@rubric_app.command("list", short_help="List the library rubrics. Example: judge rubric list")
+def rubric_list() -> None:
+    """List the library rubrics (example: judge rubric list)."""
+    table = Table("name", "task type", "criteria", "description")
+    for name in list_rubrics():
+        rubric = load_rubric(name)
+        table.add_row(name, rubric.task_type, str(len(rubric.leaves())), rubric.description)
+    console.print(table)
+
+
+@rubric_app.command(
+    "show", short_help="Show a rubric as a tree. Example: judge rubric show helpfulness"
+)
+def rubric_show(
+    name: Annotated[str, typer.Argument(help="Library rubric name or a YAML file.")],
+    as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the rubric as YAML.")] = False,
+) -> None:
+    """Show a rubric's criteria as a tree (example: judge rubric show helpfulness)."""
+    rubric = load_rubric(name)
+    if as_yaml:
+        typer.echo(dump_rubric(rubric), nl=False)
+    else:
+        console.print(rubric_tree(rubric))
+
+
+@rubric_app.command(
+    "check", short_help="Validate rubric files. Example: judge rubric check rubrics/*.yaml"
+)
+def rubric_check(
+    files: Annotated[list[Path], typer.Argument(help="Rubric YAML files to validate.")],
+) -> None:
+    """Validate rubric files; errors name the file, the field and the problem.
+
+    Example: judge rubric check rubrics/*.yaml
+    """
+    bad = 0
+    for path in files:
+        try:
+            rubric = load_rubric_file(path)
+            console.print(
+                f"[green]ok[/green] {path}: {rubric.name}, {len(rubric.leaves())} criteria"
+            )
+        except JudgeError as exc:
+            bad += 1
+            print_error(str(exc))
+    if bad:
+        raise typer.Exit(2)
+
+
+def _emit_rubric(rubric: Rubric, output: Path | None) -> None:
+    if output is not None:
+        output.write_text(dump_rubric(rubric), encoding="utf-8")
+    console.print(rubric_tree(rubric))
+    if output is not None:
+        err_console.print(f"written to {output}")
+
+
+@rubric_app.command(
+    "generate",
+    short_help='Generate a rubric for a prompt. Example: judge rubric generate --prompt "Hi"',
+)
+def rubric_generate(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Option(help="The request the rubric is for.")],
+    reference: Annotated[
+        str | None, typer.Option(help="A reference answer (criteria never contain it).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the rubric as YAML here.")] = None,
+    max_criteria: Annotated[int, typer.Option(min=1, max=20, help="Most criteria.")] = 6,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Ask the model for prompt-specific yes/no criteria (hard rules and principles).
+
+    Example: judge rubric generate --prompt "Write a haiku about rain" --output haiku.yaml
+    """
+    from judge.backends import create_backend
+    from judge.rubric.generate import generate_rubric
+    from judge.rubric.settings import GenerateSettings
+
+    settings = GenerateSettings(max_criteria=max_criteria)
+    engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
+    try:
+        rubric = generate_rubric(engine, prompt, reference, settings=settings)
+    finally:
+        engine.close()
+    _emit_rubric(rubric, output)
+
+
+@rubric_app.command(
+    "refine",
+    short_help="Refine a rubric with RRD. Example: judge rubric refine --rubric r.yaml --prompt Hi",
+)
+def rubric_refine(
+    ctx: typer.Context,
+    rubric: Annotated[str, typer.Option(help="Library rubric name or a YAML file to refine.")],
+    prompt: Annotated[str, typer.Option(help="The request the rubric is for.")],
+    pool: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSONL of responses: a string or {"response": ..., "quality": ...} per line '
+            "(default: sample --pool-size responses from the model)."
+        ),
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="A reference answer.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the refined rubric here.")] = None,
+    pool_size: Annotated[
+        int | None, typer.Option(min=2, max=64, help="Responses to sample (default 8).")
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", help="YAML/JSON of RefineSettings fields (thresholds)."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute.")] = False,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Refine a rubric for a prompt: decompose coarse criteria, filter, weight (RRD).
+
+    Example: judge rubric refine --rubric helpfulness --prompt "Plan a 3-day trip to Rome"
+    """
+    from judge.backends import create_backend
+    from judge.rubric.pool import read_pool_file
+    from judge.rubric.refine import refine_with_stats
+    from judge.rubric.settings import load_refine_settings
+
+    rubric_obj = load_rubric(rubric)
+    responses = read_pool_file(pool) if pool is not None else None
+    settings = load_refine_settings(settings_file, pool_size=pool_size)
+    engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
+    try:
+        result = refine_with_stats(
+            rubric_obj,
+            prompt,
+            responses,
+            engine,
+            reference=reference,
+            settings=settings,
+            cache=not no_cache,
+        )
+    finally:
+        engine.close()
+    _emit_rubric(result.rubric, output)
+    stats = result.stats
+    if stats.cached:
+        err_console.print(f"read from the cache ({result.cache_path}): 0 backend calls")
+    else:
+        err_console.print(
+            f"{stats.rounds} rounds = {stats.backend_calls} backend calls, {stats.requests} "
+            f"requests, {stats.rejections} rejections; stopped: {stats.stop_reason}"
+        )

@@ -1,0 +1,203 @@
+"""`judge score` and `judge compare`: judge responses given on the command line or in a file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from judge.batch.files import read_rows
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
+from judge.batch.scoring import judge_prepared
+from judge.commands.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    RubricOpt,
+    backend_options,
+    judge_settings,
+    setting_help,
+)
+from judge.commands.render import err_console, print_error, print_judgment, print_pair
+from judge.errors import InputError
+from judge.inputs import pair_from_record, sample_from_record
+from judge.library import load_rubric
+from judge.types import ErrorKind, Judgment
+
+SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
+COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
+
+
+def _file_rows(input_file: Path) -> list[PreparedRow]:
+    """The rows of a JSONL file, read and validated by the batch package (as `judge batch`)."""
+    fields = FieldMap(id="id", id_required=False)
+    try:
+        return [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+    except OSError as exc:
+        raise InputError(f"cannot read {input_file}: {exc.strerror}") from None
+
+
+def _argument_rows(
+    prompt: str | None, response: str | None, reference: str | None
+) -> list[PreparedRow]:
+    if prompt is None or response is None:
+        raise typer.BadParameter("give --prompt and --response (or --input FILE.jsonl)")
+    record = {"id": "cli", "prompt": prompt, "response": response, "reference": reference}
+    return [PreparedRow(0, "cli", sample_from_record(record, where="arguments", default_id="cli"))]
+
+
+def score(
+    ctx: typer.Context,
+    rubric: RubricOpt = "helpfulness",
+    prompt: Annotated[str | None, typer.Option(help="The prompt the response answers.")] = None,
+    response: Annotated[str | None, typer.Option(help="The response to judge.")] = None,
+    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="JSONL file: one {prompt|messages, response, id?} per line."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write judgments as JSONL to this file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print judgments as JSON lines.")] = False,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    max_rationale_chars: Annotated[
+        int | None, typer.Option(help=setting_help("max_rationale_chars"))
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option(help="Samples per backend batch when scoring a file.")
+    ] = 16,
+    strategy: Annotated[str | None, typer.Option(help=setting_help("strategy"))] = None,
+    draws: Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))] = None,
+    likert: Annotated[int | None, typer.Option(help=setting_help("likert"))] = None,
+    max_solution_tokens: Annotated[
+        int | None, typer.Option(help=setting_help("max_solution_tokens"))
+    ] = None,
+    calibrator: Annotated[
+        Path | None,
+        typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
+    ] = None,
+    force_calibrator: Annotated[
+        bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
+    ] = False,
+) -> None:
+    """Score responses against a rubric.
+
+    Example: judge score --rubric helpfulness --prompt "What is 2+2?" --response "4" --json
+    """
+    from judge.runner.judge import Judge
+
+    fitted = None
+    if calibrator is not None:
+        import calibration
+
+        fitted = calibration.load_calibrator(calibrator)
+    rubric_obj = load_rubric(rubric)
+    if input_file is not None and (prompt is not None or response is not None):
+        raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
+    if input_file is None:
+        rows = _argument_rows(prompt, response, reference)
+    else:
+        rows = _file_rows(input_file)
+    bad = [row for row in rows if isinstance(row.item, BadRow)]
+    for row in bad:
+        assert isinstance(row.item, BadRow)
+        print_error(f"{input_file}:{row.number}: {row.item.reason}")
+    good = [row for row in rows if not isinstance(row.item, BadRow)]
+    settings = judge_settings(
+        ctx,
+        max_rationale_chars=max_rationale_chars,
+        strategy=strategy,
+        samples=draws,
+        likert=likert,
+        max_solution_tokens=max_solution_tokens,
+    )
+    judge = Judge(
+        backend=backend,
+        rubric=rubric_obj,
+        settings=settings,
+        calibrator=fitted,
+        force_calibrator=force_calibrator,
+        **backend_options(ctx, backend, model, base_url),
+    )
+    judgments: list[Judgment] = []
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(
+        *columns, console=err_console, transient=True, disable=input_file is None
+    ) as progress:
+        task = progress.add_task("score", total=len(good))
+        for start in range(0, len(good), max(1, chunk_size)):
+            chunk = good[start : start + max(1, chunk_size)]
+            judgments.extend(j for j in judge_prepared(judge, chunk) if isinstance(j, Judgment))
+            progress.advance(task, len(chunk))
+    judge.close()
+    lines = [judgment.model_dump_json() for judgment in judgments]
+    if output is not None:
+        output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    if as_json:
+        for line in lines:
+            typer.echo(line)
+    elif output is None or input_file is None:
+        for judgment in judgments:
+            print_judgment(judgment, rubric_obj)
+    kinds = Counter(str(j.error_kind) for j in judgments if j.error is not None)
+    kinds.update({str(ErrorKind.INVALID_INPUT): len(bad)} if bad else {})
+    failed = sum(kinds.values())
+    if input_file is not None:
+        by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        err_console.print(
+            f"{len(judgments)} judged, {failed} failed"
+            + (f" ({by_kind})" if by_kind else "")
+            + (f"; written to {output}" if output else "")
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def compare(
+    ctx: typer.Context,
+    prompt: Annotated[str | None, typer.Option(help="The prompt both responses answer.")] = None,
+    a: Annotated[str | None, typer.Option("--a", help="Response A.")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="Response B.")] = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(help="Compare by this rubric's verdicts (default: directly, both orders)."),
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    max_rationale_chars: Annotated[
+        int | None, typer.Option(help=setting_help("max_rationale_chars"))
+    ] = None,
+    samples: Annotated[int | None, typer.Option(help=setting_help("samples"))] = None,
+) -> None:
+    """Compare two responses in both orders: swap-averaged P(A), order consistency, winner.
+
+    Example: judge compare --prompt "What is 2+2?" --a "4" --b "5" --json
+    """
+    from judge.runner.judge import Judge
+
+    given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
+    record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}
+    pair = pair_from_record(record, where="judge compare")
+    judge = Judge(
+        backend=backend,
+        rubric=load_rubric(rubric or "helpfulness"),
+        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples),
+        **backend_options(ctx, backend, model, base_url),
+    )
+    [result] = judge.compare([pair], method="rubric" if rubric else "direct")
+    judge.close()
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        print_pair(result)
+    if result.error is not None:
+        raise typer.Exit(1)

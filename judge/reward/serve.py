@@ -1,0 +1,205 @@
+"""An HTTP reward server (`judge serve`): OpenRLHF's remote reward-model protocol and `/score`.
+
+OpenRLHF (``--reward.remote_url``, formerly ``--remote_rm_url``) posts one sample per request:
+``{"query": [prompt + response], "prompts": [prompt], "labels": [label]}`` and reads
+``{"rewards": [...], "scores": [...], "extra_logs": {...}}``. A judge is worth running only on
+batches, so concurrent requests are coalesced by the reward's worker thread into shared backend
+calls (`judge.reward.microbatch`); when its bounded queue is full the server answers 503 with
+``Retry-After`` (OpenRLHF retries). Loopback only by default; a bearer token guards the rest.
+"""
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from judge.errors import BackendUnavailableError, InputError
+from judge.reward.inputs import Invalid, RewardItem, build_item, parse_rendered_prompt, split_query
+from judge.reward.rubric_reward import RewardBatch, RubricReward
+from judge.types import Judgment, Sample
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger(__name__)
+
+# End-of-turn markers that decoding with special tokens leaves after a response.
+DEFAULT_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
+
+
+class OpenRLHFRequest(BaseModel):
+    """OpenRLHF's remote reward request (fields it may add later are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: list[str]
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+class ScoreRequest(BaseModel):
+    """A `/score` request: samples as `Sample` objects, validated one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[Any]
+
+
+def _fraction(value: float | None) -> float:
+    return 0.0 if value is None else min(1.0, max(0.0, value))
+
+
+def openrlhf_items(request: OpenRLHFRequest, end_markers: Sequence[str]) -> list[RewardItem]:
+    """Samples from an OpenRLHF request; the response is the query minus its prompt."""
+    items: list[RewardItem] = []
+    for index, query in enumerate(request.query):
+        prompt = (
+            request.prompts[index] if request.prompts and index < len(request.prompts) else None
+        )
+        label = request.labels[index] if request.labels and index < len(request.labels) else None
+        try:
+            response = split_query(query, prompt, end_markers)
+        except InputError as exc:
+            items.append(Invalid(f"item {index}: {exc.message}"))
+            continue
+        fields = parse_rendered_prompt(prompt) if prompt else None
+        if fields is None:
+            items.append(Invalid(f"item {index}: no prompt (send 'prompts' with the queries)"))
+            continue
+        items.append(build_item(str(index), fields, response, label, None))
+    return items
+
+
+def openrlhf_response(reward: RubricReward, batch: RewardBatch) -> dict[str, Any]:
+    """Rewards (shaped), scores in [0, 1], and per-item logs with the same keys every time."""
+    failure_value = None if isinstance(reward.on_error, str) else float(reward.on_error)
+    extra_logs: dict[str, list[float]] = {
+        "judge_score": [_fraction(o.score) for o in batch.outcomes],
+        "judge_failed": [float(o.error is not None) for o in batch.outcomes],
+    }
+    for criterion in reward.rubric.leaves():
+        column = []
+        for outcome in batch.outcomes:
+            p_yes = None
+            if isinstance(outcome.judgment, Judgment) and outcome.error is None:
+                p_yes = next(
+                    (v.p_yes for v in outcome.judgment.verdicts if v.criterion_id == criterion.id),
+                    None,
+                )
+            column.append(_fraction(p_yes))
+        extra_logs[f"p_yes/{criterion.id}"] = column
+    scores = [
+        o.score
+        if o.score is not None
+        else (None if failure_value is None else _fraction(failure_value))
+        for o in batch.outcomes
+    ]
+    return {"rewards": batch.rewards, "scores": scores, "extra_logs": extra_logs}
+
+
+def create_app(
+    reward: RubricReward,
+    *,
+    token: str | None = None,
+    end_markers: Sequence[str] = DEFAULT_END_MARKERS,
+) -> "FastAPI":
+    """The FastAPI app: ``POST /get_reward`` (OpenRLHF), ``POST /score``, ``GET /health``."""
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(title="judge reward server", docs_url=None, redoc_url=None)
+
+    def authorize(request: Request) -> None:
+        if token is None:
+            return
+        header = request.headers.get("authorization", "")
+        given = header[7:] if header.lower().startswith("bearer ") else None
+        # OpenRLHF cannot send headers: it may put the token in the URL instead.
+        given = given or request.query_params.get("access_token")
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"}
+            )
+
+    Auth = Annotated[None, Depends(authorize)]
+
+    @app.exception_handler(BackendUnavailableError)
+    async def _overloaded(request: Request, exc: BackendUnavailableError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.post("/get_reward")
+    async def get_reward(body: OpenRLHFRequest, _: Auth) -> dict[str, Any]:
+        items = openrlhf_items(body, end_markers)
+        batch = await reward.ascore_items(items, coalesce=True, refuse_when_full=True)
+        return openrlhf_response(reward, batch)
+
+    @app.post("/score")
+    async def score(body: ScoreRequest, _: Auth) -> dict[str, Any]:
+        items: list[RewardItem] = []
+        for index, raw in enumerate(body.samples):
+            try:
+                items.append(Sample.model_validate(raw))
+            except ValidationError as exc:
+                items.append(Invalid(f"samples[{index}]: {exc.errors()[0]['msg']}"))
+        batch = await reward.ascore_items(items, coalesce=True, refuse_when_full=True)
+        return {
+            "rewards": batch.rewards,
+            "judgments": [
+                o.judgment.model_dump(mode="json") if o.judgment is not None else None
+                for o in batch.outcomes
+            ],
+            "errors": [o.error for o in batch.outcomes],
+        }
+
+    @app.get("/health")
+    async def health(_: Auth) -> dict[str, Any]:
+        worker = reward.worker()
+        return {
+            "status": "ok",
+            "reward": reward.__name__,
+            "rubric": reward.rubric.name,
+            "queued": worker.queued_items,
+            "batches": worker.stats.batches,
+            "items": worker.stats.items,
+            "refused": worker.stats.refused,
+            "failures": dict(reward.failure_counts),
+        }
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    reward: RubricReward,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    end_markers: Sequence[str] = DEFAULT_END_MARKERS,
+) -> None:
+    """Run the reward server until interrupted (loads the judge first, so requests never wait)."""
+    import uvicorn
+
+    if not is_loopback(host) and token is None:
+        logger.warning(
+            "serving on %s without a token: anyone who reaches it can use the judge", host
+        )
+    _ = reward.judge
+    app = create_app(reward, token=token, end_markers=end_markers)
+    try:
+        # No access log: a token passed in the URL would be written to it.
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        reward.close()

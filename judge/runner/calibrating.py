@@ -1,0 +1,44 @@
+"""The one place a fitted calibrator is applied to judgments (`Judge` and `calibration.run_eval`).
+
+A calibrator is fitted offline by the `calibration` package; the runner only needs the two
+methods of `Calibrating`, so it never imports `calibration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+from judge.types import Judgment, PairJudgment
+
+JudgmentT = TypeVar("JudgmentT", Judgment, PairJudgment)
+
+
+class Calibrating(Protocol):
+    """What applying a calibrator needs (`calibration.Calibrator` is one)."""
+
+    def calibrate_judgment(self, judgment: Judgment, *, force: bool = False) -> Judgment:
+        """Return the judgment with a calibrated score; refuse another configuration."""
+        ...
+
+    def calibrate_pair(self, judgment: PairJudgment, *, force: bool = False) -> PairJudgment:
+        """Return the pair judgment with a calibrated P(a); refuse another configuration."""
+        ...
+
+
+def apply_calibrator(
+    calibrator: Calibrating | None, judgments: Sequence[JudgmentT], *, force: bool = False
+) -> list[JudgmentT]:
+    """The judgments calibrated (pointwise scores or pairwise P(a)); unchanged without one.
+
+    The calibrator refuses judgments of another model, rubric or template unless `force`.
+    """
+    if calibrator is None:
+        return list(judgments)
+    calibrated: list[JudgmentT] = []
+    for judgment in judgments:
+        if isinstance(judgment, PairJudgment):
+            calibrated.append(calibrator.calibrate_pair(judgment, force=force))
+        else:
+            calibrated.append(calibrator.calibrate_judgment(judgment, force=force))
+    return calibrated

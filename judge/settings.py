@@ -1,0 +1,126 @@
+"""`JudgeSettings`: every setting that changes a judgment, documented and defaulted here once.
+
+`Judge`, `RubricReward`, the CLI (`--config` YAML and the flags) and the batch job all take one
+`JudgeSettings`. Its `fingerprint` hashes the whole object, so a new setting can never escape
+the fingerprint that keys caches, checkpoints and calibrators.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from judge.errors import ConfigError
+from judge.inputs import describe_validation_error
+from judge.types import stable_hash
+
+Strategy = Literal["breadth", "depth", "auto"]
+STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
+MAX_DEPTH_CRITERIA = 3
+"""Depth verifies at most this many critical criteria (one solve, then a few checks)."""
+MAX_LIKERT_SCALE = 9
+"""Likert scores are one digit each, so that every score is one distinct token."""
+
+
+class JudgeSettings(BaseModel):
+    """How a judge judges: reasoning strategy, decoding, sampling, rules and retries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    strategy: Strategy = "breadth"
+    """breadth (every criterion, one batch: subjective tasks), depth (solve, then verify the
+    critical criteria: objective tasks) or auto (route each sample: one more batch)."""
+    max_rationale_chars: int = 200
+    """Longest rationale per criterion (or per pairwise answer), in characters."""
+    temperature: float = 0.0
+    """Decoding temperature of judged requests (0: greedy)."""
+    seed: int | None = 0
+    """Sampling seed passed to the backend (None: the backend's own)."""
+    hard_rule_cap: bool = True
+    """Cap the score at the P(yes) of every hard rule (a response is only as good as its worst
+    explicit requirement)."""
+    retries: int = 1
+    """Malformed outputs are retried this many times, each time in one further batch."""
+    samples: int = 1
+    """Self-consistency: judgments drawn per judged request, in the same batch."""
+    sample_temperature: float = 0.7
+    """Temperature of the draws when `samples` > 1 and `temperature` is 0."""
+    principles: int = 0
+    """Breadth: sampled principle lists added to the rubric's criteria (0: none)."""
+    likert: int | None = None
+    """Also rate 1..N (G-Eval expected value), N in 2..9; None: no Likert rating."""
+    depth_criteria: int = MAX_DEPTH_CRITERIA
+    """Depth: how many critical criteria are verified, 1..3."""
+    max_solution_tokens: int = 384
+    """Depth: longest solution the judge writes before verifying."""
+    tie_margin: float = 0.05
+    """Pairwise: |P(A better) - 0.5| at most this is a tie."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_strategy(cls, data: Any) -> Any:
+        strategy = data.get("strategy") if isinstance(data, dict) else None
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JudgeSettings:
+        for name, value, low in (
+            ("samples", self.samples, 1),
+            ("principles", self.principles, 0),
+            ("retries", self.retries, 0),
+            ("max_rationale_chars", self.max_rationale_chars, 1),
+            ("max_solution_tokens", self.max_solution_tokens, 1),
+        ):
+            if value < low:
+                raise ConfigError(f"{name} {value} < {low}")
+        if self.likert is not None and not 2 <= self.likert <= MAX_LIKERT_SCALE:
+            raise ConfigError(
+                f"likert scale {self.likert} is outside 2..{MAX_LIKERT_SCALE}",
+                hint="each score must be one digit so that its token probability can be read",
+            )
+        if not 1 <= self.depth_criteria <= MAX_DEPTH_CRITERIA:
+            raise ConfigError(
+                f"depth_criteria {self.depth_criteria} is outside 1..{MAX_DEPTH_CRITERIA}"
+            )
+        if not 0.0 <= self.tie_margin < 0.5:
+            raise ConfigError(f"tie_margin {self.tie_margin} is outside [0, 0.5)")
+        if self.samples > 1 and self.temperature == 0 and self.sample_temperature <= 0:
+            raise ConfigError("samples > 1 needs a temperature > 0: greedy draws are all the same")
+        return self
+
+    @classmethod
+    def of(cls, **values: Any) -> JudgeSettings:
+        """Validated settings from keyword values; a bad value is a one-line `ConfigError`."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"judge settings: {describe_validation_error(exc)}",
+                hint=f"settings: {', '.join(cls.model_fields)}",
+            ) from None
+
+    def updated(self, **changes: Any) -> JudgeSettings:
+        """A validated copy with `changes` applied (the same class, so subclasses keep theirs)."""
+        if not changes:
+            return self
+        return type(self).of(**{**self.model_dump(), **changes})
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every setting: a new field changes it without being listed anywhere."""
+        return stable_hash(self.model_dump(mode="json"))
+
+    @classmethod
+    def field_help(cls, name: str) -> str:
+        """The first sentence of a field's docstring, for CLI help."""
+        description = cls.model_fields[name].description or name
+        return " ".join(description.split()).split(". ")[0].rstrip(".") + "."
+
+
+DEFAULTS = JudgeSettings()
+"""The default settings; other modules take their defaults from here, never restate them."""

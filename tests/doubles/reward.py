@@ -1,0 +1,53 @@
+"""Scripted backends for reward, server and batch tests (also loaded by `judge batch` subprocesses).
+
+`graded` answers every verdict request with a P(yes) derived from a hash of the request, so
+different rows get different, reproducible scores in any process. The environment variable
+JUDGE_TEST_BACKEND_DELAY_S makes each batch call sleep (so a test can kill a job mid-run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+
+from judge.backends.scripted import ScriptedBackend, ScriptedReply
+from judge.types import Generation, GenerationRequest
+from tests.doubles.scripted import verdict_reply
+
+
+def graded_p_yes(request: GenerationRequest) -> float:
+    """A reproducible P(yes) in [0.05, 0.95] from the request's text."""
+    text = "".join(message.content for message in request.messages)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return round(0.05 + 0.9 * digest[0] / 255, 4)
+
+
+def graded_reply(request: GenerationRequest, index: int) -> ScriptedReply:
+    """A yes/no verdict, or for a direct pairwise request a winner, at the graded probability."""
+    p = graded_p_yes(request)
+    if request.probe is not None and request.probe.choices == ("A", "B"):
+        text = json.dumps({"rationale": "compared", "winner": "A" if p >= 0.5 else "B"})
+        return ScriptedReply(text=text, choice_probs={"A": p, "B": 1.0 - p})
+    return verdict_reply(p)
+
+
+class SlowScriptedBackend(ScriptedBackend):
+    """A scripted backend whose batch calls take `delay_s` seconds."""
+
+    def __init__(self, delay_s: float, **kwargs: object) -> None:
+        super().__init__(graded_reply, **kwargs)  # type: ignore[arg-type]
+        self.delay_s = delay_s
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        time.sleep(self.delay_s)
+        return super().generate(requests)
+
+
+def graded(**options: object) -> ScriptedBackend:
+    """Factory for the registry: `judge batch --backend scripted-graded`."""
+    delay = float(os.environ.get("JUDGE_TEST_BACKEND_DELAY_S", "0"))
+    model_id = str(options.get("model") or "scripted-graded")
+    return SlowScriptedBackend(delay, model_id=model_id)

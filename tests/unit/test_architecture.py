@@ -1,0 +1,150 @@
+"""The floor rule of ARCHITECTURE.md, read from the imports (function bodies included).
+
+A module imports only from its own floor or below: types/errors (1) -> settings, paths,
+prompting, library, inputs (2) -> backends (3) -> runner (4) -> rubric engine, reward, batch and
+calibration (5) -> commands (6) -> cli.py (7). Nothing in judge/ below the commands imports
+calibration (the commands sit above it and run it); only judge/commands/ and cli.py import typer
+or rich.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+# module prefix -> floor; the longest matching prefix wins
+FLOORS = {
+    "judge.types": 1,
+    "judge.errors": 1,
+    "judge.settings": 2,
+    "judge.paths": 2,
+    "judge.prompting": 2,
+    "judge.library": 2,
+    "judge.inputs": 2,
+    "judge.backends": 3,
+    "judge.runner": 4,
+    "judge.rubric": 5,
+    "judge.reward": 5,
+    "judge.batch": 5,
+    "calibration": 5,
+    "judge.commands": 6,
+    "cli": 7,
+    # The public API and the entry point sit above everything: nothing inside may import them.
+    "judge": 8,
+    "judge.__main__": 8,
+}
+UI_LIBRARIES = ("typer", "rich", "click")
+UI_ALLOWED = ("judge.commands", "cli")
+EXEMPT = ("judge", "judge.__main__")  # they import the floors they expose; they are not imported
+
+
+def floor_of(module: str) -> int | None:
+    """The floor of a first-party module, or None for a third-party one."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in FLOORS:
+            return FLOORS[prefix]
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_module(name: str) -> bool:
+    path = REPO.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, module) for every import in `source`, at any depth; `from a import b` is `a.b`
+    when `b` is a module, else `a`."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".")
+                package = package if is_package else package[:-1]
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.append((node.lineno, candidate if _is_module(candidate) else base))
+    return found
+
+
+def violations(source: str, module: str, is_package: bool = False) -> list[str]:
+    """What breaks the floor rule in `source`, the text of `module`."""
+    own = floor_of(module)
+    assert own is not None, f"{module} has no floor: add it to FLOORS (and ARCHITECTURE.md)"
+    problems = []
+    for line, target in imported_modules(source, module, is_package):
+        top = target.split(".")[0]
+        if top in UI_LIBRARIES and not module.startswith(UI_ALLOWED):
+            problems.append(f"{module}:{line} imports {target} (only commands/ and cli.py may)")
+        if module.startswith("judge") and own < FLOORS["judge.commands"] and top == "calibration":
+            problems.append(f"{module}:{line} imports {target} (only commands/ in judge/ may)")
+            continue
+        floor = floor_of(target)
+        if floor is not None and module not in EXEMPT and floor > own:
+            problems.append(f"{module}:{line} (floor {own}) imports {target} (floor {floor})")
+    return problems
+
+
+def _sources() -> list[Path]:
+    files = [*sorted((REPO / "judge").rglob("*.py")), *sorted((REPO / "calibration").rglob("*.py"))]
+    return [*files, REPO / "cli.py"]
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(REPO)))
+def test_module_imports_only_from_its_floor_or_below(path):
+    source = path.read_text(encoding="utf-8")
+    assert violations(source, module_name(path), path.name == "__init__.py") == []
+
+
+def test_the_checker_sees_upward_imports_in_function_bodies():
+    source = (
+        "from judge.types import Rubric\n"
+        "def load(path):\n"
+        "    from calibration.recalibrate import load_calibrator\n"
+        "    from judge.library import load_rubric\n"
+        "    import rich\n"
+        "    return load_calibrator(path)\n"
+    )
+    assert violations(source, "judge.runner.judge") == [
+        "judge.runner.judge:3 imports calibration.recalibrate (only commands/ in judge/ may)",
+        "judge.runner.judge:5 imports rich (only commands/ and cli.py may)",
+    ]
+    assert violations("import calibration\n", "judge.commands.score") == []
+    assert violations("from judge.runner.judge import Judge\n", "judge.library") == [
+        "judge.library:1 (floor 2) imports judge.runner.judge (floor 4)"
+    ]
+    assert violations("from judge import Judge\n", "judge.batch.job") == [
+        "judge.batch.job:1 (floor 5) imports judge (floor 8)"
+    ]
+    assert violations("from . import wire\n", "judge.backends.sglang.engine") == []
+    assert violations("from ... import runner\n", "judge.backends.sglang", True) == [
+        "judge.backends.sglang:1 (floor 3) imports judge.runner (floor 4)"
+    ]
+
+
+@pytest.mark.parametrize("path", _sources()[:-1], ids=lambda p: str(p.relative_to(REPO)))
+def test_no_module_is_over_450_lines(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 450, f"{path.relative_to(REPO)}: {lines} lines; split it by concept"
+
+
+def test_cli_root_stays_thin():
+    lines = len((REPO / "cli.py").read_text(encoding="utf-8").splitlines())
+    assert lines < 300, f"cli.py: {lines} lines; command bodies belong in judge/commands/"
