@@ -7,8 +7,7 @@ cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bash .ci/newest-venv.sh "$work/venv"
-"$work/venv/bin/pip" list --format=freeze --exclude-editable | grep -v -i -E '^(pip|setuptools|wheel)==' | sed -E 's/\+[A-Za-z0-9.]+$//' \
-    | LC_ALL=C sort -f > "$work/latest.txt"
+bash .ci/freeze.sh "$work/venv" > "$work/latest.txt"
 echo "check-latest: installed versions that differ from constraints.txt (the lock):"
 # Join on the normalised name; the lock's llama.cpp server packages are not installed here.
 awk -F'==' '
