@@ -176,7 +176,13 @@ def serve(
         float, typer.Option(help="How long a request waits for company.")
     ] = 10.0,
     max_queue: Annotated[int, typer.Option(help="Most waiting samples before 503.")] = 4096,
-    timeout: Annotated[float, typer.Option(help="Seconds before a request's items fail.")] = 170.0,
+    timeout: Annotated[
+        float,
+        typer.Option(help="A request's deadline (s); past it, HTTP 503 + Retry-After."),
+    ] = 170.0,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Larger request bodies get HTTP 413 before they are parsed.")
+    ] = 4 * 1024 * 1024,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -200,4 +206,4 @@ def serve(
         **backend_options(ctx, backend, model, base_url),
     )
     err_console.print(f"judge reward server on http://{host}:{port} (POST /get_reward, /score)")
-    run_server(reward, host=host, port=port, token=token)
+    run_server(reward, host=host, port=port, token=token, max_body_bytes=max_body_bytes)
