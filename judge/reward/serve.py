@@ -78,23 +78,34 @@ def openrlhf_items(request: OpenRLHFRequest, end_markers: Sequence[str]) -> list
 
 
 def openrlhf_response(reward: RubricReward, batch: RewardBatch) -> dict[str, Any]:
-    """Rewards (shaped), scores in [0, 1], and per-item logs with the same keys every time."""
+    """Rewards (shaped), scores in [0, 1], and per-item logs with the same keys every time.
+
+    OpenRLHF averages every ``extra_logs`` column over all samples and cannot take a null, so a
+    failed item's judge score or P(yes) would enter that mean as some number. Instead the logs
+    carry ``judge_judged`` (1/0) and the scores multiplied by it: the mean score of the judged
+    items is mean(``judge_score_x_judged``) / mean(``judge_judged``), and failures are counted by
+    ``judge_failed`` alone.
+    """
     failure_value = None if isinstance(reward.on_error, str) else float(reward.on_error)
+    judged = [float(o.error is None and o.score is not None) for o in batch.outcomes]
     extra_logs: dict[str, list[float]] = {
-        "judge_score": [_fraction(o.score) for o in batch.outcomes],
         "judge_failed": [float(o.error is not None) for o in batch.outcomes],
+        "judge_judged": judged,
+        "judge_score_x_judged": [
+            _fraction(o.score) * ok for o, ok in zip(batch.outcomes, judged, strict=True)
+        ],
     }
     for criterion in reward.rubric.leaves():
         column = []
-        for outcome in batch.outcomes:
+        for outcome, ok in zip(batch.outcomes, judged, strict=True):
             p_yes = None
-            if isinstance(outcome.judgment, Judgment) and outcome.error is None:
+            if isinstance(outcome.judgment, Judgment) and ok:
                 p_yes = next(
                     (v.p_yes for v in outcome.judgment.verdicts if v.criterion_id == criterion.id),
                     None,
                 )
-            column.append(_fraction(p_yes))
-        extra_logs[f"p_yes/{criterion.id}"] = column
+            column.append(_fraction(p_yes) * ok)
+        extra_logs[f"p_yes_x_judged/{criterion.id}"] = column
     scores = [
         o.score
         if o.score is not None
