@@ -24,7 +24,14 @@ from typing import Any, Literal
 from judge.backends.base import Backend
 from judge.errors import ConfigError, GenerationError, InputError, JudgeError
 from judge.library import load_rubric
-from judge.reward.inputs import Invalid, RewardItem, build_item, completion_text, prompt_fields
+from judge.reward.inputs import (
+    Invalid,
+    RewardItem,
+    build_item,
+    prompt_fields,
+    read_completion,
+    with_context,
+)
 from judge.reward.microbatch import JudgeWorker
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
@@ -378,8 +385,8 @@ class RubricReward:
         items: list[RewardItem] = []
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
             try:
-                fields = prompt_fields(prompt)
-                response = completion_text(completion)
+                context, response = read_completion(completion)
+                fields = with_context(prompt_fields(prompt), context)
             except InputError as exc:
                 items.append(Invalid(f"item {index}: {exc.message}"))
                 continue
