@@ -183,6 +183,9 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(help="Larger request bodies get HTTP 413 before they are parsed.")
     ] = 4 * 1024 * 1024,
+    cache: Annotated[
+        Path | None, typer.Option(help="Judgment cache file (SQLite): repeats are not re-judged.")
+    ] = None,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -203,6 +206,7 @@ def serve(
         max_batch=max_batch,
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
+        cache=cache,
         **backend_options(ctx, backend, model, base_url),
     )
     err_console.print(f"judge reward server on http://{host}:{port} (POST /get_reward, /score)")

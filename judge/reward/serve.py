@@ -203,6 +203,7 @@ def create_app(
             "timeouts": health_stats.timeouts,
             "p95_latency_s": health_stats.p95_s(),
             "failures": dict(reward.failure_counts),
+            "cache": reward.cache.counts() if reward.cache is not None else None,
         }
 
     return app
