@@ -7,6 +7,7 @@ refuses) the same inputs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from judge.errors import InputError
 from judge.types import Message, Pair, Sample
 
-_ROLES = ("system", "user", "assistant")
+_ROLES = ("system", "user", "assistant", "tool")
 
 
 def describe_validation_error(exc: ValidationError, whole: str = "row") -> str:
@@ -70,8 +71,30 @@ def content_text(content: Any, where: str) -> str:
     raise InputError(f"{where}: content is {type(content).__name__}, expected text")
 
 
+def tool_calls_text(tool_calls: Any, where: str) -> str:
+    """Tool calls as data: one ``[tool call] name({arguments})`` line each (OpenAI/TRL shape)."""
+    if not isinstance(tool_calls, list | tuple):
+        raise InputError(f"{where}: tool_calls is {type(tool_calls).__name__}, expected a list")
+    lines = []
+    for index, call in enumerate(tool_calls):
+        function = call.get("function", call) if isinstance(call, Mapping) else None
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(name, str):
+            raise InputError(f"{where}[{index}]: a tool call needs a function name")
+        arguments = function.get("arguments", {}) if isinstance(function, Mapping) else {}
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
+        lines.append(f"[tool call] {name}({arguments})")
+    return "\n".join(lines)
+
+
 def to_messages(value: Any, where: str) -> tuple[Message, ...]:
-    """Chat messages from a list of ``{"role", "content"}`` dicts."""
+    """Chat messages from a list of ``{"role", "content"}`` dicts.
+
+    Tool use (OpenAI's and TRL's shape) is read as data: an assistant turn's ``tool_calls`` become
+    ``[tool call] name(arguments)`` lines of its text (its ``content`` may then be None or
+    empty), and a ``{"role": "tool", "name", "content"}`` result becomes a ``tool`` message.
+    """
     messages = []
     for index, message in enumerate(value):
         if not isinstance(message, Mapping):
@@ -83,7 +106,15 @@ def to_messages(value: Any, where: str) -> tuple[Message, ...]:
             raise InputError(
                 f"{where}[{index}]: role {role!r} cannot be judged (use {'/'.join(_ROLES)})"
             )
-        text = content_text(message.get("content"), f"{where}[{index}].content")
+        content = message.get("content")
+        calls = message.get("tool_calls") if role == "assistant" else None
+        at = f"{where}[{index}]"
+        text = "" if content is None and calls else content_text(content, f"{at}.content")
+        if calls:
+            rendered = tool_calls_text(calls, f"{at}.tool_calls")
+            text = f"{text}\n{rendered}" if text.strip() else rendered
+        if role == "tool" and isinstance(message.get("name"), str):
+            text = f"[result of {message['name']}]\n{text}"
         messages.append(Message(role=role, content=text))
     return tuple(messages)
 

@@ -25,7 +25,9 @@ from pydantic import (
 
 CriterionKind = Literal["hard_rule", "principle"]
 TaskType = Literal["objective", "subjective", "auto"]
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+"""A chat role; ``tool`` is a tool's result inside a judged conversation (data, never a request
+role)."""
 FinishReason = Literal["stop", "length", "error"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")

@@ -176,7 +176,16 @@ def serve(
         float, typer.Option(help="How long a request waits for company.")
     ] = 10.0,
     max_queue: Annotated[int, typer.Option(help="Most waiting samples before 503.")] = 4096,
-    timeout: Annotated[float, typer.Option(help="Seconds before a request's items fail.")] = 170.0,
+    timeout: Annotated[
+        float,
+        typer.Option(help="A request's deadline (s); past it, HTTP 503 + Retry-After."),
+    ] = 170.0,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Larger request bodies get HTTP 413 before they are parsed.")
+    ] = 4 * 1024 * 1024,
+    cache: Annotated[
+        Path | None, typer.Option(help="Judgment cache file (SQLite): repeats are not re-judged.")
+    ] = None,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -197,7 +206,8 @@ def serve(
         max_batch=max_batch,
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
+        cache=cache,
         **backend_options(ctx, backend, model, base_url),
     )
     err_console.print(f"judge reward server on http://{host}:{port} (POST /get_reward, /score)")
-    run_server(reward, host=host, port=port, token=token)
+    run_server(reward, host=host, port=port, token=token, max_body_bytes=max_body_bytes)

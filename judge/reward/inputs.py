@@ -1,7 +1,8 @@
 """Turn what RL trainers hand a reward (strings or chat-message lists) into Samples and Pairs.
 
-An input that cannot be judged (an empty completion, a tool message, a non-text part) becomes an
-`Invalid` item with the reason, so the reward's failure policy applies to that item alone.
+Tool-using completions are judged on their final answer, with the tool calls and results as
+context. An input that cannot be judged (an empty completion, no final answer, a non-text part)
+becomes an `Invalid` item with the reason, so the reward's failure policy applies to that item.
 """
 
 from __future__ import annotations
@@ -37,14 +38,38 @@ def prompt_fields(prompt: Any) -> dict[str, Any]:
     raise InputError(f"prompt is {type(prompt).__name__}, expected text or a list of messages")
 
 
-def completion_text(completion: Any) -> str:
-    """The text of a completion: a string, or the joined contents of its assistant messages."""
+def read_completion(completion: Any) -> tuple[tuple[Message, ...], str]:
+    """The turns before the answer (context) and the response under judgment.
+
+    A string is the response. A message list without tool use is the joined text of its
+    assistant messages. With tool use (TRL's ``tools=``: assistant turns with ``tool_calls``,
+    ``{"role": "tool"}`` results), the final assistant answer is the response and every turn
+    before it (the calls and their results) is context, rendered as data.
+    """
     if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list | tuple):
-        messages = to_messages(completion, "completion")
-        return "\n".join(m.content for m in messages if m.role == "assistant")
-    raise InputError(f"completion is {type(completion).__name__}, expected text or messages")
+        return (), completion
+    if not isinstance(completion, list | tuple):
+        raise InputError(f"completion is {type(completion).__name__}, expected text or messages")
+    messages = to_messages(completion, "completion")
+    uses_tools = any(
+        isinstance(m, Mapping) and (m.get("role") == "tool" or m.get("tool_calls"))
+        for m in completion
+    )
+    if not uses_tools:
+        return (), "\n".join(m.content for m in messages if m.role == "assistant")
+    last = completion[-1]
+    if messages[-1].role != "assistant" or (isinstance(last, Mapping) and last.get("tool_calls")):
+        raise InputError("the tool-using completion has no final answer (it ends in tool use)")
+    return messages[:-1], messages[-1].content
+
+
+def with_context(fields: Mapping[str, Any], context: Sequence[Message]) -> dict[str, Any]:
+    """The prompt fields with the completion's earlier turns appended as conversation."""
+    if not context:
+        return dict(fields)
+    if "messages" in fields:
+        return {"messages": (*fields["messages"], *context)}
+    return {"messages": (Message(role="user", content=fields["prompt"]), *context)}
 
 
 def _optional_text(value: Any) -> str | None:

@@ -24,8 +24,16 @@ from typing import Any, Literal
 from judge.backends.base import Backend
 from judge.errors import ConfigError, GenerationError, InputError, JudgeError
 from judge.library import load_rubric
-from judge.reward.inputs import Invalid, RewardItem, build_item, completion_text, prompt_fields
+from judge.reward.inputs import (
+    Invalid,
+    RewardItem,
+    build_item,
+    prompt_fields,
+    read_completion,
+    with_context,
+)
 from judge.reward.microbatch import JudgeWorker
+from judge.runner.cache import JudgmentCache, judge_samples
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import DEFAULTS, JudgeSettings
@@ -109,6 +117,8 @@ class RubricReward:
         max_batch: Most samples coalesced into one backend call by the worker.
         max_wait_s: How long a coalescing call waits for others (server, async veRL).
         max_queue: Most samples waiting for the judge before callers are refused.
+        cache: A judgment cache file (`judge.runner.cache`): samples judged before are not judged
+            again. None (default) turns it off.
         judge_options: Keyword options of `Judge`; `JudgeSettings` fields among them
             (``max_rationale_chars``, ``temperature``, ...) are applied on `settings`.
         **backend_options: Options of the backend factory (``model``, ``base_url``, ...).
@@ -133,6 +143,7 @@ class RubricReward:
         max_batch: int = 256,
         max_wait_s: float = 0.005,
         max_queue: int = 4096,
+        cache: str | Path | None = None,
         judge_options: Mapping[str, Any] | None = None,
         **backend_options: Any,
     ) -> None:
@@ -156,7 +167,7 @@ class RubricReward:
         self.baseline_column = baseline_column
         self.compare_method: Method = compare_method
         self.max_batch, self.max_wait_s, self.max_queue = max_batch, max_wait_s, max_queue
-        self.judge_options = judge_kwargs
+        self.judge_options, self.cache_path = judge_kwargs, cache
         self.backend_options = backend_options
         self._hard_rules = {c.id for c in self.rubric.leaves() if c.kind == "hard_rule"}
         self._setup()
@@ -167,11 +178,12 @@ class RubricReward:
         self._worker: JudgeWorker[Sample | Pair, JudgeResult] | None = None
         self.failure_counts: Counter[str] = Counter()
         self._logged_kinds: set[str] = set()
+        self.cache = JudgmentCache(self.cache_path) if self.cache_path is not None else None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the configuration only; the judge and its thread are rebuilt on first use."""
         state = self.__dict__.copy()
-        for key in ("_lock", "_judge", "_worker", "failure_counts", "_logged_kinds"):
+        for key in ("_lock", "_judge", "_worker", "failure_counts", "_logged_kinds", "cache"):
             state.pop(key)
         return state
 
@@ -196,13 +208,8 @@ class RubricReward:
     @property
     def settings_fingerprint(self) -> str:
         """The judge's settings fingerprint (of `compare` when pairwise) plus the shaping."""
-        shaping = [
-            self.scale,
-            self.offset,
-            self.hard_rule_penalty,
-            self.baseline_column,
-            self.compare_method,
-        ]
+        shaping: list[object] = [self.scale, self.offset, self.hard_rule_penalty]
+        shaping += [self.baseline_column, self.compare_method]
         judge = self.judge
         settings = judge.settings_fingerprint
         if self.baseline_column is not None:
@@ -228,7 +235,8 @@ class RubricReward:
         samples = [(i, item) for i, item in enumerate(items) if isinstance(item, Sample)]
         pairs = [(i, item) for i, item in enumerate(items) if isinstance(item, Pair)]
         if samples:
-            for (i, _), judgment in zip(samples, judge.score([s for _, s in samples]), strict=True):
+            judged = judge_samples(judge, [s for _, s in samples], self.cache)
+            for (i, _), judgment in zip(samples, judged, strict=True):
                 results[i] = judgment
         if pairs:
             compared = judge.compare([p for _, p in pairs], method=self.compare_method)
@@ -378,8 +386,8 @@ class RubricReward:
         items: list[RewardItem] = []
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
             try:
-                fields = prompt_fields(prompt)
-                response = completion_text(completion)
+                context, response = read_completion(completion)
+                fields = with_context(prompt_fields(prompt), context)
             except InputError as exc:
                 items.append(Invalid(f"item {index}: {exc.message}"))
                 continue

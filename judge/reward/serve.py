@@ -4,13 +4,16 @@ OpenRLHF (``--reward.remote_url``, formerly ``--remote_rm_url``) posts one sampl
 ``{"query": [prompt + response], "prompts": [prompt], "labels": [label]}`` and reads
 ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``. A judge is worth running only on
 batches, so concurrent requests are coalesced by the reward's worker thread into shared backend
-calls (`judge.reward.microbatch`); when its bounded queue is full the server answers 503 with
-``Retry-After`` (OpenRLHF retries). Loopback only by default; a bearer token guards the rest.
+calls (`judge.reward.microbatch`); when its bounded queue is full, or a request's deadline
+(the reward's ``timeout_s``) passes, the server answers 503 with ``Retry-After`` (OpenRLHF
+retries), never a reward it did not judge (`judge.reward.overload`). Loopback only by default; a
+bearer token guards the rest.
 """
 
 import hmac
 import ipaddress
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from judge.errors import BackendUnavailableError, InputError
 from judge.reward.inputs import Invalid, RewardItem, build_item, parse_rendered_prompt, split_query
+from judge.reward.overload import DEFAULT_MAX_BODY_BYTES, BodyLimit, ServerHealth
 from judge.reward.rubric_reward import RewardBatch, RubricReward
-from judge.types import Judgment, Sample
+from judge.types import ErrorKind, Judgment, Sample
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -74,23 +78,34 @@ def openrlhf_items(request: OpenRLHFRequest, end_markers: Sequence[str]) -> list
 
 
 def openrlhf_response(reward: RubricReward, batch: RewardBatch) -> dict[str, Any]:
-    """Rewards (shaped), scores in [0, 1], and per-item logs with the same keys every time."""
+    """Rewards (shaped), scores in [0, 1], and per-item logs with the same keys every time.
+
+    OpenRLHF averages every ``extra_logs`` column over all samples and cannot take a null, so a
+    failed item's judge score or P(yes) would enter that mean as some number. Instead the logs
+    carry ``judge_judged`` (1/0) and the scores multiplied by it: the mean score of the judged
+    items is mean(``judge_score_x_judged``) / mean(``judge_judged``), and failures are counted by
+    ``judge_failed`` alone.
+    """
     failure_value = None if isinstance(reward.on_error, str) else float(reward.on_error)
+    judged = [float(o.error is None and o.score is not None) for o in batch.outcomes]
     extra_logs: dict[str, list[float]] = {
-        "judge_score": [_fraction(o.score) for o in batch.outcomes],
         "judge_failed": [float(o.error is not None) for o in batch.outcomes],
+        "judge_judged": judged,
+        "judge_score_x_judged": [
+            _fraction(o.score) * ok for o, ok in zip(batch.outcomes, judged, strict=True)
+        ],
     }
     for criterion in reward.rubric.leaves():
         column = []
-        for outcome in batch.outcomes:
+        for outcome, ok in zip(batch.outcomes, judged, strict=True):
             p_yes = None
-            if isinstance(outcome.judgment, Judgment) and outcome.error is None:
+            if isinstance(outcome.judgment, Judgment) and ok:
                 p_yes = next(
                     (v.p_yes for v in outcome.judgment.verdicts if v.criterion_id == criterion.id),
                     None,
                 )
-            column.append(_fraction(p_yes))
-        extra_logs[f"p_yes/{criterion.id}"] = column
+            column.append(_fraction(p_yes) * ok)
+        extra_logs[f"p_yes_x_judged/{criterion.id}"] = column
     scores = [
         o.score
         if o.score is not None
@@ -105,12 +120,32 @@ def create_app(
     *,
     token: str | None = None,
     end_markers: Sequence[str] = DEFAULT_END_MARKERS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> "FastAPI":
     """The FastAPI app: ``POST /get_reward`` (OpenRLHF), ``POST /score``, ``GET /health``."""
     from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.responses import JSONResponse
 
     app = FastAPI(title="judge reward server", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    health_stats = ServerHealth()
+    retry_after = {"Retry-After": "1"}
+
+    async def judged(items: list[RewardItem]) -> RewardBatch:
+        """The batch, or 503 when the queue is full or the deadline passed (never a reward)."""
+        started = time.monotonic()
+        try:
+            batch = await reward.ascore_items(items, coalesce=True, refuse_when_full=True)
+        except BackendUnavailableError:
+            health_stats.refusal()
+            raise
+        if any(o.error_kind == ErrorKind.TIMEOUT.value for o in batch.outcomes):
+            health_stats.timed_out()
+            raise HTTPException(
+                503, f"no judgment within the deadline ({reward.timeout_s} s)", retry_after
+            )
+        health_stats.answered(time.monotonic() - started)
+        return batch
 
     def authorize(request: Request) -> None:
         if token is None:
@@ -128,13 +163,11 @@ def create_app(
 
     @app.exception_handler(BackendUnavailableError)
     async def _overloaded(request: Request, exc: BackendUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=retry_after)
 
     @app.post("/get_reward")
     async def get_reward(body: OpenRLHFRequest, _: Auth) -> dict[str, Any]:
-        items = openrlhf_items(body, end_markers)
-        batch = await reward.ascore_items(items, coalesce=True, refuse_when_full=True)
-        return openrlhf_response(reward, batch)
+        return openrlhf_response(reward, await judged(openrlhf_items(body, end_markers)))
 
     @app.post("/score")
     async def score(body: ScoreRequest, _: Auth) -> dict[str, Any]:
@@ -144,7 +177,7 @@ def create_app(
                 items.append(Sample.model_validate(raw))
             except ValidationError as exc:
                 items.append(Invalid(f"samples[{index}]: {exc.errors()[0]['msg']}"))
-        batch = await reward.ascore_items(items, coalesce=True, refuse_when_full=True)
+        batch = await judged(items)
         return {
             "rewards": batch.rewards,
             "judgments": [
@@ -157,15 +190,20 @@ def create_app(
     @app.get("/health")
     async def health(_: Auth) -> dict[str, Any]:
         worker = reward.worker()
+        queued = worker.queued_items
         return {
-            "status": "ok",
+            "status": health_stats.status(queued, worker.max_queue),
             "reward": reward.__name__,
             "rubric": reward.rubric.name,
-            "queued": worker.queued_items,
+            "queued": queued,
+            "max_queue": worker.max_queue,
             "batches": worker.stats.batches,
             "items": worker.stats.items,
             "refused": worker.stats.refused,
+            "timeouts": health_stats.timeouts,
+            "p95_latency_s": health_stats.p95_s(),
             "failures": dict(reward.failure_counts),
+            "cache": reward.cache.counts() if reward.cache is not None else None,
         }
 
     return app
@@ -188,6 +226,7 @@ def serve(
     port: int = 8000,
     token: str | None = None,
     end_markers: Sequence[str] = DEFAULT_END_MARKERS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> None:
     """Run the reward server until interrupted (loads the judge first, so requests never wait)."""
     import uvicorn
@@ -197,7 +236,7 @@ def serve(
             "serving on %s without a token: anyone who reaches it can use the judge", host
         )
     _ = reward.judge
-    app = create_app(reward, token=token, end_markers=end_markers)
+    app = create_app(reward, token=token, end_markers=end_markers, max_body_bytes=max_body_bytes)
     try:
         # No access log: a token passed in the URL would be written to it.
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,20 +1,25 @@
-"""veRL reward functions: ``custom_reward_function.path=pkg://judge.reward.verl``.
+"""veRL reward functions: ``reward.custom_reward_function.path=pkg://judge.reward.verl``.
 
-veRL calls ``compute_score(data_source, solution_str, ground_truth, extra_info)`` (the naive
-manager and the async reward loop, which also awaits `compute_score_async`), or the plural form
-`compute_score_batch` (``reward_manager=batch``), with ``custom_reward_function.reward_kwargs``
-as keyword options on every call. Those options build a `RubricReward` once per process (cached
-by their value). veRL passes no prompt, so it is read from ``extra_info["prompt"]`` (or
-``"question"``, or ``prompt_key``); the ground truth becomes the judge's reference answer.
+veRL's reward loop (verl 0.9) awaits ``compute_score_async(data_source, solution_str,
+ground_truth, extra_info)`` once per item (or runs the sync `compute_score` in an executor), with
+``reward.custom_reward_function.reward_kwargs`` as keyword options on every call;
+`compute_score_batch` is the plural form for managers that pass lists. Those options build a
+`RubricReward` once per process (cached by their value). veRL passes no prompt, so it is read
+from ``extra_info["prompt"]`` (or ``"question"``, or ``prompt_key``); the ground truth becomes
+the judge's reference answer.
 
 veRL has no "no reward" value, so failed items score ``on_error`` (0.0 unless set; "raise" stops
-training) and carry ``judge_failed = 1`` in the details. Each result is a dict with the reward
+training) and carry ``judge_failed = 1`` in the details. The first call of each configuration
+logs (at WARNING, the level veRL's workers show) the rubric, backend and settings it loaded, so a
+run whose log lacks that line never called the judge. Each result is a dict with the reward
 under ``"score"``, the judge score, the failure flag and P(yes) per criterion, always the same
-keys (veRL stacks them into columns); ``return_dict=False`` gives the bare float.
+keys (veRL stacks them into columns), None where a failed item has no judgment;
+``return_dict=False`` gives the bare float.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,6 +29,8 @@ from judge.errors import ConfigError, InputError
 from judge.reward.inputs import Invalid, RewardItem, build_item, prompt_fields
 from judge.reward.rubric_reward import RewardOutcome, RubricReward
 from judge.types import Judgment
+
+logger = logging.getLogger(__name__)
 
 # veRL's reward loop adds these for its own reward-model router; a rubric judge does not use them.
 _VERL_OWN_OPTIONS = ("reward_router_address", "reward_model_tokenizer")
@@ -43,6 +50,7 @@ class RewardCache:
             reward = self._rewards.get(key)
             if reward is None:
                 reward = self._rewards[key] = RubricReward(**options)
+                logger.warning("veRL loaded the judge reward: %s", describe(reward, options))
             return reward
 
     def clear(self) -> None:
@@ -54,6 +62,17 @@ class RewardCache:
 
 
 REWARDS = RewardCache()
+
+
+def describe(reward: RubricReward, options: Mapping[str, Any]) -> str:
+    """One line naming the judge a veRL run loaded: rubric, backend, model, settings, policy."""
+    backend = reward.backend if isinstance(reward.backend, str) else type(reward.backend).__name__
+    where = {k: options[k] for k in ("model", "base_url") if k in options}
+    return (
+        f"{reward.__name__} (rubric {reward.rubric.name!r}, backend {backend!r}"
+        + "".join(f", {k} {v!r}" for k, v in where.items())
+        + f", settings {reward.settings.fingerprint[:12]}, on_error {reward.on_error!r})"
+    )
 
 
 def _configure(options: Mapping[str, Any]) -> tuple[RubricReward, str | None, bool]:
@@ -96,22 +115,25 @@ def verl_items(
 
 def verl_result(
     reward: RubricReward, outcome: RewardOutcome, return_dict: bool
-) -> float | dict[str, float]:
-    """The reward as veRL takes it: a float, or a dict of same-keyed details (NaN = unknown)."""
+) -> float | dict[str, float | None]:
+    """The reward as veRL takes it: a float, or a dict of same-keyed details.
+
+    A failed item's judge score and P(yes) are None, never 0.0 or NaN: veRL drops None from its
+    metric means, so failures are counted by ``judge_failed`` alone.
+    """
     value = outcome.reward if outcome.reward is not None else math.nan
     if not return_dict:
         return value
-    result = {
+    result: dict[str, float | None] = {
         "score": value,
-        "judge_score": outcome.score if outcome.score is not None else math.nan,
+        "judge_score": outcome.score,
         "judge_failed": float(outcome.error is not None),
     }
     p_yes: dict[str, float | None] = {}
     if isinstance(outcome.judgment, Judgment) and outcome.error is None:
         p_yes = {v.criterion_id: v.p_yes for v in outcome.judgment.verdicts}
     for criterion in reward.rubric.leaves():
-        value_or_none = p_yes.get(criterion.id)
-        result[f"p_yes/{criterion.id}"] = math.nan if value_or_none is None else value_or_none
+        result[f"p_yes/{criterion.id}"] = p_yes.get(criterion.id)
     return result
 
 
@@ -121,7 +143,7 @@ def compute_score(
     ground_truth: Any,
     extra_info: Mapping[str, Any] | None = None,
     **options: Any,
-) -> float | dict[str, float]:
+) -> float | dict[str, float | None]:
     """The veRL per-item reward function (naive reward manager)."""
     reward, prompt_key, return_dict = _configure(options)
     items = verl_items([solution_str], [ground_truth], [extra_info], prompt_key)
@@ -135,7 +157,7 @@ def compute_score_batch(
     ground_truths: Sequence[Any],
     extra_infos: Sequence[Mapping[str, Any] | None],
     **options: Any,
-) -> list[float | dict[str, float]]:
+) -> list[float | dict[str, float | None]]:
     """The veRL batched reward function (``reward_manager=batch``): one judge call per batch."""
     reward, prompt_key, return_dict = _configure(options)
     items = verl_items(solution_strs, ground_truths, extra_infos, prompt_key)
@@ -148,7 +170,7 @@ async def compute_score_async(
     ground_truth: Any,
     extra_info: Mapping[str, Any] | None = None,
     **options: Any,
-) -> float | dict[str, float]:
+) -> float | dict[str, float | None]:
     """The veRL async reward-loop form: concurrent calls share backend batches."""
     reward, prompt_key, return_dict = _configure(options)
     items = verl_items([solution_str], [ground_truth], [extra_info], prompt_key)

@@ -1,7 +1,9 @@
 """The README's veRL, OpenRLHF and `judge batch` snippets, run as written (the judge model behind
 the `sglang-server` name is the scripted test backend)."""
 
+import asyncio
 import importlib
+import inspect
 import json
 import os
 import shlex
@@ -49,29 +51,42 @@ def _commands(block: str, program: str) -> list[list[str]]:
     return commands
 
 
-def test_verl_snippet_loads_and_runs_the_reward_function_as_the_batch_manager_does():
+def test_verl_snippet_uses_the_reward_prefixed_keys_and_the_async_function():
+    """verl 0.9 reads only ``reward.custom_reward_function.*`` (the top-level keys are ignored);
+    tests/integration/test_verl_reward_loop.py runs the recipe through veRL itself."""
     [command] = _commands(snippet("verl"), "python")
     settings = {}
     for word in command[3:]:
         key, _, value = word.lstrip("+").partition("=")
         settings[key] = yaml.safe_load(value)  # Hydra types values the same way
-    path = settings["custom_reward_function.path"]
+    assert not [k for k in settings if k.startswith(("custom_reward_function", "reward_manager"))]
+    path = settings["reward.custom_reward_function.path"]
     assert path.startswith("pkg://")
     module = importlib.import_module(path.removeprefix("pkg://").replace("/", "."))
-    compute = getattr(module, settings["custom_reward_function.name"])
-    prefix = "custom_reward_function.reward_kwargs."
+    compute = getattr(module, settings["reward.custom_reward_function.name"])
+    assert inspect.iscoroutinefunction(compute), "veRL's reward loop awaits it"
+    prefix = "reward.custom_reward_function.reward_kwargs."
     reward_kwargs = {k.removeprefix(prefix): v for k, v in settings.items() if k.startswith(prefix)}
-    assert settings["reward_manager.name"] == "batch"
-    # verl.workers.reward_manager.batch.BatchRewardManager.verify calls it like this:
-    scores = compute(
-        data_sources=["gsm8k", "gsm8k", "gsm8k"],
-        solution_strs=["4", "The answer is 4.", ""],
-        ground_truths=["4", "4", "4"],
-        extra_infos=[{"prompt": "What is 2+2?", "rollout_reward_scores": {}}] * 3,
-        **reward_kwargs,
-    )
+
+    async def three_items():
+        # the naive reward manager's keywords, one call per item, concurrently
+        return await asyncio.gather(
+            *(
+                compute(
+                    data_source="gsm8k",
+                    solution_str=text,
+                    ground_truth="4",
+                    extra_info={"prompt": "What is 2+2?", "num_turns": None},
+                    **reward_kwargs,
+                )
+                for text in ("4", "The answer is 4.", "")
+            )
+        )
+
+    scores = asyncio.run(three_items())
     assert [s["judge_failed"] for s in scores] == [0.0, 0.0, 1.0]
     assert all(isinstance(s["score"], float) for s in scores) and scores[2]["score"] == 0.0
+    assert scores[2]["judge_score"] is None, "a failure is not a judgment of 0.0"
     assert len({frozenset(s) for s in scores}) == 1, "veRL stacks the dicts: same keys"
 
 

@@ -66,7 +66,7 @@ def test_openrlhf_requests_are_coalesced_into_fewer_backend_batches():
     assert set(body) == {"rewards", "scores", "extra_logs"}
     assert len(body["rewards"]) == 1 and 0.0 <= body["scores"][0] <= 1.0
     assert body["extra_logs"]["judge_failed"] == [0.0]
-    assert set(body["extra_logs"]) >= {"judge_score", "p_yes/addresses_request"}
+    assert set(body["extra_logs"]) >= {"judge_score_x_judged", "p_yes_x_judged/addresses_request"}
     assert backend.calls < 24 and stats.largest_batch > 1 and stats.items == 24
     # The rendered prompt was read back into messages and the end marker stripped.
     user = backend.batches[0][0].messages[1].content
