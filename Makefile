@@ -3,8 +3,9 @@ PYTHON ?= python
 
 .PHONY: check lint typecheck test test-deps test-server test-fast lock check-latest
 
-# Every test that does not need llama.cpp's server runs before the server is built (minutes on
-# a fresh machine), so a failure shows early; coverage is the union of both runs.
+# Every test that needs neither llama.cpp's server nor verl runs before they are installed (the
+# server's build takes minutes on a fresh machine), so a failure shows early; coverage is the
+# union of both runs.
 check: lint typecheck test test-deps test-server
 
 lint:
@@ -15,13 +16,15 @@ typecheck:
 	mypy judge calibration
 
 test:
-	$(PYTHON) -m pytest -m "not llama_server" --cov --cov-report=
+	$(PYTHON) -m pytest -m "not llama_server and not verl" --cov --cov-report=
 
 test-deps:
 	bash .ci/install-llama-server.sh
+	bash .ci/install-verl.sh
 
 test-server:
-	JUDGE_REQUIRE_LLAMA_SERVER=1 $(PYTHON) -m pytest -m llama_server --cov --cov-append \
+	JUDGE_REQUIRE_LLAMA_SERVER=1 JUDGE_REQUIRE_VERL=1 $(PYTHON) -m pytest \
+		-m "llama_server or verl" --cov --cov-append \
 		--cov-report=term:skip-covered
 
 test-fast:
