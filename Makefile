@@ -1,11 +1,11 @@
 # `make check` runs exactly what CI runs after installing (see .ci/run and the README).
 PYTHON ?= python
 
-.PHONY: check lint typecheck test test-deps test-server test-fast lock check-latest
+.PHONY: check lint typecheck test test-deps test-conformance test-server test-fast lock check-latest
 
 # Every test that does not need llama.cpp's server runs before the server is built (minutes on
 # a fresh machine), so a failure shows early; coverage is the union of both runs.
-check: lint typecheck test test-deps test-server
+check: lint typecheck test test-deps test-conformance test-server
 
 lint:
 	ruff check judge calibration cli.py tests benchmarks
@@ -15,10 +15,15 @@ typecheck:
 	mypy judge calibration
 
 test:
-	$(PYTHON) -m pytest -m "not llama_server" --cov --cov-report=
+	$(PYTHON) -m pytest -m "not llama_server and not sglang_conformance" --cov --cov-report=
 
 test-deps:
+	bash .ci/install-sglang-conformance.sh
 	bash .ci/install-llama-server.sh
+
+# Our SGLang payloads through the pinned sglang wheel's own request classes (no GPU needed).
+test-conformance:
+	JUDGE_REQUIRE_SGLANG=1 $(PYTHON) -m pytest -m sglang_conformance --cov --cov-append --cov-report=
 
 test-server:
 	JUDGE_REQUIRE_LLAMA_SERVER=1 $(PYTHON) -m pytest -m llama_server --cov --cov-append \

@@ -183,7 +183,9 @@ class SGLangDouble:
         elif sampling.get("regex") or sampling.get("json_schema"):
             rationale, probs = self.verdicts(prompt)
             choice = max(probs, key=lambda c: probs[c])
-            text = json.dumps({"rationale": rationale, "verdict": choice})
+            grammar = str(sampling.get("regex") or sampling.get("json_schema"))
+            key = next((k for k in ("winner", "score") if f'"{k}' in grammar), "verdict")
+            text = json.dumps({"rationale": rationale, key: choice})
         else:
             text = self.plain_text
         out_ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
