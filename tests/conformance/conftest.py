@@ -55,14 +55,21 @@ def sglang_classes() -> SGLangClasses:
         if os.environ.get("JUDGE_REQUIRE_SGLANG") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    if importlib.util.find_spec("torchvision") is None:
+    placeholder = importlib.util.find_spec("torchvision") is None
+    if placeholder:
         sys.path.insert(0, str(PLACEHOLDER))
-    # sglang warns at import that AWQ/GGUF kernels need CUDA: expected on this CPU machine.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from sglang.srt.entrypoints.api_contract import generate_contract_error
-        from sglang.srt.managers.io_struct import GenerateReqInput
-        from sglang.srt.sampling.sampling_params import SamplingParams
+    try:
+        # sglang warns at import that AWQ/GGUF kernels need CUDA: expected on this CPU machine.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from sglang.srt.entrypoints.api_contract import generate_contract_error
+            from sglang.srt.managers.io_struct import GenerateReqInput
+            from sglang.srt.sampling.sampling_params import SamplingParams
+    finally:
+        if placeholder:  # later tests in the session must not see a torchvision
+            sys.path.remove(str(PLACEHOLDER))
+            for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+                del sys.modules[name]
     spec = importlib.util.find_spec("sglang.srt.entrypoints")
     assert spec is not None and spec.submodule_search_locations
     engine_source = Path(next(iter(spec.submodule_search_locations))) / "engine.py"

@@ -24,7 +24,7 @@ from judge.backends.base import Capabilities
 from judge.backends.chat_prompt import PromptEncoder
 from judge.backends.sglang import batching, wire
 from judge.errors import BackendUnavailableError, ConfigError
-from judge.types import Generation, GenerationRequest, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ class ServerCallError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.kind = wire.error_kind(status, message)
 
 
 def _is_bad_request(exc: Exception) -> bool:
-    """A 400: SGLang rejected something in the batch (a grammar, a length), not the server."""
-    return isinstance(exc, ServerCallError) and exc.status == 400
+    """A 400 or 422: SGLang rejected something in the batch (a grammar, a length, a field)."""
+    return isinstance(exc, ServerCallError) and exc.status in (400, 422)
 
 
 def same_model(asked: str, served: str) -> bool:
@@ -129,6 +130,7 @@ class SGLangServerBackend:
                 )
             self._model_id = served or str(model)
             self._context_length = context_length or context
+            self._max_input_tokens = self._check_server_info(dp_size)
             if tokenizer_object is not None:
                 self._encoder = PromptEncoder(tokenizer_object, chat_template=chat_template)
             else:
@@ -171,6 +173,30 @@ class SGLangServerBackend:
         except ValueError:
             return None
 
+    def _check_server_info(self, dp_size: int) -> int | None:
+        """Check `dp_size` against the server's own; its ``max_req_input_len`` if it tells.
+
+        A `dp_size` above the server's makes every row fail with "routed_dp_rank out of
+        range", so it is refused here. A router or an older server may not answer
+        /server_info; then nothing can be checked.
+        """
+        info = self._get_json("/server_info") or self._get_json("/get_server_info")
+        if not isinstance(info, dict):
+            if dp_size > 1:
+                logger.warning(
+                    "%s gives no /server_info: dp_size=%d unchecked", self.base_url, dp_size
+                )
+            return None
+        served_dp = info.get("dp_size")
+        if isinstance(served_dp, int) and dp_size > served_dp:
+            raise ConfigError(
+                f"dp_size={dp_size} but the SGLang server at {self.base_url} runs dp_size="
+                f"{served_dp}: every request would fail with 'routed_dp_rank out of range'",
+                hint=f"pass dp_size={served_dp} (or leave it at 1 to let the server balance)",
+            )
+        limit = info.get("max_req_input_len")
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     def _model_info(self) -> tuple[str | None, list[str], int | None]:
         """The served model path, every name it answers to, and its context length if told."""
         info = self._get_json("/model_info") or self._get_json("/get_model_info") or {}
@@ -208,7 +234,12 @@ class SGLangServerBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Run a batch; one generation per request and sample, in order."""
-        prepared = batching.prepare(requests, self._encoder, context_length=self._context_length)
+        prepared = batching.prepare(
+            requests,
+            self._encoder,
+            context_length=self._context_length,
+            max_input_tokens=self._max_input_tokens,
+        )
         groups = batching.prefix_groups(prepared)
         keyed = [g for g in groups if g.key is not None]
         loose = [g.members[0] for g in groups if g.key is None]
@@ -313,7 +344,8 @@ class SGLangServerBackend:
         )
 
     def _failure(self, item: wire.WireRequest, exc: Exception) -> list[Generation]:
-        return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}")
+        kind = exc.kind if isinstance(exc, ServerCallError) else ErrorKind.GENERATION
+        return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}", kind)
 
     def _post(self, path: str, payload: dict[str, Any]) -> Any:
         """POST with retries on connection errors and 5xx; never on 4xx."""
