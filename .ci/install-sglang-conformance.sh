@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the pinned sglang wheel WITHOUT its GPU dependencies (no CUDA torch, no kernels), plus
-# only the pure-Python packages its request modules need to import, into the active venv.
+# only the pure-Python packages its request modules need to import, and the pinned sglang-router
+# (a Rust binary in a wheel; tests/integration/test_sglang_router.py), into the active venv.
 #
 # Used by the SGLang conformance tests (tests/conformance/): they validate every payload our
 # SGLang backends build through SGLang's own request classes. `pip install 'judge[sglang]'`
@@ -14,6 +15,7 @@
 set -euo pipefail
 
 version="${SGLANG_VERSION:-0.5.23}"
+router_version="${SGLANG_ROUTER_VERSION:-0.3.2}"
 python="${PYTHON:-python}"
 # What sglang.srt.managers.io_struct, sampling_params, entrypoints.api_contract and
 # entrypoints.engine import at module level, pinned to the versions this suite passed with.
@@ -23,6 +25,8 @@ import_deps=(
     propcache==0.5.4 aiohappyeyeballs==2.7.1 aiosignal==1.4.0 frozenlist==1.8.0
     sentencepiece==0.2.3 compressed-tensors==0.20.1 loguru==0.7.3 openai==3.57.0
     sniffio==1.3.1 partial-json-parser==0.2.1.1.post7
+    # sglang-router's own (fastapi, uvicorn, aiohttp, orjson are already here)
+    setproctitle==1.3.7
 )
 
 if "$python" -c "import importlib.metadata as m, sys; sys.exit(m.version('sglang') != '$version')" 2>/dev/null; then
@@ -30,5 +34,5 @@ if "$python" -c "import importlib.metadata as m, sys; sys.exit(m.version('sglang
 else
     "$python" -m pip install -q --no-deps "sglang==$version"
 fi
-"$python" -m pip install -q --no-deps "${import_deps[@]}"
-echo "install-sglang-conformance: sglang $version (no GPU dependencies) in $("$python" -c 'import sys; print(sys.prefix)')"
+"$python" -m pip install -q --no-deps "${import_deps[@]}" "sglang-router==$router_version"
+echo "install-sglang-conformance: sglang $version (no GPU dependencies), sglang-router $router_version in $("$python" -c 'import sys; print(sys.prefix)')"

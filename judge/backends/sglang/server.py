@@ -4,7 +4,11 @@ One HTTP call per prefix group -- a warm-up of the group's shared prefix, then t
 batched ``text`` list -- so a cache-aware router sends a group to the worker that holds its
 prefix, while groups fan out over workers. Calls run concurrently (bounded), over one pooled
 connection set; connection errors and 5xx answers are retried with jittered exponential backoff,
-4xx answers never are; a 400 from a batch is bisected so one bad row fails alone.
+4xx answers never are; a 400 or 422 from a batch is bisected so one bad row fails alone.
+
+sglang-router (0.3.2) refuses batched bodies (422) and drops ``routed_dp_rank``: behind it
+(detected from its /get_server_info, or ``batched=False``) each request goes in its own call,
+a group's calls in order, and the router's cache-aware policy does the prefix pinning.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ class SGLangServerBackend:
         min_warm_tokens: int = 32,
         context_length: int | None = None,
         dp_size: int = 1,
+        batched: bool | None = None,
         wait_for_server: float = 0.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -102,6 +107,7 @@ class SGLangServerBackend:
         self._warm = warm_prefixes
         self._min_warm_tokens = min_warm_tokens
         self._dp_size = dp_size
+        self._batched = batched
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -181,6 +187,9 @@ class SGLangServerBackend:
         /server_info; then nothing can be checked.
         """
         info = self._get_json("/server_info") or self._get_json("/get_server_info")
+        if self._batched is None:
+            # sglang-router answers {"router_manager": true, ...} and refuses batched bodies
+            self._batched = not (isinstance(info, dict) and info.get("router_manager"))
         if not isinstance(info, dict):
             if dp_size > 1:
                 logger.warning(
@@ -327,7 +336,10 @@ class SGLangServerBackend:
         assert isinstance(first, wire.WireRequest)
         prefix = self._encoder.prefix_text(first.text, group.shared_tokens)
         try:
-            body = self._post("/generate", wire.warm_payload([prefix], routed_dp_rank=rank))
+            payload = wire.warm_payload([prefix], routed_dp_rank=rank)
+            body = self._post(
+                "/generate", wire.split_payload(payload)[0] if not self._batched else payload
+            )
         except Exception as exc:  # warming is an optimisation; the group still runs
             logger.warning("warming prefix group %r failed: %s", group.key, exc)
             return None
@@ -338,7 +350,13 @@ class SGLangServerBackend:
         payload = wire.generate_payload(
             batch, top_logprobs_num=self._top_logprobs_num, routed_dp_rank=rank
         )
-        body = self._post("/generate", payload)
+        if self._batched is False:
+            body: Any = []
+            for one in wire.split_payload(payload):
+                answer = self._post("/generate", one)
+                body.extend(answer if isinstance(answer, list) else [answer])
+        else:
+            body = self._post("/generate", payload)
         return wire.parse_outputs(
             body, batch, self._encoder.decode, top_logprobs_num=self._top_logprobs_num
         )

@@ -176,6 +176,26 @@ def generate_payload(
     return payload
 
 
+def split_payload(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One single-request body per entry of a batched body, in order.
+
+    sglang-router (0.3.2) refuses batched ``text``/``input_ids`` lists with a 422; each entry
+    goes alone, with the batch-wide fields (logprob options, ``routed_dp_rank``) copied.
+    """
+    field = "text" if "text" in payload else "input_ids"
+    prompts = payload[field]
+    params = payload["sampling_params"]
+    shared = {k: v for k, v in payload.items() if k not in (field, "sampling_params")}
+    return [
+        {
+            **shared,
+            field: prompt,
+            "sampling_params": params[i] if isinstance(params, list) else params,
+        }
+        for i, prompt in enumerate(prompts)
+    ]
+
+
 def warm_payload(
     prefixes: Sequence[str] | Sequence[Sequence[int]],
     *,

@@ -192,3 +192,41 @@ def test_a_server_without_server_info_is_not_checked() -> None:
     ):
         [generation] = backend.generate([request("a")])
     assert generation.error is None
+
+
+# -- 5. sglang-router refuses batched bodies: one request per call behind it -------------------
+
+
+def test_split_payload_keeps_order_and_shared_fields() -> None:
+    body = {
+        "text": ["a", "b"],
+        "sampling_params": [{"n": 1, "sampling_seed": 1}, {"n": 1, "sampling_seed": 2}],
+        "token_ids_logprob": [5, 6],
+    }
+    first, second = wire.split_payload(body)
+    assert first == {
+        "text": "a",
+        "sampling_params": body["sampling_params"][0],
+        "token_ids_logprob": [5, 6],
+    }
+    assert second["text"] == "b" and second["sampling_params"]["sampling_seed"] == 2
+    [warm] = wire.split_payload(wire.warm_payload(["prefix"]))
+    assert warm == {"text": "prefix", "sampling_params": {"max_new_tokens": 0}}
+
+
+def test_unbatched_backend_sends_one_request_per_call() -> None:
+    requests = [request("a"), request("b", n=2, seed=3), request("c", n=2, seed=3)]
+    with (
+        FakeSGLangServer(DeterministicDouble(make_tokenizer())) as server,
+        server_backend(server, batched=False) as backend,
+    ):
+        generations = backend.generate(requests)
+    assert [(g.request_id, g.sample_index) for g in generations] == [
+        ("a", 0),
+        ("b", 0),
+        ("b", 1),
+        ("c", 0),
+        ("c", 1),
+    ]
+    assert all(isinstance(call["text"], str) for call in server.double.calls)
+    assert [g.error for g in generations] == [None] * 5
