@@ -49,6 +49,15 @@ def _is_bad_request(exc: Exception) -> bool:
     return isinstance(exc, ServerCallError) and exc.status in (400, 422)
 
 
+def _info_int(info: dict[str, Any], key: str) -> int | None:
+    """An integer of /server_info, at the top level or in one nested group of server args."""
+    nested = [v.get(key) for v in info.values() if isinstance(v, dict)]
+    for value in (info.get(key), *nested):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def same_model(asked: str, served: str) -> bool:
     """Whether a served model path names the model asked for (HF id, local dir or hub cache)."""
 
@@ -196,15 +205,17 @@ class SGLangServerBackend:
                     "%s gives no /server_info: dp_size=%d unchecked", self.base_url, dp_size
                 )
             return None
-        served_dp = info.get("dp_size")
-        if isinstance(served_dp, int) and dp_size > served_dp:
+        served_dp = _info_int(info, "dp_size")
+        if served_dp is None and isinstance(info.get("internal_states"), list):
+            served_dp = len(info["internal_states"]) or None  # one entry per DP rank
+        if served_dp is not None and dp_size > served_dp:
             raise ConfigError(
                 f"dp_size={dp_size} but the SGLang server at {self.base_url} runs dp_size="
                 f"{served_dp}: every request would fail with 'routed_dp_rank out of range'",
                 hint=f"pass dp_size={served_dp} (or leave it at 1 to let the server balance)",
             )
-        limit = info.get("max_req_input_len")
-        return limit if isinstance(limit, int) and limit > 0 else None
+        limit = _info_int(info, "max_req_input_len")
+        return limit if limit is not None and limit > 0 else None
 
     def _model_info(self) -> tuple[str | None, list[str], int | None]:
         """The served model path, every name it answers to, and its context length if told."""

@@ -230,3 +230,11 @@ def test_unbatched_backend_sends_one_request_per_call() -> None:
     ]
     assert all(isinstance(call["text"], str) for call in server.double.calls)
     assert [g.error for g in generations] == [None] * 5
+
+
+def test_server_info_read_in_nested_and_per_rank_shapes() -> None:
+    from judge.backends.sglang.server import _info_int
+
+    assert _info_int({"parallel": {"dp_size": 2}}, "dp_size") == 2
+    assert _info_int({"dp_size": 4, "parallel": {"dp_size": 2}}, "dp_size") == 4
+    assert _info_int({"enable_dp_attention": True}, "enable_dp_attention") is None
