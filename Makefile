@@ -1,12 +1,12 @@
 # `make check` runs exactly what CI runs after installing (see .ci/run and the README).
 PYTHON ?= python
 
-.PHONY: check lint typecheck test test-deps test-server test-fast lock check-latest
+.PHONY: check lint typecheck test test-deps test-conformance test-server test-fast lock check-latest
 
-# Every test that needs neither llama.cpp's server nor verl runs before they are installed (the
-# server's build takes minutes on a fresh machine), so a failure shows early; coverage is the
-# union of both runs.
-check: lint typecheck test test-deps test-server
+# Every test that needs neither llama.cpp's server, nor verl, nor the sglang wheels runs before
+# they are installed (the server's build takes minutes on a fresh machine), so a failure shows
+# early; coverage is the union of the three runs.
+check: lint typecheck test test-deps test-conformance test-server
 
 lint:
 	ruff check judge calibration cli.py tests benchmarks
@@ -16,11 +16,17 @@ typecheck:
 	mypy judge calibration
 
 test:
-	$(PYTHON) -m pytest -m "not llama_server and not verl" --cov --cov-report=
+	$(PYTHON) -m pytest -m "not llama_server and not verl and not sglang_conformance" \
+		--cov --cov-report=
 
 test-deps:
+	bash .ci/install-sglang-conformance.sh
 	bash .ci/install-llama-server.sh
 	bash .ci/install-verl.sh
+
+# Our SGLang payloads through the pinned sglang wheel's own request classes (no GPU needed).
+test-conformance:
+	JUDGE_REQUIRE_SGLANG=1 $(PYTHON) -m pytest -m sglang_conformance --cov --cov-append --cov-report=
 
 test-server:
 	JUDGE_REQUIRE_LLAMA_SERVER=1 JUDGE_REQUIRE_VERL=1 $(PYTHON) -m pytest \

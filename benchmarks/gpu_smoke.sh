@@ -21,4 +21,8 @@ fi
 export JUDGE_GPU_MODEL="${JUDGE_GPU_MODEL:-Qwen/Qwen2.5-0.5B-Instruct}"
 python -c "import sglang, torch; print('sglang', sglang.__version__, '| torch', torch.__version__, '|', torch.cuda.get_device_name(0))"
 judge doctor || true
-python -m pytest tests/gpu -m gpu -v -rs -p no:cacheprovider "$@"
+# One command within 10 minutes on one GPU: the model download (if not cached), the engine
+# start, the server start and ~10 judgments. Prints sglang/torch/GPU, `judge doctor`, then one
+# PASSED/FAILED/SKIPPED line per test (-v) and the 5 slowest steps (--durations).
+timeout "${JUDGE_GPU_SMOKE_TIMEOUT:-600}" \
+    python -m pytest tests/gpu -m gpu -v -rs --durations=5 -p no:cacheprovider "$@"

@@ -183,7 +183,9 @@ class SGLangDouble:
         elif sampling.get("regex") or sampling.get("json_schema"):
             rationale, probs = self.verdicts(prompt)
             choice = max(probs, key=lambda c: probs[c])
-            text = json.dumps({"rationale": rationale, "verdict": choice})
+            grammar = str(sampling.get("regex") or sampling.get("json_schema"))
+            key = next((k for k in ("winner", "score") if f'"{k}' in grammar), "verdict")
+            text = json.dumps({"rationale": rationale, key: choice})
         else:
             text = self.plain_text
         out_ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -269,8 +271,11 @@ class FakeSGLangServer:
     """The double behind HTTP on 127.0.0.1 (an ephemeral port), with fault injection.
 
     `faults` holds what the next POSTs get instead of an answer: an HTTP status, ``"drop"``
-    (close the connection without answering) or ``("stall", seconds)``. Paths in `missing`
-    answer 404 (an older server, or a router that does not proxy them).
+    (close the connection without answering), ``("stall", seconds)`` or ``(status, body)``
+    (an error answer of that exact shape). Paths in `missing` answer 404 (an older server, or a
+    router that does not proxy them). /server_info tells `dp_size` and ``max_req_input_len``
+    (by default SGLang's rule: the context length less 6); a ``routed_dp_rank`` at or above
+    `dp_size` is refused as SGLang refuses it.
     """
 
     def __init__(
@@ -279,8 +284,12 @@ class FakeSGLangServer:
         *,
         health_status: int = 200,
         missing: frozenset[str] = frozenset(),
+        dp_size: int = 1,
+        max_req_input_len: int | None = None,
     ) -> None:
         self.double = double
+        self.dp_size = dp_size
+        self.max_req_input_len = max_req_input_len
         self.health_status = health_status
         self.missing = missing
         self.faults: deque[Any] = deque()
@@ -317,6 +326,9 @@ class FakeSGLangServer:
                         "max_model_len": owner.double.context_length,
                     }
                     self._send(200, {"object": "list", "data": [card]})
+                elif self.path in ("/server_info", "/get_server_info"):
+                    limit = owner.max_req_input_len or owner.double.context_length - 6
+                    self._send(200, {"dp_size": owner.dp_size, "max_req_input_len": limit})
                 else:
                     self._send(404, {"detail": "Not Found"})
 
@@ -332,10 +344,18 @@ class FakeSGLangServer:
                     self.close_connection = True
                     self.connection.close()
                     return
+                if isinstance(fault, tuple) and isinstance(fault[0], int):
+                    self._send(fault[0], fault[1])
+                    return
                 if isinstance(fault, tuple):
                     time.sleep(fault[1])
                 elif isinstance(fault, int):
                     self._send(fault, {"error": {"message": f"[double] injected HTTP {fault}"}})
+                    return
+                rank = payload.get("routed_dp_rank")
+                if rank is not None and not 0 <= rank < owner.dp_size:
+                    message = f"routed_dp_rank={rank} out of range [0, {owner.dp_size})"
+                    self._send(400, {"error": message})
                     return
                 try:
                     self._send(200, owner.double.generate(payload))

@@ -186,3 +186,18 @@ def test_server_refuses_another_model(server_url: str) -> None:
 
     with pytest.raises(BackendUnavailableError, match="not 'some-org/another-model'"):
         SGLangServerBackend(server_url, model="some-org/another-model", wait_for_server=600.0)
+
+
+def test_server_start_up_reads_dp_size_and_input_limit(server_url: str) -> None:
+    """The real /server_info: dp_size above the server's is refused; max_req_input_len is read."""
+    from judge.backends.sglang.server import SGLangServerBackend
+    from judge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="routed_dp_rank out of range"):
+        SGLangServerBackend(server_url, model=MODEL, dp_size=64, wait_for_server=600.0)
+    with SGLangServerBackend(server_url, model=MODEL, wait_for_server=600.0) as backend:
+        limit = backend._max_input_tokens
+        assert limit is not None and limit < backend.capabilities.max_context_tokens  # type: ignore[operator]
+        long = _verdict_request("long", "word " * (limit + 10), "long")
+        [generation] = backend.generate([long])
+    assert generation.error_kind == "context_overflow"

@@ -41,6 +41,7 @@ def prepare(
     *,
     context_length: int | None,
     reserved_tokens: int = 0,
+    max_input_tokens: int | None = None,
 ) -> list[WireRequest | NotSent]:
     """Render, tokenize and check every request; a `NotSent` in the result is why one was not."""
     texts: list[str | None] = []
@@ -67,7 +68,11 @@ def prepare(
             prepared.append(NotSent(f"request {request.id!r} not sent: {problem}"))
             continue
         problem = length_error(
-            len(ids), request.sampling.max_new_tokens, context_length, reserved_tokens
+            len(ids),
+            request.sampling.max_new_tokens,
+            context_length,
+            reserved_tokens,
+            max_input_tokens,
         )
         if problem is not None:
             message = f"request {request.id!r} not sent: {problem}"

@@ -114,6 +114,9 @@ class SGLangEngineBackend:
         self._encoder = PromptEncoder(manager.tokenizer, chat_template=chat_template)
         self._context_length: int | None = context_length or getattr(manager, "context_len", None)
         self._reserved = int(getattr(manager, "num_reserved_tokens", 0) or 0)
+        # Set by Engine from the scheduler (min of context and KV pool, less SGLang's margin).
+        limit = getattr(manager, "max_req_input_len", None)
+        self._max_input_tokens = limit if isinstance(limit, int) and limit > 0 else None
         self._model_id = model or str(getattr(manager, "model_path", "sglang"))
         self._dp_size = int(getattr(getattr(engine, "server_args", None), "dp_size", dp_size) or 1)
         self._top_logprobs_num = top_logprobs_num
@@ -159,6 +162,7 @@ class SGLangEngineBackend:
             self._encoder,
             context_length=self._context_length,
             reserved_tokens=self._reserved,
+            max_input_tokens=self._max_input_tokens,
         )
         by_rank: dict[int | None, list[batching.PrefixGroup]] = {}
         for position, group in enumerate(batching.prefix_groups(prepared)):

@@ -4,7 +4,11 @@ One HTTP call per prefix group -- a warm-up of the group's shared prefix, then t
 batched ``text`` list -- so a cache-aware router sends a group to the worker that holds its
 prefix, while groups fan out over workers. Calls run concurrently (bounded), over one pooled
 connection set; connection errors and 5xx answers are retried with jittered exponential backoff,
-4xx answers never are; a 400 from a batch is bisected so one bad row fails alone.
+4xx answers never are; a 400 or 422 from a batch is bisected so one bad row fails alone.
+
+sglang-router (0.3.2) refuses batched bodies (422) and drops ``routed_dp_rank``: behind it
+(detected from its /get_server_info, or ``batched=False``) each request goes in its own call,
+a group's calls in order, and the router's cache-aware policy does the prefix pinning.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from judge.backends.base import Capabilities
 from judge.backends.chat_prompt import PromptEncoder
 from judge.backends.sglang import batching, wire
 from judge.errors import BackendUnavailableError, ConfigError
-from judge.types import Generation, GenerationRequest, Usage
+from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +41,21 @@ class ServerCallError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.kind = wire.error_kind(status, message)
 
 
 def _is_bad_request(exc: Exception) -> bool:
-    """A 400: SGLang rejected something in the batch (a grammar, a length), not the server."""
-    return isinstance(exc, ServerCallError) and exc.status == 400
+    """A 400 or 422: SGLang rejected something in the batch (a grammar, a length, a field)."""
+    return isinstance(exc, ServerCallError) and exc.status in (400, 422)
+
+
+def _info_int(info: dict[str, Any], key: str) -> int | None:
+    """An integer of /server_info, at the top level or in one nested group of server args."""
+    nested = [v.get(key) for v in info.values() if isinstance(v, dict)]
+    for value in (info.get(key), *nested):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def same_model(asked: str, served: str) -> bool:
@@ -84,6 +98,7 @@ class SGLangServerBackend:
         min_warm_tokens: int = 32,
         context_length: int | None = None,
         dp_size: int = 1,
+        batched: bool | None = None,
         wait_for_server: float = 0.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -101,6 +116,7 @@ class SGLangServerBackend:
         self._warm = warm_prefixes
         self._min_warm_tokens = min_warm_tokens
         self._dp_size = dp_size
+        self._batched = batched
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -129,6 +145,7 @@ class SGLangServerBackend:
                 )
             self._model_id = served or str(model)
             self._context_length = context_length or context
+            self._max_input_tokens = self._check_server_info(dp_size)
             if tokenizer_object is not None:
                 self._encoder = PromptEncoder(tokenizer_object, chat_template=chat_template)
             else:
@@ -171,6 +188,35 @@ class SGLangServerBackend:
         except ValueError:
             return None
 
+    def _check_server_info(self, dp_size: int) -> int | None:
+        """Check `dp_size` against the server's own; its ``max_req_input_len`` if it tells.
+
+        A `dp_size` above the server's makes every row fail with "routed_dp_rank out of
+        range", so it is refused here. A router or an older server may not answer
+        /server_info; then nothing can be checked.
+        """
+        info = self._get_json("/server_info") or self._get_json("/get_server_info")
+        if self._batched is None:
+            # sglang-router answers {"router_manager": true, ...} and refuses batched bodies
+            self._batched = not (isinstance(info, dict) and info.get("router_manager"))
+        if not isinstance(info, dict):
+            if dp_size > 1:
+                logger.warning(
+                    "%s gives no /server_info: dp_size=%d unchecked", self.base_url, dp_size
+                )
+            return None
+        served_dp = _info_int(info, "dp_size")
+        if served_dp is None and isinstance(info.get("internal_states"), list):
+            served_dp = len(info["internal_states"]) or None  # one entry per DP rank
+        if served_dp is not None and dp_size > served_dp:
+            raise ConfigError(
+                f"dp_size={dp_size} but the SGLang server at {self.base_url} runs dp_size="
+                f"{served_dp}: every request would fail with 'routed_dp_rank out of range'",
+                hint=f"pass dp_size={served_dp} (or leave it at 1 to let the server balance)",
+            )
+        limit = _info_int(info, "max_req_input_len")
+        return limit if limit is not None and limit > 0 else None
+
     def _model_info(self) -> tuple[str | None, list[str], int | None]:
         """The served model path, every name it answers to, and its context length if told."""
         info = self._get_json("/model_info") or self._get_json("/get_model_info") or {}
@@ -208,7 +254,12 @@ class SGLangServerBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Run a batch; one generation per request and sample, in order."""
-        prepared = batching.prepare(requests, self._encoder, context_length=self._context_length)
+        prepared = batching.prepare(
+            requests,
+            self._encoder,
+            context_length=self._context_length,
+            max_input_tokens=self._max_input_tokens,
+        )
         groups = batching.prefix_groups(prepared)
         keyed = [g for g in groups if g.key is not None]
         loose = [g.members[0] for g in groups if g.key is None]
@@ -296,7 +347,10 @@ class SGLangServerBackend:
         assert isinstance(first, wire.WireRequest)
         prefix = self._encoder.prefix_text(first.text, group.shared_tokens)
         try:
-            body = self._post("/generate", wire.warm_payload([prefix], routed_dp_rank=rank))
+            payload = wire.warm_payload([prefix], routed_dp_rank=rank)
+            body = self._post(
+                "/generate", wire.split_payload(payload)[0] if not self._batched else payload
+            )
         except Exception as exc:  # warming is an optimisation; the group still runs
             logger.warning("warming prefix group %r failed: %s", group.key, exc)
             return None
@@ -307,13 +361,20 @@ class SGLangServerBackend:
         payload = wire.generate_payload(
             batch, top_logprobs_num=self._top_logprobs_num, routed_dp_rank=rank
         )
-        body = self._post("/generate", payload)
+        if self._batched is False:
+            body: Any = []
+            for one in wire.split_payload(payload):
+                answer = self._post("/generate", one)
+                body.extend(answer if isinstance(answer, list) else [answer])
+        else:
+            body = self._post("/generate", payload)
         return wire.parse_outputs(
             body, batch, self._encoder.decode, top_logprobs_num=self._top_logprobs_num
         )
 
     def _failure(self, item: wire.WireRequest, exc: Exception) -> list[Generation]:
-        return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}")
+        kind = exc.kind if isinstance(exc, ServerCallError) else ErrorKind.GENERATION
+        return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}", kind)
 
     def _post(self, path: str, payload: dict[str, Any]) -> Any:
         """POST with retries on connection errors and 5xx; never on 4xx."""

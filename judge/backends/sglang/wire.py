@@ -62,32 +62,54 @@ def constraint_error(request: GenerationRequest) -> str | None:
     return None
 
 
-def length_error(
-    prompt_tokens: int, max_new_tokens: int, context_length: int | None, reserved: int = 0
-) -> str | None:
-    """Why SGLang would reject a prompt of this length, mirroring its own check.
+#: SGLang's scheduler admits a prompt only below ``max_req_input_len`` tokens, which is
+#: ``min(context_len, kv_pool_tokens) - 1 - 5`` (python/sglang/srt/managers/tp_worker.py and
+#: managers/utils.py ``validate_input_length``, 0.5.23): without the server's own figure, the
+#: context length less this margin is the bound.
+SCHEDULER_MARGIN = 6
 
-    SGLang refuses a prompt of ``>= context_length`` tokens, and prompt plus
-    ``max_new_tokens`` over ``context_length`` (TokenizerManager._validate_one_request).
+
+def length_error(
+    prompt_tokens: int,
+    max_new_tokens: int,
+    context_length: int | None,
+    reserved: int = 0,
+    max_input_tokens: int | None = None,
+) -> str | None:
+    """Why SGLang would reject a prompt of this length, mirroring its own checks.
+
+    The tokenizer manager refuses ``prompt + reserved >= context_length`` and ``prompt + reserved
+    + max_new_tokens > context_length`` (TokenizerManager._validate_one_request); the scheduler
+    then refuses ``prompt >= max_req_input_len`` (`max_input_tokens`, read from the server where
+    it tells, else ``context_length - SCHEDULER_MARGIN``), which also covers a small KV pool.
     """
-    if context_length is None:
-        return None
-    needed = prompt_tokens + reserved
-    if needed >= context_length:
-        return f"prompt has {prompt_tokens} tokens, not below the context length {context_length}"
-    if needed + max_new_tokens > context_length:
+    if max_input_tokens is None and context_length is not None:
+        max_input_tokens = context_length - SCHEDULER_MARGIN
+    if context_length is not None:
+        needed = prompt_tokens + reserved
+        if needed >= context_length:
+            return (
+                f"prompt has {prompt_tokens} tokens, not below the context length {context_length}"
+            )
+        if needed + max_new_tokens > context_length:
+            return (
+                f"prompt ({prompt_tokens} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
+                f"the context length {context_length}"
+            )
+    if max_input_tokens is not None and prompt_tokens >= max_input_tokens:
         return (
-            f"prompt ({prompt_tokens} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
-            f"the context length {context_length}"
+            f"prompt has {prompt_tokens} tokens; SGLang's scheduler admits prompts below "
+            f"{max_input_tokens} tokens (its max_req_input_len)"
         )
     return None
 
 
-def sampling_params(request: GenerationRequest) -> dict[str, Any]:
-    """SGLang ``sampling_params`` for one request.
+def sampling_params(request: GenerationRequest, sample: int | None = None) -> dict[str, Any]:
+    """SGLang ``sampling_params`` for one request, or for one of its samples.
 
     Every decoding knob is explicit, so results do not depend on the server's
-    ``--sampling-defaults`` (which read the model's generation_config.json).
+    ``--sampling-defaults`` (which read the model's generation_config.json). With `sample`
+    the params are those of that one draw (``n=1``) and its seed is ``seed + sample``.
     """
     sampling = request.sampling
     params: dict[str, Any] = {
@@ -97,13 +119,24 @@ def sampling_params(request: GenerationRequest) -> dict[str, Any]:
         "top_k": -1,
         "min_p": 0.0,
         "repetition_penalty": 1.0,
-        "n": sampling.n,
+        "n": sampling.n if sample is None else 1,
     }
     if sampling.seed is not None:
-        params["sampling_seed"] = sampling.seed
+        params["sampling_seed"] = sampling.seed + (sample or 0)
     if request.constraint is not None:
         params[request.constraint.kind] = request.constraint.value
     return params
+
+
+def _per_sample(batch: Sequence[WireRequest]) -> bool:
+    """Whether the samples of a seeded ``n > 1`` batch must be sent one by one.
+
+    SGLang gives all ``n`` samples of a request its one ``sampling_seed``: under
+    ``--enable-deterministic-inference`` the draws would be identical and self-consistency
+    would collapse to one vote (issue 16). One ``n=1`` entry per sample, each with its own
+    seed, keeps the outputs in the same request-major order.
+    """
+    return any(w.request.sampling.n > 1 and w.request.sampling.seed is not None for w in batch)
 
 
 def generate_payload(
@@ -121,11 +154,14 @@ def generate_payload(
     sample_counts = {wire.request.sampling.n for wire in batch}
     if len(sample_counts) != 1:
         raise ValueError(f"one SGLang call needs one value of n, got {sorted(sample_counts)}")
+    draws: list[tuple[WireRequest, int | None]] = (
+        [(w, i) for w in batch for i in range(w.request.sampling.n)]
+        if _per_sample(batch)
+        else [(w, None) for w in batch]
+    )
     payload: dict[str, Any] = {
-        input_field: [
-            wire.text if input_field == "text" else list(wire.input_ids) for wire in batch
-        ],
-        "sampling_params": [sampling_params(wire.request) for wire in batch],
+        input_field: [w.text if input_field == "text" else list(w.input_ids) for w, _ in draws],
+        "sampling_params": [sampling_params(w.request, sample) for w, sample in draws],
     }
     probed = [wire for wire in batch if wire.request.probe is not None]
     if probed:
@@ -138,6 +174,26 @@ def generate_payload(
     if routed_dp_rank is not None:
         payload["routed_dp_rank"] = routed_dp_rank
     return payload
+
+
+def split_payload(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One single-request body per entry of a batched body, in order.
+
+    sglang-router (0.3.2) refuses batched ``text``/``input_ids`` lists with a 422; each entry
+    goes alone, with the batch-wide fields (logprob options, ``routed_dp_rank``) copied.
+    """
+    field = "text" if "text" in payload else "input_ids"
+    prompts = payload[field]
+    params = payload["sampling_params"]
+    shared = {k: v for k, v in payload.items() if k not in (field, "sampling_params")}
+    return [
+        {
+            **shared,
+            field: prompt,
+            "sampling_params": params[i] if isinstance(params, list) else params,
+        }
+        for i, prompt in enumerate(prompts)
+    ]
 
 
 def warm_payload(
@@ -186,15 +242,52 @@ def finish_of(meta: Mapping[str, Any]) -> tuple[FinishReason, str | None]:
 
 
 def error_message(body: Any) -> str:
-    """The message of an SGLang error body (``{"error": {"message"}}`` or ``{"message"}``)."""
+    """The message of an SGLang error body, whatever its shape.
+
+    ``{"error": {"message"}}`` (OpenAI style), ``{"error": "<string>"}`` (0.5.23's /generate
+    contract), ``{"message"}``, and FastAPI's ``{"detail": "..."}`` or 422
+    ``{"detail": [{"loc", "msg"}, ...]}``.
+    """
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
+        if isinstance(error, str) and error:
+            return error
+        detail = body.get("detail")
+        if isinstance(detail, list) and detail:
+            return "; ".join(_validation_item(item) for item in detail)
         for key in ("message", "detail"):
             if body.get(key):
                 return str(body[key])
     return str(body)[:500]
+
+
+def _validation_item(item: Any) -> str:
+    """One FastAPI validation error as ``field.path: message``."""
+    if not isinstance(item, dict):
+        return str(item)
+    where = ".".join(str(part) for part in item.get("loc") or ())
+    message = str(item.get("msg") or item)
+    return f"{where}: {message}" if where else message
+
+
+#: SGLang's wording when a prompt does not fit (tokenizer manager and scheduler, 0.5.23).
+_CONTEXT_WORDING = (
+    "longer than the model's context length",
+    "exceeds the model's context length",
+    "exceeds the model's maximum context length",
+    "exceeds the maximum allowed length",
+)
+
+
+def error_kind(status: int, message: str) -> ErrorKind:
+    """The kind of an SGLang error answer: a prompt too long, a refused request, or other."""
+    if any(wording in message for wording in _CONTEXT_WORDING):
+        return ErrorKind.CONTEXT_OVERFLOW
+    if status in (400, 422):
+        return ErrorKind.INVALID_INPUT
+    return ErrorKind.GENERATION
 
 
 def _entries_at(rows: Any, index: int) -> list[tuple[float, int]]:

@@ -217,9 +217,13 @@ def test_self_consistency_samples_and_mixed_n(server: FakeSGLangServer, tokenize
     assert ns == [1, 3]  # one call per value of n
 
 
-def test_data_parallel_pins_a_group_to_one_rank(server: FakeSGLangServer, tokenizer: Any) -> None:
-    with backend(server, tokenizer, dp_size=4) as judge_backend:
-        judge_backend.generate(criterion_requests(samples=3, criteria=2))
+def test_data_parallel_pins_a_group_to_one_rank(tokenizer: Any) -> None:
+    with (
+        FakeSGLangServer(SGLangDouble(tokenizer), dp_size=4) as server,
+        backend(server, tokenizer, dp_size=4) as judge_backend,
+    ):
+        results = judge_backend.generate(criterion_requests(samples=3, criteria=2))
+    assert [g.error for g in results] == [None] * 6
     by_prefix: dict[str, set[int]] = {}
     for call in server.double.calls:
         by_prefix.setdefault(call["text"][0][:400], set()).add(call["routed_dp_rank"])
