@@ -171,6 +171,24 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
 
+    def keep_first(self) -> list[dict[str, Any]]:
+        """Rewrite the journal with the first record of each (row, id), atomically; return it."""
+        records = self.load()
+        seen: set[tuple[Any, Any]] = set()
+        kept = []
+        for record in records:
+            key = (record["row"], record["id"])
+            if key not in seen:
+                seen.add(key)
+                kept.append(record)
+        if len(kept) == len(records):
+            return records
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        Journal(temporary).append(kept)
+        os.replace(temporary, self.path)
+        return kept
+
     def remove(self) -> None:
         """Delete the journal file if it exists."""
         self.path.unlink(missing_ok=True)

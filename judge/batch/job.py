@@ -32,6 +32,7 @@ from judge.batch.files import (
     read_rows,
     write_parquet,
 )
+from judge.batch.lock import OutputLock
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import (
     BatchScorer,
@@ -40,7 +41,7 @@ from judge.batch.scoring import (
     record_columns,
     score_rows,
 )
-from judge.errors import ConfigError
+from judge.errors import ConfigError, InputError
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.types import Usage
@@ -121,6 +122,7 @@ class BatchOptions:
     max_failures: int | None = None
     max_chars: int = MAX_CHARS
     force: bool = False
+    repair: bool = False
     compare_method: Method = "rubric"
     input_format: str | None = None
     output_format: str | None = None
@@ -181,9 +183,12 @@ class BatchJob:
             self.journal.remove()
             if self.parquet:
                 self.output.unlink(missing_ok=True)
+        records = self.journal.load()
+        if self.options.repair:
+            records = self.journal.keep_first()
         keys = [
             (r["row"], r["id"], r.get("job_fingerprint"), r.get("settings_fingerprint"))
-            for r in self.journal.load()
+            for r in records
         ]
         if self.parquet and self.output.exists():
             keys = parquet_keys(self.output) + keys
@@ -200,6 +205,15 @@ class BatchJob:
                 hint="pass --force to start over, or write to a new output path",
             )
         done = {(key[0], key[1]) for key in keys}
+        if len(done) < len(keys):
+            repeated = Counter((key[0], key[1]) for key in keys).most_common(1)[0]
+            (row, row_id), times = repeated
+            raise InputError(
+                f"{self.output} holds {len(keys) - len(done)} duplicate records (row {row}, "
+                f"id {row_id!r} {times} times): two jobs wrote it at once",
+                hint="rerun with --repair to keep the first record of each row, "
+                "or --force to start over",
+            )
         seen = {key[1]: key[0] for key in keys}
         return done, seen
 
@@ -252,7 +266,14 @@ class BatchJob:
             put(exc)
 
     def run(self, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchProgress:
-        """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early."""
+        """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early.
+
+        The output is locked for the whole run: a second job on it is refused (`ConfigError`).
+        """
+        with OutputLock(self.output):
+            return self._run_locked(on_progress)
+
+    def _run_locked(self, on_progress: Callable[[BatchProgress], None] | None) -> BatchProgress:
         done, seen = self._resume()
         progress = BatchProgress()
         progress.total = count_rows(self.source, self.input_format, self.options.shard)

@@ -62,6 +62,12 @@ def batch(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an output written with other settings.")
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Keep the first record of each row of an output with duplicates."
+        ),
+    ] = False,
     max_rationale_chars: Annotated[
         int | None, typer.Option(help=setting_help("max_rationale_chars"))
     ] = None,
@@ -90,6 +96,7 @@ def batch(
         max_failures=max_failures,
         max_chars=max_chars,
         force=force,
+        repair=repair,
         compare_method=compare_method,  # type: ignore[arg-type]
     )
     judge = Judge(
