@@ -25,7 +25,6 @@ from typing import Any
 
 from judge.batch.files import (
     InputFormat,
-    Journal,
     count_rows,
     detect_format,
     parquet_keys,
@@ -33,6 +32,12 @@ from judge.batch.files import (
     write_parquet,
 )
 from judge.batch.lock import OutputLock
+from judge.batch.preflight import (
+    check_options,
+    journal_of,
+    output_format,
+    refuse_duplicates,
+)
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import (
     BatchScorer,
@@ -41,7 +46,7 @@ from judge.batch.scoring import (
     record_columns,
     score_rows,
 )
-from judge.errors import ConfigError, InputError
+from judge.errors import ConfigError
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.types import Usage
@@ -148,23 +153,11 @@ class BatchJob:
     """One resumable job: an input file, an output file, a judge."""
 
     def __init__(self, judge: Judge, source: Path, output: Path, options: BatchOptions) -> None:
-        if options.batch_size < 1 or options.prefetch < 1:
-            raise ConfigError("batch size and prefetch must be >= 1")
-        if options.compare_method not in ("rubric", "direct"):
-            raise ConfigError(
-                f"compare method {options.compare_method!r}", hint="use rubric or direct"
-            )
+        check_options(options)
         self.judge, self.source, self.output, self.options = judge, source, output, options
         self.input_format: InputFormat = detect_format(source, options.input_format)
-        fmt = options.output_format or (
-            "parquet" if output.suffix in (".parquet", ".pq") else "jsonl"
-        )
-        if fmt not in ("jsonl", "parquet"):
-            raise ConfigError(f"output format {fmt!r}", hint="use jsonl or parquet")
-        self.parquet = fmt == "parquet"
-        self.journal = Journal(
-            output.with_name(output.name + ".journal.jsonl") if self.parquet else output
-        )
+        self.parquet = output_format(output, options.output_format) == "parquet"
+        self.journal = journal_of(output, self.parquet)
         self.fingerprint = job_fingerprint(
             judge, options.fields, options.max_chars, options.compare_method
         )
@@ -205,15 +198,7 @@ class BatchJob:
                 hint="pass --force to start over, or write to a new output path",
             )
         done = {(key[0], key[1]) for key in keys}
-        if len(done) < len(keys):
-            repeated = Counter((key[0], key[1]) for key in keys).most_common(1)[0]
-            (row, row_id), times = repeated
-            raise InputError(
-                f"{self.output} holds {len(keys) - len(done)} duplicate records (row {row}, "
-                f"id {row_id!r} {times} times): two jobs wrote it at once",
-                hint="rerun with --repair to keep the first record of each row, "
-                "or --force to start over",
-            )
+        refuse_duplicates(self.output, keys)
         seen = {key[1]: key[0] for key in keys}
         return done, seen
 

@@ -56,10 +56,22 @@ class LineWriter:
         self.lines += len(lines)
 
     def close(self) -> None:
-        """Close the file and release its lock."""
-        if not self._handle.closed:
-            self._handle.close()
-            self._lock.release()
+        """Close the file and release its lock; cut a line torn by an interrupt mid-write.
+
+        Ctrl-C can land between the write and the count, or inside the write, so `lines` is
+        recounted from the file: it says what a reader of the file will find.
+        """
+        if self._handle.closed:
+            return
+        self._handle.close()
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as handle:
+                handle.truncate(end)
+                os.fsync(handle.fileno())
+        self.lines = data.count(b"\n")
+        self._lock.release()
 
     def __enter__(self) -> LineWriter:
         return self

@@ -208,8 +208,11 @@ def _judge_rows(
                 judgments.extend(done)
                 progress.advance(task, len(chunk))
     except KeyboardInterrupt:
-        kept = f"; {writer.lines} judgments kept in {writer.path}" if writer is not None else ""
-        print_error(f"interrupted after {len(judgments)} of {len(good)} rows{kept}")
+        kept = ""
+        if writer is not None:
+            writer.close()
+            kept = f"; {writer.lines} judgments kept in {writer.path}"
+        print_error(f"interrupted before all {len(good)} rows were judged{kept}")
         raise typer.Exit(130) from None
     finally:
         judge.close()
