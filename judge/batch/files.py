@@ -9,6 +9,7 @@ completes (written to a temporary file and renamed, so a Parquet file is never h
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -77,6 +78,8 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
     total = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             total += bool(line.strip()) and (number - 1) % count == index
     return total
 
@@ -84,6 +87,8 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             if not raw.strip():
                 continue
             try:
@@ -105,8 +110,9 @@ def _jsonl_rows(path: Path) -> Iterator[RawRow]:
 
 
 def _csv_rows(path: Path) -> Iterator[RawRow]:
-    # surrogateescape keeps invalid bytes as lone surrogates, so one bad field fails one row.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # surrogateescape keeps invalid bytes as lone surrogates, so one bad field fails one row;
+    # utf-8-sig drops the byte-order mark that spreadsheet programs write.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         for number, record in enumerate(csv.DictReader(handle), start=1):
             if None in record:
                 yield RawRow(number, error="more values than header columns")
