@@ -281,6 +281,13 @@ def write_parquet(
     return written
 
 
+def parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
 def parquet_keys(path: Path) -> list[tuple[int, str, str, str]]:
     """(row, id, job fingerprint, settings fingerprint) of every record of a Parquet output."""
     import pyarrow.parquet as pq

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from judge.batch.files import (
     InputFormat,
     count_rows,
     detect_format,
+    parquet_columns,
     parquet_keys,
     read_rows,
     write_parquet,
@@ -128,6 +129,7 @@ class BatchOptions:
     max_chars: int = MAX_CHARS
     force: bool = False
     repair: bool = False
+    keep_inputs: bool = True
     compare_method: Method = "rubric"
     input_format: str | None = None
     output_format: str | None = None
@@ -159,7 +161,7 @@ class BatchJob:
         self.parquet = output_format(output, options.output_format) == "parquet"
         self.journal = journal_of(output, self.parquet)
         self.fingerprint = job_fingerprint(
-            judge, options.fields, options.max_chars, options.compare_method
+            judge, options.fields, options.max_chars, options.compare_method, options.keep_inputs
         )
         self.settings_fingerprint = judge_fingerprints(
             judge, options.fields.pairwise, options.compare_method
@@ -190,7 +192,7 @@ class BatchJob:
             changed = (
                 "the judge settings (rubric, model, templates or sampling)"
                 if stale[0][3] != self.settings_fingerprint
-                else "the field mapping or --max-chars"
+                else "the field mapping, --max-chars or --drop-inputs"
             )
             raise ConfigError(
                 f"{self.output} holds {len(stale)} results made with other settings: "
@@ -232,11 +234,8 @@ class BatchJob:
                 if not isinstance(row.item, BadRow):
                     first = seen.setdefault(row.id, row.number)
                     if first != row.number:
-                        row = PreparedRow(
-                            row.number,
-                            row.id,
-                            BadRow("duplicate_id", f"id {row.id!r} is also row {first}"),
-                        )
+                        reason = BadRow("duplicate_id", f"id {row.id!r} is also row {first}")
+                        row = replace(row, item=reason)
                 pending.append(row)
                 valid += not isinstance(row.item, BadRow)
                 # Bad rows ride along; a run of them is flushed so progress keeps moving.
@@ -284,6 +283,7 @@ class BatchJob:
                     self.fingerprint,
                     pairwise=self.options.fields.pairwise,
                     method=self.options.compare_method,
+                    keep_inputs=self.options.keep_inputs,
                 )
                 self.journal.append(records)
                 progress.add(records)
@@ -309,5 +309,11 @@ class BatchJob:
             return
         written = {(key[0], key[1]) for key in parquet_keys(existing)} if existing else set()
         fresh = (r for r in new if (r["row"], r["id"]) not in written)
-        write_parquet(self.output, self.columns, existing, fresh)
+        # The input columns follow the result columns, in the order they first appear.
+        columns = dict.fromkeys(self.columns)
+        if existing is not None:
+            columns.update(dict.fromkeys(parquet_columns(existing)))
+        for record in new:
+            columns.update(dict.fromkeys(record))
+        write_parquet(self.output, list(columns), existing, fresh)
         self.journal.remove()

@@ -63,6 +63,10 @@ def batch(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an output written with other settings.")
     ] = False,
+    drop_inputs: Annotated[
+        bool,
+        typer.Option("--drop-inputs", help="Write only result columns, not the input's columns."),
+    ] = False,
     repair: Annotated[
         bool,
         typer.Option(
@@ -99,6 +103,7 @@ def batch(
         max_chars=max_chars,
         force=force,
         repair=repair,
+        keep_inputs=not drop_inputs,
         compare_method=compare_method,  # type: ignore[arg-type]
     )
     # Every check that needs no model comes first (see judge.batch.preflight).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,7 +57,7 @@ def _file_rows(input_file: Path) -> list[PreparedRow]:
         number = first.setdefault(row.id, row.number)
         if number != row.number:
             reason = BadRow("duplicate_id", f"id {row.id!r} is also row {number}")
-            rows[index] = PreparedRow(row.number, row.id, reason)
+            rows[index] = replace(row, item=reason)
     return rows
 
 
