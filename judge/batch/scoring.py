@@ -14,6 +14,7 @@ from typing import Any
 
 from judge.batch.files import RawRow, parquet_schema
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
+from judge.errors import ConfigError
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import JudgeSettings
@@ -154,8 +155,9 @@ class BatchScorer:
     """The per-batch function of a job: a dict of columns in, a dict of result columns out.
 
     Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
-    with `settings` and the other keyword options of `Judge`). An optional ``_row`` column
-    numbers the rows; otherwise they are numbered from 1.
+    with `settings` and the other keyword options of `Judge`). Rows need ids that do not depend
+    on the batch: an id column (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from
+    the source; a batch with neither is refused.
     """
 
     def __init__(
@@ -183,6 +185,13 @@ class BatchScorer:
     def __call__(self, batch: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
         """Score one batch of columns."""
         size = len(next(iter(batch.values()), []))
+        if "_row" not in batch and self.fields.id is None:
+            # Numbering rows per batch would give every batch the ids 1..n (issue 13).
+            raise ConfigError(
+                "BatchScorer needs stable row ids: the batch has no '_row' column and no id field",
+                hint="pass fields=FieldMap(id='your_id_column'), or add a '_row' column numbered "
+                "from the source",
+            )
         numbers_ = batch.get("_row", range(1, size + 1))
         names = [name for name in batch if name != "_row"]
         rows = [

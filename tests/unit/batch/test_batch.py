@@ -254,6 +254,14 @@ def test_max_failures_stops_the_job_and_a_rerun_resumes(tmp_path):
     assert [r["row"] for r in _read_jsonl(output)] == list(range(1, 13))
 
 
+def test_batch_scorer_refuses_a_batch_without_stable_row_ids():
+    scorer = BatchScorer(judge=_judge())
+    with pytest.raises(ConfigError, match="needs stable row ids"):
+        scorer({"prompt": ["Q1?", "Q2?"], "response": ["A1", "A2"]})
+    numbered = scorer({"_row": [7, 8], "prompt": ["Q1?", "Q2?"], "response": ["A1", "A2"]})
+    assert numbered["row"] == [7, 8] and numbered["id"] == ["7", "8"]
+
+
 def test_batch_scorer_maps_columns_to_columns_like_ray_map_batches():
     scorer = BatchScorer(judge=_judge(), fields=FieldMap(id="id"))
     batch = {
