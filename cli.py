@@ -1,7 +1,8 @@
 """The `judge` command line: the Typer root that registers the commands of `judge.commands`.
 
 Exit codes: 0 success; 1 judged, but at least one row or judgment failed; 2 bad input or
-options (unknown rubric, bad file, bad flag); 3 the backend is unavailable or failed.
+options (unknown rubric, bad file, bad flag, an output another job writes); 3 the backend is
+unavailable or failed; 130 interrupted (Ctrl-C), keeping what was written.
 """
 
 from __future__ import annotations

@@ -94,6 +94,12 @@ def load_rubric_file(path: Path) -> Rubric:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RubricError(f"rubric file {path} not found") from None
+    except IsADirectoryError:
+        raise RubricError(
+            f"rubric {path} is a folder", hint="give a rubric YAML file or a library name"
+        ) from None
+    except OSError as exc:
+        raise RubricError(f"cannot read rubric file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise RubricError(f"rubric file {path}: not valid UTF-8 at byte {exc.start}") from None
     try:

@@ -6,7 +6,7 @@ per-batch function alone, shaped for Ray Data's ``map_batches``.
 
 from judge.batch.job import BatchJob, BatchOptions, BatchProgress, parse_shard
 from judge.batch.rows import FieldMap
-from judge.batch.scoring import BatchScorer, record_columns
+from judge.batch.scoring import BatchScorer, record_columns, record_schema
 
 __all__ = [
     "BatchJob",
@@ -16,4 +16,5 @@ __all__ = [
     "FieldMap",
     "parse_shard",
     "record_columns",
+    "record_schema",
 ]

@@ -9,6 +9,7 @@ completes (written to a temporary file and renamed, so a Parquet file is never h
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -77,6 +78,8 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
     total = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             total += bool(line.strip()) and (number - 1) % count == index
     return total
 
@@ -84,6 +87,8 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             if not raw.strip():
                 continue
             try:
@@ -105,8 +110,9 @@ def _jsonl_rows(path: Path) -> Iterator[RawRow]:
 
 
 def _csv_rows(path: Path) -> Iterator[RawRow]:
-    # surrogateescape keeps invalid bytes as lone surrogates, so one bad field fails one row.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # surrogateescape keeps invalid bytes as lone surrogates, so one bad field fails one row;
+    # utf-8-sig drops the byte-order mark that spreadsheet programs write.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         for number, record in enumerate(csv.DictReader(handle), start=1):
             if None in record:
                 yield RawRow(number, error="more values than header columns")
@@ -170,6 +176,24 @@ class Journal:
             handle.write(payload.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
+
+    def keep_first(self) -> list[dict[str, Any]]:
+        """Rewrite the journal with the first record of each (row, id), atomically; return it."""
+        records = self.load()
+        seen: set[tuple[Any, Any]] = set()
+        kept = []
+        for record in records:
+            key = (record["row"], record["id"])
+            if key not in seen:
+                seen.add(key)
+                kept.append(record)
+        if len(kept) == len(records):
+            return records
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        Journal(temporary).append(kept)
+        os.replace(temporary, self.path)
+        return kept
 
     def remove(self) -> None:
         """Delete the journal file if it exists."""
@@ -255,6 +279,13 @@ def write_parquet(
         os.fsync(handle.fileno())
     os.replace(temporary, target)
     return written
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
 
 
 def parquet_keys(path: Path) -> list[tuple[int, str, str, str]]:

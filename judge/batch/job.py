@@ -19,18 +19,25 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from judge.batch.files import (
     InputFormat,
-    Journal,
     count_rows,
     detect_format,
+    parquet_columns,
     parquet_keys,
     read_rows,
     write_parquet,
+)
+from judge.batch.lock import OutputLock
+from judge.batch.preflight import (
+    check_options,
+    journal_of,
+    output_format,
+    refuse_duplicates,
 )
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import (
@@ -121,6 +128,8 @@ class BatchOptions:
     max_failures: int | None = None
     max_chars: int = MAX_CHARS
     force: bool = False
+    repair: bool = False
+    keep_inputs: bool = True
     compare_method: Method = "rubric"
     input_format: str | None = None
     output_format: str | None = None
@@ -146,25 +155,13 @@ class BatchJob:
     """One resumable job: an input file, an output file, a judge."""
 
     def __init__(self, judge: Judge, source: Path, output: Path, options: BatchOptions) -> None:
-        if options.batch_size < 1 or options.prefetch < 1:
-            raise ConfigError("batch size and prefetch must be >= 1")
-        if options.compare_method not in ("rubric", "direct"):
-            raise ConfigError(
-                f"compare method {options.compare_method!r}", hint="use rubric or direct"
-            )
+        check_options(options)
         self.judge, self.source, self.output, self.options = judge, source, output, options
         self.input_format: InputFormat = detect_format(source, options.input_format)
-        fmt = options.output_format or (
-            "parquet" if output.suffix in (".parquet", ".pq") else "jsonl"
-        )
-        if fmt not in ("jsonl", "parquet"):
-            raise ConfigError(f"output format {fmt!r}", hint="use jsonl or parquet")
-        self.parquet = fmt == "parquet"
-        self.journal = Journal(
-            output.with_name(output.name + ".journal.jsonl") if self.parquet else output
-        )
+        self.parquet = output_format(output, options.output_format) == "parquet"
+        self.journal = journal_of(output, self.parquet)
         self.fingerprint = job_fingerprint(
-            judge, options.fields, options.max_chars, options.compare_method
+            judge, options.fields, options.max_chars, options.compare_method, options.keep_inputs
         )
         self.settings_fingerprint = judge_fingerprints(
             judge, options.fields.pairwise, options.compare_method
@@ -181,9 +178,12 @@ class BatchJob:
             self.journal.remove()
             if self.parquet:
                 self.output.unlink(missing_ok=True)
+        records = self.journal.load()
+        if self.options.repair:
+            records = self.journal.keep_first()
         keys = [
             (r["row"], r["id"], r.get("job_fingerprint"), r.get("settings_fingerprint"))
-            for r in self.journal.load()
+            for r in records
         ]
         if self.parquet and self.output.exists():
             keys = parquet_keys(self.output) + keys
@@ -192,7 +192,7 @@ class BatchJob:
             changed = (
                 "the judge settings (rubric, model, templates or sampling)"
                 if stale[0][3] != self.settings_fingerprint
-                else "the field mapping or --max-chars"
+                else "the field mapping, --max-chars or --drop-inputs"
             )
             raise ConfigError(
                 f"{self.output} holds {len(stale)} results made with other settings: "
@@ -200,6 +200,7 @@ class BatchJob:
                 hint="pass --force to start over, or write to a new output path",
             )
         done = {(key[0], key[1]) for key in keys}
+        refuse_duplicates(self.output, keys)
         seen = {key[1]: key[0] for key in keys}
         return done, seen
 
@@ -233,11 +234,8 @@ class BatchJob:
                 if not isinstance(row.item, BadRow):
                     first = seen.setdefault(row.id, row.number)
                     if first != row.number:
-                        row = PreparedRow(
-                            row.number,
-                            row.id,
-                            BadRow("duplicate_id", f"id {row.id!r} is also row {first}"),
-                        )
+                        reason = BadRow("duplicate_id", f"id {row.id!r} is also row {first}")
+                        row = replace(row, item=reason)
                 pending.append(row)
                 valid += not isinstance(row.item, BadRow)
                 # Bad rows ride along; a run of them is flushed so progress keeps moving.
@@ -252,7 +250,14 @@ class BatchJob:
             put(exc)
 
     def run(self, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchProgress:
-        """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early."""
+        """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early.
+
+        The output is locked for the whole run: a second job on it is refused (`ConfigError`).
+        """
+        with OutputLock(self.output):
+            return self._run_locked(on_progress)
+
+    def _run_locked(self, on_progress: Callable[[BatchProgress], None] | None) -> BatchProgress:
         done, seen = self._resume()
         progress = BatchProgress()
         progress.total = count_rows(self.source, self.input_format, self.options.shard)
@@ -278,6 +283,7 @@ class BatchJob:
                     self.fingerprint,
                     pairwise=self.options.fields.pairwise,
                     method=self.options.compare_method,
+                    keep_inputs=self.options.keep_inputs,
                 )
                 self.journal.append(records)
                 progress.add(records)
@@ -303,5 +309,11 @@ class BatchJob:
             return
         written = {(key[0], key[1]) for key in parquet_keys(existing)} if existing else set()
         fresh = (r for r in new if (r["row"], r["id"]) not in written)
-        write_parquet(self.output, self.columns, existing, fresh)
+        # The input columns follow the result columns, in the order they first appear.
+        columns = dict.fromkeys(self.columns)
+        if existing is not None:
+            columns.update(dict.fromkeys(parquet_columns(existing)))
+        for record in new:
+            columns.update(dict.fromkeys(record))
+        write_parquet(self.output, list(columns), existing, fresh)
         self.journal.remove()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -63,6 +63,7 @@ class PreparedRow:
     number: int
     id: str
     item: Sample | Pair | BadRow
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _missing(value: Any) -> bool:
@@ -118,7 +119,14 @@ def _row_id(record: Mapping[str, Any], fields: FieldMap, number: int) -> str:
 
 
 def prepare_row(raw: RawRow, fields: FieldMap, max_chars: int) -> PreparedRow:
-    """Validate one raw row into a Sample or Pair; every problem becomes a BadRow."""
+    """Validate one raw row into a Sample or Pair; every problem becomes a BadRow.
+
+    The row keeps its input columns (`inputs`), which result records carry along.
+    """
+    return replace(_prepare(raw, fields, max_chars), inputs=raw.record or {})
+
+
+def _prepare(raw: RawRow, fields: FieldMap, max_chars: int) -> PreparedRow:
     if raw.record is None:
         return PreparedRow(raw.number, f"#{raw.number}", BadRow(raw.error_kind, raw.error or "?"))
     record = raw.record

@@ -16,6 +16,7 @@ from judge.commands.options import (
     ModelOpt,
     RubricOpt,
     backend_options,
+    cli_state,
     judge_settings,
     setting_help,
 )
@@ -62,6 +63,16 @@ def batch(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an output written with other settings.")
     ] = False,
+    drop_inputs: Annotated[
+        bool,
+        typer.Option("--drop-inputs", help="Write only result columns, not the input's columns."),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Keep the first record of each row of an output with duplicates."
+        ),
+    ] = False,
     max_rationale_chars: Annotated[
         int | None, typer.Option(help=setting_help("max_rationale_chars"))
     ] = None,
@@ -73,6 +84,7 @@ def batch(
     from rich.progress import SpinnerColumn
 
     from judge.batch import BatchJob, BatchOptions, FieldMap, parse_shard
+    from judge.batch.preflight import plan_fingerprint, preflight, record_plan
     from judge.runner.judge import Judge
 
     fields = FieldMap(
@@ -90,12 +102,33 @@ def batch(
         max_failures=max_failures,
         max_chars=max_chars,
         force=force,
+        repair=repair,
+        keep_inputs=not drop_inputs,
         compare_method=compare_method,  # type: ignore[arg-type]
     )
+    # Every check that needs no model comes first (see judge.batch.preflight).
+    rubric_obj = load_rubric(rubric)
+    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars)
+    plan = plan_fingerprint(
+        rubric=rubric_obj.fingerprint,
+        settings=settings.fingerprint,
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        backend_options=cli_state(ctx).backend_options,
+        options=options,
+    )
+    checked = preflight(input_file, output, options, plan)
+    if checked.nothing_left:
+        err_console.print(
+            f"nothing to do: {escape(str(output))} already holds all {checked.total} rows of "
+            f"{escape(str(input_file))} (pass --force to judge them again)"
+        )
+        return
     judge = Judge(
         backend=backend,
-        rubric=load_rubric(rubric),
-        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars),
+        rubric=rubric_obj,
+        settings=settings,
         **backend_options(ctx, backend, model, base_url),
     )
     job = BatchJob(judge, input_file, output, options)
@@ -128,6 +161,8 @@ def batch(
             result = job.run(on_progress=show)
         finally:
             judge.close()
+    if result.stopped is None:
+        record_plan(output, plan, job.fingerprint)
     err_console.print(batch_summary(result, output))
     if result.stopped:
         err_console.print(f"[red]stopped[/red]: {escape(result.stopped)}; rerun to resume")

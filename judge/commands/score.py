@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -12,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from judge.batch.files import read_rows
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import judge_prepared
+from judge.batch.stream import LineWriter
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
@@ -22,7 +25,7 @@ from judge.commands.options import (
     setting_help,
 )
 from judge.commands.render import err_console, print_error, print_judgment, print_pair
-from judge.errors import InputError
+from judge.errors import ConfigError, InputError
 from judge.inputs import pair_from_record, sample_from_record
 from judge.library import load_rubric
 from judge.types import ErrorKind, Judgment
@@ -32,12 +35,30 @@ COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?"
 
 
 def _file_rows(input_file: Path) -> list[PreparedRow]:
-    """The rows of a JSONL file, read and validated by the batch package (as `judge batch`)."""
+    """The rows of a JSONL file, read and validated by the batch package (as `judge batch`).
+
+    A later row with an id seen before is a bad row (``duplicate_id``), as in `judge batch`.
+    """
     fields = FieldMap(id="id", id_required=False)
+    if input_file.is_dir():
+        raise InputError(f"--input {input_file} is a folder", hint="give a JSONL file")
     try:
-        return [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+        rows = [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
     except OSError as exc:
         raise InputError(f"cannot read {input_file}: {exc.strerror}") from None
+    if not rows:
+        raise InputError(
+            f"0 rows in {input_file}", hint="give a JSONL file with one JSON object per line"
+        )
+    first: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if isinstance(row.item, BadRow):
+            continue
+        number = first.setdefault(row.id, row.number)
+        if number != row.number:
+            reason = BadRow("duplicate_id", f"id {row.id!r} is also row {number}")
+            rows[index] = replace(row, item=reason)
+    return rows
 
 
 def _argument_rows(
@@ -92,6 +113,11 @@ def score(
     """
     from judge.runner.judge import Judge
 
+    # Every check that needs no model comes first: a mistake costs seconds, not a model load.
+    if chunk_size < 1:
+        raise ConfigError(
+            f"--chunk-size {chunk_size} < 1", hint="rows per backend batch: 1 or more"
+        )
     fitted = None
     if calibrator is not None:
         import calibration
@@ -100,6 +126,14 @@ def score(
     rubric_obj = load_rubric(rubric)
     if input_file is not None and (prompt is not None or response is not None):
         raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
+    settings = judge_settings(
+        ctx,
+        max_rationale_chars=max_rationale_chars,
+        strategy=strategy,
+        samples=draws,
+        likert=likert,
+        max_solution_tokens=max_solution_tokens,
+    )
     if input_file is None:
         rows = _argument_rows(prompt, response, reference)
     else:
@@ -109,40 +143,24 @@ def score(
         assert isinstance(row.item, BadRow)
         print_error(f"{input_file}:{row.number}: {row.item.reason}")
     good = [row for row in rows if not isinstance(row.item, BadRow)]
-    settings = judge_settings(
-        ctx,
-        max_rationale_chars=max_rationale_chars,
-        strategy=strategy,
-        samples=draws,
-        likert=likert,
-        max_solution_tokens=max_solution_tokens,
-    )
-    judge = Judge(
-        backend=backend,
-        rubric=rubric_obj,
-        settings=settings,
-        calibrator=fitted,
-        force_calibrator=force_calibrator,
-        **backend_options(ctx, backend, model, base_url),
-    )
-    judgments: list[Judgment] = []
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(
-        *columns, console=err_console, transient=True, disable=input_file is None
-    ) as progress:
-        task = progress.add_task("score", total=len(good))
-        for start in range(0, len(good), max(1, chunk_size)):
-            chunk = good[start : start + max(1, chunk_size)]
-            judgments.extend(j for j in judge_prepared(judge, chunk) if isinstance(j, Judgment))
-            progress.advance(task, len(chunk))
-    judge.close()
-    lines = [judgment.model_dump_json() for judgment in judgments]
-    if output is not None:
-        output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    if as_json:
-        for line in lines:
-            typer.echo(line)
-    elif output is None or input_file is None:
+    writer = LineWriter(output) if output is not None else None
+    try:
+        judgments = _judge_rows(
+            good, writer, as_json, input_file is not None,
+            lambda: Judge(
+                backend=backend,
+                rubric=rubric_obj,
+                settings=settings,
+                calibrator=fitted,
+                force_calibrator=force_calibrator,
+                **backend_options(ctx, backend, model, base_url),
+            ),
+            chunk_size,
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+    if not as_json and (output is None or input_file is None):
         for judgment in judgments:
             print_judgment(judgment, rubric_obj)
     kinds = Counter(str(j.error_kind) for j in judgments if j.error is not None)
@@ -157,6 +175,49 @@ def score(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _judge_rows(
+    good: list[PreparedRow],
+    writer: LineWriter | None,
+    as_json: bool,
+    show_progress: bool,
+    make_judge: Callable[[], Any],
+    chunk_size: int,
+) -> list[Judgment]:
+    """Judge the rows chunk by chunk, writing (and printing, for --json) each chunk as it is done.
+
+    Ctrl-C stops between or inside chunks; what was written stays, and the run exits 130.
+    """
+    judge = make_judge()
+    judgments: list[Judgment] = []
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(
+            *columns, console=err_console, transient=True, disable=not show_progress
+        ) as progress:
+            task = progress.add_task("score", total=len(good))
+            for start in range(0, len(good), chunk_size):
+                chunk = good[start : start + chunk_size]
+                done = [j for j in judge_prepared(judge, chunk) if isinstance(j, Judgment)]
+                lines = [judgment.model_dump_json() for judgment in done]
+                if writer is not None:
+                    writer.write(lines)
+                if as_json:
+                    for line in lines:
+                        typer.echo(line)
+                judgments.extend(done)
+                progress.advance(task, len(chunk))
+    except KeyboardInterrupt:
+        kept = ""
+        if writer is not None:
+            writer.close()
+            kept = f"; {writer.lines} judgments kept in {writer.path}"
+        print_error(f"interrupted before all {len(good)} rows were judged{kept}")
+        raise typer.Exit(130) from None
+    finally:
+        judge.close()
+    return judgments
 
 
 def compare(

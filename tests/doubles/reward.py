@@ -2,7 +2,9 @@
 
 `graded` answers every verdict request with a P(yes) derived from a hash of the request, so
 different rows get different, reproducible scores in any process. The environment variable
-JUDGE_TEST_BACKEND_DELAY_S makes each batch call sleep (so a test can kill a job mid-run).
+JUDGE_TEST_BACKEND_DELAY_S makes each batch call sleep (so a test can kill a job mid-run);
+JUDGE_TEST_BACKEND_MARKER names a file that the factory creates, so a test can tell whether a
+command got as far as loading its backend (the model load of a real backend).
 """
 
 from __future__ import annotations
@@ -49,5 +51,8 @@ class SlowScriptedBackend(ScriptedBackend):
 def graded(**options: object) -> ScriptedBackend:
     """Factory for the registry: `judge batch --backend scripted-graded`."""
     delay = float(os.environ.get("JUDGE_TEST_BACKEND_DELAY_S", "0"))
+    if marker := os.environ.get("JUDGE_TEST_BACKEND_MARKER"):
+        with open(marker, "a", encoding="utf-8") as handle:
+            handle.write("loaded\n")
     model_id = str(options.get("model") or "scripted-graded")
     return SlowScriptedBackend(delay, model_id=model_id)

@@ -52,7 +52,11 @@ def test_every_row_gets_one_record_with_every_judgment_field(tmp_path):
     records = _read_jsonl(tmp_path / "out.jsonl")
     assert [r["id"] for r in records] == [f"r{i}" for i in range(10)]
     assert [r["row"] for r in records] == list(range(1, 11))
-    assert set(records[0]) == set(record_columns(False)) >= set(Judgment.model_fields)
+    inputs = {"input_id", "prompt", "response"}  # the input columns ride along
+    assert set(records[0]) == set(record_columns(False)) | inputs
+    assert set(record_columns(False)) >= set(Judgment.model_fields)
+    assert records[3]["prompt"] == "Question 3?" and records[3]["input_id"] == "r3"
+    records[0]["details"] = json.loads(records[0]["details"])  # JSON text in every format
     assert all(r["input_error"] is None and 0 < r["score"] < 1 for r in records)
     assert progress.judged == 10 and progress.judgments == 50 and progress.usage.prompt_tokens > 0
     Judgment.model_validate({k: records[0][k] for k in Judgment.model_fields})
@@ -129,7 +133,9 @@ def test_changed_settings_are_refused_unless_forced(tmp_path):
     _run(source, output)
     with pytest.raises(ConfigError, match=r"judge settings \(rubric, model"):
         _run(source, output, judge=_judge("harmlessness"))
-    with pytest.raises(ConfigError, match="the field mapping or --max-chars changed"):
+    with pytest.raises(
+        ConfigError, match="the field mapping, --max-chars or --drop-inputs changed"
+    ):
         _run(source, output, fields=FieldMap(id="id", reference=None))
     _run(source, output, judge=_judge("harmlessness"), force=True)
     assert {r["rubric"] for r in _read_jsonl(output)} == {"harmlessness"}
@@ -166,7 +172,7 @@ def test_parquet_in_and_out(tmp_path):
     progress = _run(source, output)
     assert progress.judged == 9 and not (tmp_path / "out.parquet.journal.jsonl").exists()
     written = pq.read_table(output)
-    assert written.column_names == record_columns(False)
+    assert written.column_names == [*record_columns(False), "input_id", "prompt", "response"]
     assert written.schema.field("score").type == pa.float64()
     assert pa.types.is_list(written.schema.field("verdicts").type)
     from_jsonl = tmp_path / "out.jsonl"
@@ -177,7 +183,7 @@ def test_parquet_in_and_out(tmp_path):
         if mine["id"] == "r4":
             continue  # judged from a JSON string in Parquet, from messages in JSONL
         assert mine["score"] == theirs["score"] and mine["verdicts"] == theirs["verdicts"]
-        assert mine["usage"] == theirs["usage"] and json.loads(mine["details"]) == theirs["details"]
+        assert mine["usage"] == theirs["usage"] and mine["details"] == theirs["details"]
 
     [message_record] = pq.read_table(
         _run_to(tmp_path / "messages.parquet", tmp_path / "m.parquet")
@@ -248,6 +254,14 @@ def test_max_failures_stops_the_job_and_a_rerun_resumes(tmp_path):
     assert [r["row"] for r in _read_jsonl(output)] == list(range(1, 13))
 
 
+def test_batch_scorer_refuses_a_batch_without_stable_row_ids():
+    scorer = BatchScorer(judge=_judge())
+    with pytest.raises(ConfigError, match="needs stable row ids"):
+        scorer({"prompt": ["Q1?", "Q2?"], "response": ["A1", "A2"]})
+    numbered = scorer({"_row": [7, 8], "prompt": ["Q1?", "Q2?"], "response": ["A1", "A2"]})
+    assert numbered["row"] == [7, 8] and numbered["id"] == ["7", "8"]
+
+
 def test_batch_scorer_maps_columns_to_columns_like_ray_map_batches():
     scorer = BatchScorer(judge=_judge(), fields=FieldMap(id="id"))
     batch = {
@@ -257,7 +271,7 @@ def test_batch_scorer_maps_columns_to_columns_like_ray_map_batches():
         "reference": np.array([None, None, float("nan")], dtype=object),
     }
     out = scorer(batch)
-    assert list(out) == record_columns(False)
+    assert list(out) == [*record_columns(False), "input_id", "prompt", "response", "reference"]
     assert all(len(column) == 3 for column in out.values())
     assert out["id"] == ["a", "b", "c"] and out["row"] == [1, 2, 3]
     assert out["score"][0] is not None and out["score"][1] is None and out["input_error"][1]
@@ -310,7 +324,7 @@ def test_pairwise_job_compares_the_a_and_b_fields(tmp_path):
     output = tmp_path / "out.jsonl"
     progress = _run(source, output, fields=fields)
     records = _read_jsonl(output)
-    assert list(records[0]) == record_columns(True)
+    assert list(records[0]) == [*record_columns(True), "input_id", "prompt", "a", "b"]
     assert [r["pair_id"] for r in records] == [f"p{i}" for i in range(5)]
     assert records[2]["input_error"] == "invalid: response_b: response is empty"
     assert all(r["p_a"] is not None for i, r in enumerate(records) if i != 2)

@@ -157,6 +157,7 @@ def test_batch_snippet_runs_and_its_rerun_resumes(tmp_path, monkeypatch, capsys)
         assert info.value.code == 0, capsys.readouterr().err
         outputs.append(capsys.readouterr().err)
     written = [p for p in tmp_path.iterdir() if p.name != "rows.jsonl"]
-    assert [p.name for p in written] == ["scored.parquet"]
+    # The output and the plan of the finished run (which lets the rerun skip the model load).
+    assert sorted(p.name for p in written) == ["scored.parquet", "scored.parquet.plan.json"]
     assert "judged" in outputs[0] and "│ 6 " in outputs[0].split("judged")[1].splitlines()[0]
-    assert "skipped" in outputs[1] and "│ 6 " in outputs[1].split("skipped)")[1].splitlines()[0]
+    assert "nothing to do" in outputs[1] and "all 6 rows" in outputs[1]

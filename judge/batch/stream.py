@@ -1,0 +1,85 @@
+"""Result files written as a job goes: checked before any judging, locked, appended and fsynced.
+
+`judge score --input` writes each chunk's judgments as soon as they exist, so a bad output path is
+refused before the model loads and an interrupted run (Ctrl-C, a crash) keeps what it judged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from judge.batch.lock import OutputLock
+from judge.errors import ConfigError
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output that cannot be written: a folder, a missing or read-only parent folder."""
+    if path.is_dir():
+        raise ConfigError(f"output {path} is a folder", hint="give a file path, e.g. out.jsonl")
+    parent = path.parent
+    if not parent.is_dir():
+        missing = "does not exist" if not parent.exists() else "is not a folder"
+        raise ConfigError(
+            f"output {path}: folder {parent} {missing}", hint=f"create it first: mkdir -p {parent}"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(
+            f"output {path}: not writable", hint="choose a path in a folder you can write to"
+        )
+
+
+class LineWriter:
+    """A locked output file that takes lines as they come (append, flush, fsync per call)."""
+
+    def __init__(self, path: Path) -> None:
+        check_output_path(path)
+        self.path = path
+        self.lines = 0
+        self._lock = OutputLock(path)
+        self._lock.acquire()
+        try:
+            self._handle = path.open("wb")
+        except OSError as exc:
+            self._lock.release()
+            raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Append whole lines (without their newline) and make them durable."""
+        if not lines:
+            return
+        self._handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.lines += len(lines)
+
+    def close(self) -> None:
+        """Close the file and release its lock; cut a line torn by an interrupt mid-write.
+
+        Ctrl-C can land between the write and the count, or inside the write, so `lines` is
+        recounted from the file: it says what a reader of the file will find.
+        """
+        if self._handle.closed:
+            return
+        self._handle.close()
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as handle:
+                handle.truncate(end)
+                os.fsync(handle.fileno())
+        self.lines = data.count(b"\n")
+        self._lock.release()
+
+    def __enter__(self) -> LineWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
