@@ -26,10 +26,10 @@ test-deps:
 
 # Our SGLang payloads through the pinned sglang wheel's own request classes (no GPU needed).
 test-conformance:
-	JUDGE_REQUIRE_SGLANG=1 $(PYTHON) -m pytest -m sglang_conformance --cov --cov-append --cov-report=
+	JUDGE_REQUIRE_PEERS=1 $(PYTHON) -m pytest -m sglang_conformance --cov --cov-append --cov-report=
 
 test-server:
-	JUDGE_REQUIRE_LLAMA_SERVER=1 JUDGE_REQUIRE_VERL=1 $(PYTHON) -m pytest \
+	JUDGE_REQUIRE_PEERS=1 $(PYTHON) -m pytest \
 		-m "llama_server or verl" --cov --cov-append \
 		--cov-report=term:skip-covered
 

@@ -22,9 +22,7 @@ version="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 python="${PYTHON:-python}"
 cache="${JUDGE_CI_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/judge-ci/wheels}"
 cmake_args="-DGGML_NATIVE=OFF"
-constraints="${JUDGE_CONSTRAINTS:-$(cd "$(dirname "$0")/.." && pwd)/constraints.txt}"
-constraint_args=()
-if [[ "$constraints" != "none" ]]; then constraint_args=(-c "$constraints"); fi
+source "$(dirname "$0")/constraint-args.sh"
 
 echo "install-llama-server: target interpreter $(command -v "$python") ($("$python" -c 'import sys; print(sys.prefix)'))"
 

@@ -16,9 +16,7 @@ set -euo pipefail
 
 version="${VERL_VERSION:-0.9.1}"
 python="${PYTHON:-python}"
-constraints="${JUDGE_CONSTRAINTS:-$(cd "$(dirname "$0")/.." && pwd)/constraints.txt}"
-constraint_args=()
-if [[ "$constraints" != "none" ]]; then constraint_args=(-c "$constraints"); fi
+source "$(dirname "$0")/constraint-args.sh"
 torch_pin="torch==$("$python" -c 'import torch; print(torch.__version__)')"
 
 # What verl's config composition, reward loader and reward loop import (verl 0.9.1).

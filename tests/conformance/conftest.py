@@ -1,7 +1,7 @@
 """SGLang's own request classes, imported once, from the pinned wheel (no GPU dependencies).
 
 Installed by `.ci/install-sglang-conformance.sh`; absent, the tests are skipped with a reason,
-unless ``JUDGE_REQUIRE_SGLANG=1`` (what `make check` sets), where absence is a failure.
+unless ``JUDGE_REQUIRE_PEERS=1`` (what `make check` sets), where absence is a failure.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import importlib.util
-import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.peers import skip_or_fail
 
 #: The release the fixtures and the keyword lists below were captured from.
 SGLANG_RELEASE = "0.5.23"
@@ -52,9 +53,7 @@ def _engine_parameters(engine_source: Path, method: str) -> frozenset[str]:
 def sglang_classes() -> SGLangClasses:
     if importlib.util.find_spec("sglang") is None:
         reason = "sglang is not installed: run .ci/install-sglang-conformance.sh"
-        if os.environ.get("JUDGE_REQUIRE_SGLANG") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     placeholder = importlib.util.find_spec("torchvision") is None
     if placeholder:
         sys.path.insert(0, str(PLACEHOLDER))

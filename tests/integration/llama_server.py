@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.peers import peers_required
+
 MODEL_ALIAS = "smollm2-135m-instruct-q4_1"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -34,12 +36,11 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def missing_requirement() -> str | None:
     """Why the server cannot run here, or None when it can.
 
-    With ``JUDGE_REQUIRE_LLAMA_SERVER=1`` (set by `make check` after installing the server) a
-    missing server is a failure, not a skip: CI never passes by skipping these tests.
+    Under ``JUDGE_REQUIRE_PEERS=1`` (`make check`) a missing server is a failure, not a skip.
     """
     reason = _missing_requirement()
-    if reason is not None and os.environ.get("JUDGE_REQUIRE_LLAMA_SERVER") == "1":
-        pytest.fail(f"JUDGE_REQUIRE_LLAMA_SERVER=1 but {reason}")
+    if reason is not None and peers_required():
+        pytest.fail(f"JUDGE_REQUIRE_PEERS=1 but {reason}")
     return reason
 
 

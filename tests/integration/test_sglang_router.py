@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from judge.backends.sglang.server import SGLangServerBackend
 from judge.runner.judge import Judge
 from judge.types import Criterion, Rubric, Sample
 from tests.doubles.sglang import FakeSGLangServer, SGLangDouble, make_tokenizer
+from tests.peers import skip_or_fail
 
 pytestmark = pytest.mark.sglang_conformance
 
@@ -62,9 +62,7 @@ def router(
     tmp_path = tmp_path_factory.mktemp("router")
     if importlib.util.find_spec("sglang_router") is None:
         reason = "sglang-router is not installed: run .ci/install-sglang-conformance.sh"
-        if os.environ.get("JUDGE_REQUIRE_SGLANG") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     assert importlib.metadata.version("sglang-router") == ROUTER_VERSION
     tokenizer = make_tokenizer()
     workers = [FakeSGLangServer(SGLangDouble(tokenizer, verdicts=verdicts)) for _ in range(2)]

@@ -10,7 +10,6 @@ awaits our `compute_score_async`. The judge model behind `sglang-server` is the 
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 from pathlib import Path
 
@@ -18,13 +17,14 @@ import pytest
 
 from judge import backends
 from judge.reward import verl as judge_verl
+from tests.peers import peers_required
 from tests.snippets import snippet
 
 VERL_VERSION = "0.9.1"
 
-# `make check` installs verl (.ci/install-verl.sh) and then sets JUDGE_REQUIRE_VERL=1: there a
+# `make check` installs verl (.ci/install-verl.sh) and sets JUDGE_REQUIRE_PEERS=1: there a
 # missing or other verl is a failure, never a skip.
-_REQUIRED = os.environ.get("JUDGE_REQUIRE_VERL") == "1"
+_REQUIRED = peers_required()
 try:
     import verl
 except ImportError:

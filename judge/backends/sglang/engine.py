@@ -132,12 +132,7 @@ class SGLangEngineBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Regex/JSON-schema output, choice probabilities and a radix prefix cache."""
-        return Capabilities(
-            structured_output=True,
-            choice_probabilities=True,
-            prefix_cache=True,
-            max_context_tokens=self._context_length,
-        )
+        return wire.capabilities(self._context_length)
 
     @property
     def engine(self) -> Any:

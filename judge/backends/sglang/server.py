@@ -245,12 +245,7 @@ class SGLangServerBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Regex/JSON-schema output, choice probabilities and a radix prefix cache."""
-        return Capabilities(
-            structured_output=True,
-            choice_probabilities=True,
-            prefix_cache=True,
-            max_context_tokens=self._context_length,
-        )
+        return wire.capabilities(self._context_length)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Run a batch; one generation per request and sample, in order."""

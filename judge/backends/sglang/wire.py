@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from judge.backends import choice_probs
+from judge.backends.base import Capabilities
 from judge.types import ErrorKind, FinishReason, Generation, GenerationRequest, Usage
 
 InputField = Literal["text", "input_ids"]
@@ -416,3 +417,13 @@ def failed(
 def charge_warmup(generation: Generation, warm: Usage) -> Generation:
     """Add a warm-up request's tokens to a group's first generation, so totals stay exact."""
     return generation.model_copy(update={"usage": generation.usage + warm})
+
+
+def capabilities(context_length: int | None) -> Capabilities:
+    """What either SGLang backend offers: constrained output, choice probabilities, radix cache."""
+    return Capabilities(
+        structured_output=True,
+        choice_probabilities=True,
+        prefix_cache=True,
+        max_context_tokens=context_length,
+    )

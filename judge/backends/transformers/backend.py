@@ -110,6 +110,9 @@ class TransformersBackend:
             model, dtype
         )
         float32_logits(self._model)
+        head_dtype = self._model.get_output_embeddings().weight.dtype
+        self._compute_dtype = str(self._dtype).removeprefix("torch.")
+        self._probs_dtype = str(head_dtype).removeprefix("torch.")
         self.batch_size = batch_size
         self.prefix_sharing = prefix_sharing
         config_context = int(getattr(self._model.config, "max_position_embeddings", 2048))
@@ -143,10 +146,8 @@ class TransformersBackend:
             choice_probabilities=True,
             prefix_cache=self.prefix_sharing,
             max_context_tokens=self._max_context,
-            compute_dtype=str(self._dtype).removeprefix("torch."),
-            probs_dtype=str(self._model.get_output_embeddings().weight.dtype).removeprefix(
-                "torch."
-            ),
+            compute_dtype=self._compute_dtype,
+            probs_dtype=self._probs_dtype,
         )
 
     def count_tokens(self, request: GenerationRequest) -> int:
