@@ -23,6 +23,17 @@ def register_backend(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def backend_target(name: str) -> str:
+    """The ``"module:factory"`` a backend name stands for (to register it in another process)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {name!r}",
+            hint=f"choose one of: {', '.join(available_backends())}",
+        ) from None
+
+
 def available_backends() -> list[str]:
     """Names that `create_backend` accepts."""
     return sorted(_REGISTRY)
@@ -30,17 +41,18 @@ def available_backends() -> list[str]:
 
 def create_backend(name: str, **options: Any) -> Backend:
     """Create the backend called `name` with its options (e.g. ``model=...``)."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown backend {name!r}",
-            hint=f"choose one of: {', '.join(available_backends())}",
-        ) from None
+    target = backend_target(name)
     module_name, _, attr = target.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
     backend: Backend = factory(**options)
     return backend
 
 
-__all__ = ["Backend", "Capabilities", "available_backends", "create_backend", "register_backend"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "available_backends",
+    "backend_target",
+    "create_backend",
+    "register_backend",
+]

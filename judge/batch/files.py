@@ -246,6 +246,15 @@ def _to_parquet_value(name: str, value: Any, typed: set[str]) -> Any:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def records_table(columns: Sequence[str], records: Sequence[Mapping[str, Any]]) -> Any:
+    """Records as a pyarrow Table of the Parquet record schema (the writer's own conversion)."""
+    import pyarrow as pa
+
+    typed = set(_parquet_types())
+    rows = [{c: _to_parquet_value(c, record.get(c), typed) for c in columns} for record in records]
+    return pa.Table.from_pylist(rows, schema=parquet_schema(columns))
+
+
 def write_parquet(
     target: Path,
     columns: Sequence[str],

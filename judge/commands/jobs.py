@@ -21,6 +21,7 @@ from judge.commands.options import (
     setting_help,
 )
 from judge.commands.render import batch_summary, err_console
+from judge.errors import ConfigError
 from judge.library import load_rubric
 
 BATCH_HELP = "Score a file, resumably. Example: judge batch rows.jsonl out.jsonl"
@@ -76,6 +77,15 @@ def batch(
     max_rationale_chars: Annotated[
         int | None, typer.Option(help=setting_help("max_rationale_chars"))
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (OUTPUT is a folder of Parquet files).")
+    ] = "local",
+    replicas: Annotated[int, typer.Option(help="Ray: judge actors, one backend each.")] = 1,
+    replica_cpus: Annotated[float, typer.Option(help="Ray: CPUs per replica.")] = 1.0,
+    replica_gpus: Annotated[float, typer.Option(help="Ray: GPUs per replica.")] = 0.0,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray: a cluster's address (default: start a local one).")
+    ] = None,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
@@ -118,6 +128,26 @@ def batch(
         backend_options=cli_state(ctx).backend_options,
         options=options,
     )
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine {engine!r}", hint="use local or ray")
+    if engine == "ray":
+        from judge.batch.ray_engine import RayPool
+        from judge.commands.ray_batch import run_ray_batch
+
+        pool = RayPool(replicas, replica_cpus, replica_gpus, batch_size)
+        run_ray_batch(
+            input_file,
+            output,
+            rubric=rubric_obj,
+            backend=backend,
+            backend_options=backend_options(ctx, backend, model, base_url),
+            settings=settings,
+            options=options,
+            pool=pool,
+            plan=plan_fingerprint(plan=plan, engine="ray"),
+            address=ray_address,
+        )
+        return
     checked = preflight(input_file, output, options, plan)
     if checked.nothing_left:
         err_console.print(

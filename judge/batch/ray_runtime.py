@@ -1,0 +1,100 @@
+"""Ray for the batch engine: imported on use, a quiet local start, feasible pools, plain errors.
+
+What made the first attempt hang for 300 s on 2 CPUs with an empty log: its two scoring actors
+took one CPU each, so the tasks feeding them (a numbering ``range`` + ``zip``) waited for a CPU
+forever ("Active & requested resources: 4/2 CPU" in ``ray-data.log``). Here read tasks take no
+CPU slot (`judge.batch.ray_source`), a pool that cannot fit the cluster is refused before it is
+asked for, and an actor that fails to start is not restarted in a loop: its error is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from judge.errors import ConfigError, JudgeError
+
+logger = logging.getLogger(__name__)
+
+
+def ray_module() -> Any:
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ConfigError(
+            "the ray engine needs Ray Data, which is not installed",
+            hint="pip install 'judge[ray]'",
+        ) from None
+    return ray
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
+    """Connect to `address` (a running cluster) or start a local one.
+
+    A cluster this started is shut down on exit; one that was already connected is left as it was.
+    """
+    ray = ray_module()
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(
+                address=address,
+                num_cpus=num_cpus if address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise ConfigError(
+                f"cannot reach the Ray cluster at {address}: {exc}".splitlines()[0],
+                hint="start it (ray start --head) or leave --ray-address out for a local one",
+            ) from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    # Rows arrive in source order, so progress and files follow the input.
+    context.execution_options.preserve_order = True
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def check_pool(ray: Any, replicas: int, cpus: float, gpus: float) -> None:
+    """Refuse a pool the cluster cannot hold now (Ray would wait for it forever)."""
+    if replicas < 1:
+        raise ConfigError(f"replicas {replicas} < 1", hint="give 1 or more")
+    if cpus < 0 or gpus < 0:
+        raise ConfigError("CPUs and GPUs per replica must be >= 0", hint="e.g. --replica-cpus 1")
+    have = ray.cluster_resources()
+    for name, each in (("CPU", cpus), ("GPU", gpus)):
+        need = replicas * each
+        if need > have.get(name, 0.0) + 1e-9:
+            raise ConfigError(
+                f"{replicas} replicas x {each:g} {name} = {need:g} {name}, but the Ray cluster "
+                f"has {have.get(name, 0.0):g}",
+                hint=f"use fewer --replicas, or a smaller --replica-{name.lower()}s",
+            )
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The judge error inside a Ray error (an actor's or task's exception), else `exc`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, JudgeError):
+            return current
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, BaseException):
+            current = cause
+            continue
+        current = current.__cause__ or current.__context__
+    return exc
