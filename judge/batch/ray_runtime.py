@@ -90,11 +90,13 @@ def unwrap(exc: BaseException) -> BaseException:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, JudgeError):
-            return current
+        # A RayTaskError is also an instance of its cause's class, but its text is a remote
+        # traceback: the original exception (`cause`) is the one-line error to show.
         cause = getattr(current, "cause", None)
         if isinstance(cause, BaseException):
             current = cause
             continue
+        if isinstance(current, JudgeError):
+            return current
         current = current.__cause__ or current.__context__
     return exc

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from judge.batch.job import BatchOptions, BatchProgress
 from judge.batch.ray_engine import RayJob, RayJudgeSpec, RayPool
+from judge.batch.ray_runtime import ray_module
 from judge.commands.render import batch_summary, err_console
 from judge.errors import ConfigError
 from judge.settings import JudgeSettings
@@ -72,6 +73,7 @@ def run_ray_batch(
             f"{escape(str(source))} (pass --force to judge them again)"
         )
         return
+    ray_module()  # not installed: one line and a hint, before the job starts
     err_console.print(
         f"ray engine: {pool.replicas} replica(s) of backend {escape(backend)}, "
         f"{prepared.remaining} rows to judge ({prepared.skipped} done before)"

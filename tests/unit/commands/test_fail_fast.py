@@ -72,6 +72,30 @@ CASES: dict[str, tuple[Case, str]] = {
         "compare method 'vote'",
     ),
     "batch: output with duplicate records": (_duplicated, "duplicate records"),
+    "batch --engine ray: unknown engine": (
+        lambda t: _batch(t, "--engine", "spark"),
+        "--engine 'spark'",
+    ),
+    "batch --engine ray: output is a file": (
+        lambda t: _batch(t, "--engine", "ray", source=_rows(t), out="in.jsonl"),
+        "is a file, and the ray engine writes a folder",
+    ),
+    "batch --engine ray: output folder missing": (
+        lambda t: _batch(t, "--engine", "ray", out="missing_dir/scored"),
+        "does not exist",
+    ),
+    "batch --engine ray: missing input": (
+        lambda t: _batch(t, "--engine", "ray", source=t / "missing.jsonl"),
+        "missing.jsonl does not exist",
+    ),
+    "batch --engine ray: --shard": (
+        lambda t: _batch(t, "--engine", "ray", "--shard", "0/2"),
+        "--shard with --engine ray",
+    ),
+    "batch --engine ray: --replicas 0": (
+        lambda t: _batch(t, "--engine", "ray", "--replicas", "0"),
+        "replicas must be >= 1",
+    ),
     "score: --chunk-size 0": (lambda t: _score(t, "--chunk-size", "0"), "--chunk-size 0 < 1"),
     "score: --chunk-size -3": (lambda t: _score(t, "--chunk-size", "-3"), "--chunk-size -3"),
     "score: --likert 12": (lambda t: _score(t, "--likert", "12"), "likert scale 12"),
