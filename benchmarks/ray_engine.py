@@ -40,7 +40,9 @@ def single_process(source: Path, folder: Path) -> float:
     """Seconds of the single-process job on `source` (the backend built before the clock)."""
     judge = Judge("scripted-graded", "helpfulness")
     started = time.perf_counter()
-    progress = BatchJob(judge, source, folder / "single.parquet", BatchOptions(BATCH)).run()
+    progress = BatchJob(
+        judge, source, folder / "single.parquet", BatchOptions(batch_size=BATCH)
+    ).run()
     assert progress.judged == progress.total, progress
     return time.perf_counter() - started
 
@@ -75,6 +77,7 @@ def main() -> None:
     print("| rows | single-process s | rows/s | ray s | rows/s | ray / single speed |")
     print("|---:|---:|---:|---:|---:|---:|")
     measured: list[tuple[int, float, float]] = []
+    where = ""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         startup = ray_startup(folder, args.replicas)
@@ -91,13 +94,19 @@ def main() -> None:
                 f"{count / distributed:.1f} | {single / distributed:.2f}x |",
                 flush=True,
             )
-    per_row_single = args.latency / BATCH
-    per_row_ray = per_row_single / args.replicas
-    crossover = startup / (per_row_single - per_row_ray)
-    print(f"rows from: {where}")
+    print(f"rows from: {where}; Ray start-up (a 1-row job): {startup:.1f} s")
+    # At the largest size: time per row of each arm once Ray's start-up is taken out.
+    count, single, distributed = measured[-1]
+    single_row, ray_row = single / count, max(distributed - startup, 0.0) / count
     print(
-        f"Ray start-up (1-row job): {startup:.1f} s; model-bound crossover ~ {crossover:.0f} rows"
+        f"per row at {count} rows: single {1000 * single_row:.1f} ms, ray {1000 * ray_row:.1f} ms"
     )
+    if single_row > ray_row:
+        print(
+            f"crossover ~ {startup / (single_row - ray_row):.0f} rows (start-up / saving per row)"
+        )
+    else:
+        print("Ray saves nothing per row here: no crossover")
 
 
 if __name__ == "__main__":
