@@ -1,7 +1,9 @@
 """Resumable batch scoring (`judge batch`): the job, file formats, row validation, scoring.
 
 ``from judge.batch import BatchJob, BatchOptions, FieldMap`` runs a job; `BatchScorer` is the
-per-batch function alone, shaped for Ray Data's ``map_batches``.
+per-batch function alone, shaped for Ray Data's ``map_batches``; the Ray Data engine
+(``judge batch --engine ray``, `score_dataset`, `read_source`) is in `judge.batch.ray_engine`
+and imports ray only when used.
 """
 
 from judge.batch.job import BatchJob, BatchOptions, BatchProgress, parse_shard

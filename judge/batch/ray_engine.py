@@ -33,7 +33,14 @@ from judge.batch.files import count_rows, detect_format, records_table, write_pa
 from judge.batch.job import BatchProgress
 from judge.batch.lock import OutputLock
 from judge.batch.preflight import refuse_duplicates
-from judge.batch.ray_runtime import check_pool, ray_module, ray_session, unwrap
+from judge.batch.ray_runtime import (
+    check_pool,
+    raise_reported,
+    ray_module,
+    ray_session,
+    reported,
+    unwrap,
+)
 from judge.batch.ray_source import decode_rows, read_source
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import input_column, job_fingerprint, record_columns, score_rows
@@ -194,10 +201,10 @@ class ScoringActor:
 
     def __call__(self, table: Any) -> Any:
         """Score one block: result records, or (writing a folder) one file and its counters."""
-        import pyarrow as pa
-
-        if self.failure is not None:
-            raise self.failure
+        if self.failure is not None and self.out_dir is None:
+            raise self.failure  # reaches the caller as the text of a Ray error
+        if self.failure is not None:  # a value for the job's driver, which raises it as itself
+            return _summary(None, BatchProgress(), reported(self.failure))
         records, inputs = self.records(table)
         pairwise = self.spec.fields.pairwise
         columns = record_columns(pairwise) + [input_column(name, pairwise) for name in inputs]
@@ -208,18 +215,25 @@ class ScoringActor:
         write_parquet(self.out_dir / name, columns, None, iter(records))
         counted = BatchProgress()
         counted.add(records)
-        return pa.table(
-            {
-                "file": [name],
-                "judged": [counted.judged],
-                "failed": [counted.failed],
-                "bad_rows": [counted.bad_rows],
-                "judgments": [counted.judgments],
-                "score_sum": [counted.score_sum],
-                "failures": [json.dumps(dict(counted.failures))],
-                "usage": [counted.usage.model_dump_json()],
-            }
-        )
+        return _summary(name, counted, None)
+
+
+def _summary(name: str | None, counted: BatchProgress, failure: str | None) -> Any:
+    """One row for the driver: the block's file and counters, or why no block can be judged."""
+    import pyarrow as pa
+
+    values = {
+        "file": (name, pa.string()),
+        "judged": (counted.judged, pa.int64()),
+        "failed": (counted.failed, pa.int64()),
+        "bad_rows": (counted.bad_rows, pa.int64()),
+        "judgments": (counted.judgments, pa.int64()),
+        "score_sum": (counted.score_sum, pa.float64()),
+        "failures": (json.dumps(dict(counted.failures)), pa.string()),
+        "usage": (counted.usage.model_dump_json(), pa.string()),
+        "failure": (failure, pa.string()),
+    }
+    return pa.table({key: pa.array([value], kind) for key, (value, kind) in values.items()})
 
 
 def score_dataset(ds: Any, spec: RayJudgeSpec, pool: RayPool | None = None) -> Any:
@@ -354,6 +368,8 @@ class RayJob:
         if on_progress:
             on_progress(progress)
         for block in results.iter_rows():
+            if block["failure"] is not None:
+                raise_reported(block["failure"])
             progress.judged += block["judged"]
             progress.failed += block["failed"]
             progress.bad_rows += block["bad_rows"]

@@ -3,12 +3,15 @@
 What made the first attempt hang for 300 s on 2 CPUs with an empty log: its two scoring actors
 took one CPU each, so the tasks feeding them (a numbering ``range`` + ``zip``) waited for a CPU
 forever ("Active & requested resources: 4/2 CPU" in ``ray-data.log``). Here read tasks take no
-CPU slot (`judge.batch.ray_source`), a pool that cannot fit the cluster is refused before it is
-asked for, and an actor that fails to start is not restarted in a loop: its error is raised.
+CPU slot (`judge.batch.ray_source`), and a pool that cannot fit the cluster is refused before it
+is asked for. A judge error raised in an actor reaches the driver only as the text of a Ray error
+(its class and hint are lost on the way), so a job's actors report it as a value (`reported`)
+and the driver raises it as itself (`raise_reported`): one line, with its hint and exit code.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,3 +103,21 @@ def unwrap(exc: BaseException) -> BaseException:
             return current
         current = current.__cause__ or current.__context__
     return exc
+
+
+def reported(failure: JudgeError) -> str:
+    """A judge error as text an actor can return (Ray passes a raised one on only as text)."""
+    return json.dumps(
+        {"type": type(failure).__name__, "message": failure.message, "hint": failure.hint}
+    )
+
+
+def raise_reported(text: str) -> None:
+    """Raise the judge error an actor `reported` (same class, message and hint)."""
+    from judge import errors
+
+    failure = json.loads(text)
+    kind = getattr(errors, str(failure.get("type")), JudgeError)
+    if not (isinstance(kind, type) and issubclass(kind, JudgeError)):
+        kind = JudgeError
+    raise kind(str(failure.get("message")), hint=failure.get("hint"))

@@ -8,6 +8,7 @@ before Ray starts.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,8 @@ def run_ray_batch(
         )
         return
     ray_module()  # not installed: one line and a hint, before the job starts
+    # A small input has fewer blocks than replicas; Ray Data says so with a UserWarning.
+    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
     err_console.print(
         f"ray engine: {pool.replicas} replica(s) of backend {escape(backend)}, "
         f"{prepared.remaining} rows to judge ({prepared.skipped} done before)"

@@ -18,7 +18,7 @@ import pytest
 
 from judge import backends
 from judge.batch import BatchJob, BatchOptions, FieldMap, record_schema
-from judge.errors import ConfigError
+from judge.errors import ConfigError, JudgeError
 from judge.runner.judge import Judge
 from tests.conftest import REPO
 
@@ -157,8 +157,9 @@ def test_rerun_skips_written_blocks_and_another_plan_is_refused(cluster, tmp_pat
 def test_a_backend_that_cannot_be_built_is_one_error_on_the_driver(cluster, tmp_path):
     source = _rows(tmp_path / "rows.jsonl", 2)
     spec = RayJudgeSpec(rubric="no-such-rubric", backend="scripted-graded")
-    with pytest.raises(Exception, match="no-such-rubric"):
+    with pytest.raises(JudgeError, match="no-such-rubric") as info:
         RayJob(source, tmp_path / "scored", spec, RayPool(cpus=0.5), plan="p").run()
+    assert "\n" not in str(info.value), "a remote traceback instead of the error itself"
 
 
 def test_a_pool_larger_than_the_cluster_is_refused_instead_of_waiting(cluster, tmp_path):
