@@ -208,3 +208,18 @@ def test_driver_killed_mid_run_then_rerun_leaves_every_row_exactly_once(cluster,
     assert sorted(rows) == list(range(1, 41)), "a row is missing or written twice"
     nothing = subprocess.run(_cli(source, out, cluster), cwd=REPO, capture_output=True)
     assert nothing.returncode == 0 and b"nothing to do" in nothing.stderr
+
+
+def test_an_actor_refuses_a_folder_of_another_job_fingerprint_under_the_same_plan(
+    cluster, tmp_path
+):
+    # The plan hashes what the command was given; a server that now serves another model gives
+    # the same plan but another job fingerprint, which only a built judge can see.
+    source = _rows(tmp_path / "rows.jsonl", 4)
+    out = tmp_path / "scored"
+    pool = RayPool(1, 0.5, 0.0, 2)
+    RayJob(source, out, _spec(backend_options={"model": "a"}), pool, plan="p").run()
+    next(out.glob("part-*.parquet")).unlink()  # leave rows to do, so the actors start
+    with pytest.raises(ConfigError, match="the model or backend changed"):
+        RayJob(source, out, _spec(backend_options={"model": "b"}), pool, plan="p").run()
+    assert pq.read_table(out).num_rows == 2, "a refused run wrote nothing"
