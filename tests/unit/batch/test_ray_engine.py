@@ -168,10 +168,13 @@ def test_a_pool_larger_than_the_cluster_is_refused_instead_of_waiting(cluster, t
         RayJob(source, tmp_path / "scored", _spec(), RayPool(replicas=3), plan="p").run()
 
 
-# The subprocess registers the scripted backend, then runs the real CLI entry point.
+# The subprocess registers the scripted backend and joins the module's cluster with the backend's
+# delay in its job's environment (the CLI then uses that connection), then runs the real CLI.
 LAUNCH = (
-    "import sys; from judge import backends; "
+    "import sys, ray; from judge import backends; "
     f"backends.register_backend('scripted-graded', '{GRADED}'); "
+    "ray.init(address=sys.argv[-1], log_to_driver=False, "
+    f"runtime_env={{'env_vars': {{'JUDGE_TEST_BACKEND_DELAY_S': '{DELAY_S}'}}}}); "
     "from judge.__main__ import main; sys.argv = ['judge', *sys.argv[1:]]; main()"
 )
 
