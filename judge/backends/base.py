@@ -35,6 +35,12 @@ class Capabilities(BaseModel):
     """The dtype the model computes in, e.g. "bfloat16" (None: not known to the backend)."""
     probs_dtype: str | None = None
     """The dtype choice logits and their softmax are computed in (None: not known)."""
+    model_revision: str | None = None
+    """What identifies the weights behind `model_id` where the name alone may not (a served
+    model's path or weight version; None: the name does). It keys fingerprints and caches."""
+    cacheable: bool = True
+    """Its judgments may be answered from a judgment cache: the answer is a function of the
+    model and the request (False for a scripted test backend)."""
 
 
 @runtime_checkable
