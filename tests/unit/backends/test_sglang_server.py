@@ -100,6 +100,10 @@ def test_start_up_reads_model_and_context(server: FakeSGLangServer, tokenizer: A
         assert (
             judge_backend.capabilities.prefix_cache and judge_backend.capabilities.structured_output
         )
+        # what stands behind the served name keys fingerprints and the judgment cache
+        assert judge_backend.capabilities.model_revision == (
+            "model_path=test-org/test-model, weight_version=default"
+        )
     finally:
         judge_backend.close()
 
