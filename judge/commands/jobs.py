@@ -251,5 +251,9 @@ def serve(
         cache=judgment_cache(cache, no_cache),
         **backend_options(ctx, backend, model, base_url),
     )
-    err_console.print(f"judge reward server on http://{host}:{port} (POST /get_reward, /score)")
+    store = reward.cache.path if reward.cache is not None else "off"
+    err_console.print(
+        f"judge reward server on http://{host}:{port} (POST /get_reward, /score); "
+        f"judgment cache {escape(str(store))}"
+    )
     run_server(reward, host=host, port=port, token=token, max_body_bytes=max_body_bytes)
