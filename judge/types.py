@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, Literal
@@ -312,13 +311,8 @@ class GenerationRequest(_Frozen):
     probe: ChoiceProbe | None = None
     prefix_group: str | None = None
     deadline: float | None = None
-    """When nobody waits for the answer any more, on this process's ``time.monotonic()`` clock
-    (None: no deadline). A backend does not start a request past it and stops one it is
-    working on as soon as it can; either way the generation fails with kind ``timeout``."""
-
-    def seconds_left(self) -> float | None:
-        """Seconds until `deadline` (negative once past; None without a deadline)."""
-        return None if self.deadline is None else self.deadline - time.monotonic()
+    """When nobody waits any more, on this process's ``time.monotonic()`` clock (None: never).
+    A backend does not start a request past it and stops it when it can (kind ``timeout``)."""
 
 
 class Usage(_Frozen):

@@ -7,6 +7,7 @@ a failure of one request into that generation's `error` rather than failing the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
@@ -64,6 +65,11 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the model, connections and threads."""
         ...
+
+
+def seconds_left(request: GenerationRequest) -> float | None:
+    """Seconds until the request's deadline (negative once past; None without a deadline)."""
+    return None if request.deadline is None else request.deadline - time.monotonic()
 
 
 def expected_count(requests: Sequence[GenerationRequest]) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from judge.backends.base import Capabilities
+from judge.backends.base import Capabilities, seconds_left
 from judge.backends.openai.options import DIALECTS, OWNERS, Dialect, OpenAIOptions
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
 from judge.backends.openai.wire import generations_from_response, served_models, token_positions
@@ -309,7 +309,7 @@ class OpenAIBackend:
 
         A request past its deadline is not sent; one sent gets the time left as its limit.
         """
-        left = request.seconds_left()
+        left = seconds_left(request)
         policy = self._policy
         try:
             if left is not None and left <= 0:
@@ -347,7 +347,7 @@ class OpenAIBackend:
         except Exception as exc:  # the batch contract: one request never sinks the others
             logger.exception("openai backend: unexpected failure of request %s", request.id)
             message = f"unexpected {type(exc).__name__}: {exc}"
-        late = request.deadline is not None and (request.seconds_left() or 0.0) <= 0
+        late = request.deadline is not None and (seconds_left(request) or 0.0) <= 0
         return [
             Generation(
                 request_id=request.id,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from judge.backends.base import seconds_left
 from judge.types import GenerationRequest
 
 
@@ -38,7 +39,7 @@ def batch_deadline(requests: Sequence[GenerationRequest]) -> float | None:
 
 def deadline_error(request: GenerationRequest, when: str) -> str | None:
     """The error of a request whose deadline has passed (None while it has not)."""
-    left = request.seconds_left()
+    left = seconds_left(request)
     if left is None or left > 0:
         return None
     return f"the deadline passed {when}: generation stopped (nobody waits for it)"
