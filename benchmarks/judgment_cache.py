@@ -37,9 +37,10 @@ def workload(args: argparse.Namespace) -> list[tuple[list[str], list[str]]]:
 def run(args: argparse.Namespace, cache: Path | None) -> dict[str, float]:
     from judge.backends.scripted import ScriptedBackend
     from judge.reward import RubricReward
-    from tests.doubles.reward import graded_reply
+    from tests.doubles.reward import CACHEABLE, graded_reply
 
-    backend = ScriptedBackend(graded_reply)  # type: ignore[arg-type]
+    # graded_reply is a function of the request alone, so its judgments may be reused.
+    backend = ScriptedBackend(graded_reply, capabilities=CACHEABLE)  # type: ignore[arg-type]
     reward = RubricReward("helpfulness", backend, cache=cache)
     items = requests = calls = 0
     for prompts, completions in workload(args):

@@ -310,6 +310,9 @@ class GenerationRequest(_Frozen):
     constraint: Constraint | None = None
     probe: ChoiceProbe | None = None
     prefix_group: str | None = None
+    deadline: float | None = None
+    """When nobody waits any more, on this process's ``time.monotonic()`` clock (None: never).
+    A backend does not start a request past it and stops it when it can (kind ``timeout``)."""
 
 
 class Usage(_Frozen):

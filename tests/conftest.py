@@ -40,6 +40,9 @@ def scripted() -> Callable[..., ScriptedBackend]:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the dequantized-model cache out of the user's home unless one is configured."""
     os.environ.setdefault("JUDGE_CACHE_DIR", str(Path.home() / ".cache" / "judge"))
+    # The judgment cache is on by default; a store shared by tests would answer one test with
+    # another's judgment (and hide model calls a test counts). Cache tests give their own path.
+    os.environ.setdefault("JUDGE_JUDGMENT_CACHE", "off")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,6 +7,7 @@ a failure of one request into that generation's `error` rather than failing the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
@@ -35,6 +36,12 @@ class Capabilities(BaseModel):
     """The dtype the model computes in, e.g. "bfloat16" (None: not known to the backend)."""
     probs_dtype: str | None = None
     """The dtype choice logits and their softmax are computed in (None: not known)."""
+    model_revision: str | None = None
+    """What identifies the weights behind `model_id` where the name alone may not (a served
+    model's path or weight version; None: the name does). It keys fingerprints and caches."""
+    cacheable: bool = True
+    """Its judgments may be answered from a judgment cache: the answer is a function of the
+    model and the request (False for a scripted test backend)."""
 
 
 @runtime_checkable
@@ -58,6 +65,11 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the model, connections and threads."""
         ...
+
+
+def seconds_left(request: GenerationRequest) -> float | None:
+    """Seconds until the request's deadline (negative once past; None without a deadline)."""
+    return None if request.deadline is None else request.deadline - time.monotonic()
 
 
 def expected_count(requests: Sequence[GenerationRequest]) -> int:

@@ -39,8 +39,9 @@ class ScriptedBackend:
     ) -> None:
         self._responder = responder
         self._model_id = model_id
+        # Its answers are a Python function, not a model's: no judgment cache by default.
         self._capabilities = capabilities or Capabilities(
-            structured_output=True, choice_probabilities=True, prefix_cache=False
+            structured_output=True, choice_probabilities=True, prefix_cache=False, cacheable=False
         )
         self.batches: list[list[GenerationRequest]] = []
 

@@ -48,6 +48,7 @@ from judge.batch.scoring import (
     score_rows,
 )
 from judge.errors import ConfigError
+from judge.runner.cache import JudgmentCache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.types import Usage
@@ -75,6 +76,10 @@ class BatchProgress:
     judgments: int = 0
     score_sum: float = 0.0
     failures: Counter[str] = field(default_factory=Counter)
+    cache_hits: int = 0
+    """Rows answered by the judgment cache (no model call)."""
+    cache_misses: int = 0
+    """Rows the cache was asked for and did not hold (judged by the model)."""
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
     stopped: str | None = None
@@ -154,9 +159,17 @@ _END = object()
 class BatchJob:
     """One resumable job: an input file, an output file, a judge."""
 
-    def __init__(self, judge: Judge, source: Path, output: Path, options: BatchOptions) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        source: Path,
+        output: Path,
+        options: BatchOptions,
+        cache: JudgmentCache | None = None,
+    ) -> None:
         check_options(options)
         self.judge, self.source, self.output, self.options = judge, source, output, options
+        self.cache = cache
         self.input_format: InputFormat = detect_format(source, options.input_format)
         self.parquet = output_format(output, options.output_format) == "parquet"
         self.journal = journal_of(output, self.parquet)
@@ -277,6 +290,9 @@ class BatchJob:
             while (item := batches.get()) is not _END:
                 if isinstance(item, Exception):
                     raise item
+                looked_up = (
+                    (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
+                )
                 records = score_rows(
                     self.judge,
                     item,
@@ -284,9 +300,13 @@ class BatchJob:
                     pairwise=self.options.fields.pairwise,
                     method=self.options.compare_method,
                     keep_inputs=self.options.keep_inputs,
+                    cache=self.cache,
                 )
                 self.journal.append(records)
                 progress.add(records)
+                if self.cache is not None:
+                    progress.cache_hits += self.cache.hits - looked_up[0]
+                    progress.cache_misses += self.cache.misses - looked_up[1]
                 if on_progress:
                     on_progress(progress)
                 failures = progress.failed + progress.bad_rows

@@ -15,6 +15,7 @@ from typing import Any
 from judge.batch.files import RawRow, parquet_schema
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.errors import ConfigError
+from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import JudgeSettings
@@ -81,17 +82,19 @@ def judge_prepared(
     *,
     pairwise: bool = False,
     method: Method = "rubric",
+    cache: JudgmentCache | None = None,
 ) -> list[Judgment | PairJudgment]:
     """Judge the valid rows in one call: one judgment per row, in order.
 
     This is the one place a file's rows meet the judge (`judge batch`, `BatchScorer` and
     `judge score --input` all go through it); a bad row is an ``invalid_input`` failure.
+    Pointwise rows judged before are answered from `cache` (pairs are always judged).
     """
     samples = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Sample)]
     pairs = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Pair)]
     results: dict[int, Judgment | PairJudgment] = {}
     if samples:
-        judged = judge.score([s for _, s in samples])
+        judged = judge_samples(judge, [s for _, s in samples], cache)
         results.update(zip((i for i, _ in samples), judged, strict=True))
     if pairs:
         compared = judge.compare([p for _, p in pairs], method=method)
@@ -124,6 +127,7 @@ def score_rows(
     pairwise: bool = False,
     method: Method = "rubric",
     keep_inputs: bool = True,
+    cache: JudgmentCache | None = None,
 ) -> list[dict[str, Any]]:
     """Judge the valid rows in one call; one result record per row, in order.
 
@@ -131,7 +135,7 @@ def score_rows(
     text in Parquet, and a different struct in every shard); the input columns follow the result
     columns unless `keep_inputs` is False.
     """
-    judgments = judge_prepared(judge, rows, pairwise=pairwise, method=method)
+    judgments = judge_prepared(judge, rows, pairwise=pairwise, method=method, cache=cache)
     records = []
     for row, judgment in zip(rows, judgments, strict=True):
         bad = row.item if isinstance(row.item, BadRow) else None
@@ -157,7 +161,8 @@ class BatchScorer:
     Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
     with `settings` and the other keyword options of `Judge`). Rows need ids that do not depend
     on the batch: an id column (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from
-    the source; a batch with neither is refused.
+    the source; a batch with neither is refused. `cache` is off unless given (workers on other
+    machines do not share the local store; pass a path on storage every worker can lock).
     """
 
     def __init__(
@@ -171,9 +176,11 @@ class BatchScorer:
         keep_inputs: bool = True,
         judge: Judge | None = None,
         settings: JudgeSettings | None = None,
+        cache: CacheChoice = None,
         **judge_options: Any,
     ) -> None:
         self.judge = judge or Judge(backend, rubric, settings=settings, **judge_options)
+        self.cache = open_cache(cache)
         self.fields = fields or FieldMap()
         self.max_chars = max_chars
         self.method = compare_method
@@ -209,6 +216,7 @@ class BatchScorer:
             pairwise=self.fields.pairwise,
             method=self.method,
             keep_inputs=self.keep_inputs,
+            cache=self.cache,
         )
         columns = record_columns(self.fields.pairwise)
         if self.keep_inputs:

@@ -13,11 +13,14 @@ from judge.batch.rows import MAX_CHARS
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
+    CacheOpt,
     ModelOpt,
+    NoCacheOpt,
     RubricOpt,
     backend_options,
     cli_state,
     judge_settings,
+    judgment_cache,
     setting_help,
 )
 from judge.commands.render import batch_summary, err_console
@@ -86,6 +89,8 @@ def batch(
     ray_address: Annotated[
         str | None, typer.Option(help="Ray: a cluster's address (default: start a local one).")
     ] = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
@@ -131,6 +136,11 @@ def batch(
     if engine not in ("local", "ray"):
         raise ConfigError(f"--engine {engine!r}", hint="use local or ray")
     if engine == "ray":
+        if cache is not None:
+            raise ConfigError(
+                "--cache with --engine ray",
+                hint="Ray workers on other machines share no local file: drop --cache",
+            )
         from judge.batch.ray_engine import RayPool
         from judge.commands.ray_batch import run_ray_batch
 
@@ -155,13 +165,14 @@ def batch(
             f"{escape(str(input_file))} (pass --force to judge them again)"
         )
         return
+    store = judgment_cache(cache, no_cache)
     judge = Judge(
         backend=backend,
         rubric=rubric_obj,
         settings=settings,
         **backend_options(ctx, backend, model, base_url),
     )
-    job = BatchJob(judge, input_file, output, options)
+    job = BatchJob(judge, input_file, output, options, cache=store)
     with Progress(
         SpinnerColumn(),
         BarColumn(),
@@ -191,9 +202,11 @@ def batch(
             result = job.run(on_progress=show)
         finally:
             judge.close()
+            if store is not None:
+                store.close()
     if result.stopped is None:
         record_plan(output, plan, job.fingerprint)
-    err_console.print(batch_summary(result, output))
+    err_console.print(batch_summary(result, output, store))
     if result.stopped:
         err_console.print(f"[red]stopped[/red]: {escape(result.stopped)}; rerun to resume")
     if result.stopped or result.failed or result.bad_rows:
@@ -248,9 +261,8 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(help="Larger request bodies get HTTP 413 before they are parsed.")
     ] = 4 * 1024 * 1024,
-    cache: Annotated[
-        Path | None, typer.Option(help="Judgment cache file (SQLite): repeats are not re-judged.")
-    ] = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -271,8 +283,12 @@ def serve(
         max_batch=max_batch,
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
-        cache=cache,
+        cache=judgment_cache(cache, no_cache),
         **backend_options(ctx, backend, model, base_url),
     )
-    err_console.print(f"judge reward server on http://{host}:{port} (POST /get_reward, /score)")
+    store = reward.cache.path if reward.cache is not None else "off"
+    err_console.print(
+        f"judge reward server on http://{host}:{port} (POST /get_reward, /score); "
+        f"judgment cache {escape(str(store))}"
+    )
     run_server(reward, host=host, port=port, token=token, max_body_bytes=max_body_bytes)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from judge.settings import DEFAULTS, JudgeSettings
+
+if TYPE_CHECKING:
+    from judge.runner.cache import JudgmentCache
 
 HTTP_BACKENDS = ("openai", "sglang-server")
 
@@ -31,6 +35,17 @@ ModelOpt = Annotated[
 ]
 RubricOpt = Annotated[str, typer.Option(help="Library rubric name or a YAML file.")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="Server URL for the HTTP backends.")]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Judgment cache file (SQLite) [default: judgments.sqlite in the user cache dir, "
+        "or $JUDGE_JUDGMENT_CACHE].",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Judge every sample again; never touch the cache.")
+]
 
 
 def cli_state(ctx: typer.Context) -> CliState:
@@ -64,3 +79,14 @@ def judge_settings(ctx: typer.Context, **flags: Any) -> JudgeSettings:
     """The run's judge settings with the flags that were given (None: not given) applied."""
     given = {name: value for name, value in flags.items() if value is not None}
     return cli_state(ctx).settings.updated(**given)
+
+
+def judgment_cache(cache: Path | None, no_cache: bool) -> JudgmentCache | None:
+    """The judgment cache of a command: on by default, `--cache FILE`, or `--no-cache`."""
+    from judge.runner.cache import open_cache
+
+    if no_cache and cache is not None:
+        raise typer.BadParameter("give --cache FILE or --no-cache, not both")
+    if cache is not None and cache.is_dir():
+        raise typer.BadParameter(f"--cache {cache} is a folder; give a file path")
+    return open_cache(False if no_cache else (cache or True))

@@ -90,7 +90,20 @@ def rubric_tree(rubric: Rubric) -> Tree:
     return tree
 
 
-def batch_summary(progress: Any, output: Path) -> Table:
+def cache_line(cache: Any, hits: int | None = None, misses: int | None = None) -> str:
+    """How the judgment cache served a run (default: all its lookups), or why it was off."""
+    if cache is None:
+        return "off"
+    hits = cache.hits if hits is None else hits
+    misses = cache.misses if misses is None else misses
+    if not hits + misses and cache.told:
+        return "not used: " + "; ".join(sorted(cache.told))
+    if cache.broken is not None:
+        return f"{hits} hits, {misses} misses; failed: {cache.broken}"
+    return f"{hits} hits, {misses} misses ({cache.path})"
+
+
+def batch_summary(progress: Any, output: Path, cache: Any = None) -> Table:
     """The closing table of a batch job: counts, failures by kind, tokens and speed."""
     table = Table("", "", title=f"batch job: {output}", show_header=False)
     rate = progress.done / progress.elapsed if progress.elapsed > 0 else 0.0
@@ -108,6 +121,7 @@ def batch_summary(progress: Any, output: Path) -> Table:
             f"{progress.usage.prompt_tokens} + {progress.usage.completion_tokens}",
         ),
         ("cached prompt tokens", progress.usage.cached_tokens),
+        ("judgment cache", cache_line(cache, progress.cache_hits, progress.cache_misses)),
         ("time", f"{progress.elapsed:.1f} s ({rate:.1f} rows/s)"),
     ]
     for name, value in rows:

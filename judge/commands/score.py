@@ -18,16 +18,26 @@ from judge.batch.stream import LineWriter
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
+    CacheOpt,
     ModelOpt,
+    NoCacheOpt,
     RubricOpt,
     backend_options,
     judge_settings,
+    judgment_cache,
     setting_help,
 )
-from judge.commands.render import err_console, print_error, print_judgment, print_pair
+from judge.commands.render import (
+    cache_line,
+    err_console,
+    print_error,
+    print_judgment,
+    print_pair,
+)
 from judge.errors import ConfigError, InputError
 from judge.inputs import pair_from_record, sample_from_record
 from judge.library import load_rubric
+from judge.runner.cache import JudgmentCache
 from judge.types import ErrorKind, Judgment
 
 SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
@@ -106,6 +116,8 @@ def score(
     force_calibrator: Annotated[
         bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
     ] = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Score responses against a rubric.
 
@@ -143,6 +155,7 @@ def score(
         assert isinstance(row.item, BadRow)
         print_error(f"{input_file}:{row.number}: {row.item.reason}")
     good = [row for row in rows if not isinstance(row.item, BadRow)]
+    store = judgment_cache(cache, no_cache)
     writer = LineWriter(output) if output is not None else None
     try:
         judgments = _judge_rows(
@@ -156,10 +169,13 @@ def score(
                 **backend_options(ctx, backend, model, base_url),
             ),
             chunk_size,
+            store,
         )  # fmt: skip
     finally:
         if writer is not None:
             writer.close()
+        if store is not None:
+            store.close()
     if not as_json and (output is None or input_file is None):
         for judgment in judgments:
             print_judgment(judgment, rubric_obj)
@@ -172,6 +188,7 @@ def score(
             f"{len(judgments)} judged, {failed} failed"
             + (f" ({by_kind})" if by_kind else "")
             + (f"; written to {output}" if output else "")
+            + f"; judgment cache: {cache_line(store)}"
         )
     if failed:
         raise typer.Exit(1)
@@ -184,6 +201,7 @@ def _judge_rows(
     show_progress: bool,
     make_judge: Callable[[], Any],
     chunk_size: int,
+    cache: JudgmentCache | None = None,
 ) -> list[Judgment]:
     """Judge the rows chunk by chunk, writing (and printing, for --json) each chunk as it is done.
 
@@ -199,7 +217,8 @@ def _judge_rows(
             task = progress.add_task("score", total=len(good))
             for start in range(0, len(good), chunk_size):
                 chunk = good[start : start + chunk_size]
-                done = [j for j in judge_prepared(judge, chunk) if isinstance(j, Judgment)]
+                judged = judge_prepared(judge, chunk, cache=cache)
+                done = [j for j in judged if isinstance(j, Judgment)]
                 lines = [judgment.model_dump_json() for judgment in done]
                 if writer is not None:
                     writer.write(lines)

@@ -4,7 +4,10 @@ Backends are not thread-safe and run best on large batches, while RL callers (Op
 reward model, veRL's async reward loop) send one sample per request. A `JudgeWorker` owns one
 thread: jobs queue up (bounded, so an overloaded server says so instead of growing without
 limit), and jobs that arrive within `max_wait_s` of each other go to the backend as one batch.
-Callers wait on a `Future` with their own timeout, so no caller hangs on a stuck backend.
+Callers wait on a `Future` with their own timeout, so no caller hangs on a stuck backend. A job
+may carry a deadline (``time.monotonic()`` seconds): a job whose deadline passed while it was
+queued is not started, and a batch is scored with the latest deadline of its jobs, so the
+backend stops the batch once every caller in it has given up.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class _Job(Generic[ItemT, ResultT]):
     items: list[ItemT]
     future: Future[list[ResultT]]
     coalesce: bool
+    deadline: float | None = None
     enqueued: float = field(default_factory=time.monotonic)
 
 
@@ -46,10 +50,11 @@ class WorkerStats:
 
 
 class JudgeWorker(Generic[ItemT, ResultT]):
-    """Runs `score(items) -> results` on one thread; coalesces jobs submitted close together.
+    """Runs `score(items, deadline) -> results` on one thread; coalesces jobs close together.
 
     Args:
-        score: Scores a list of items, one result per item, in order (one backend batch).
+        score: Scores a list of items, one result per item, in order (one backend batch), and
+            may stop after `deadline` (``time.monotonic()`` seconds; None: no deadline).
         max_batch: Most items merged into one call (a larger single job still runs whole).
         max_wait_s: How long the first coalescing job of a batch waits for company.
         max_queue: Most items waiting; `submit` refuses more (back-pressure).
@@ -57,7 +62,7 @@ class JudgeWorker(Generic[ItemT, ResultT]):
 
     def __init__(
         self,
-        score: Callable[[Sequence[ItemT]], list[ResultT]],
+        score: Callable[[Sequence[ItemT], float | None], list[ResultT]],
         *,
         max_batch: int = 256,
         max_wait_s: float = 0.005,
@@ -87,13 +92,18 @@ class JudgeWorker(Generic[ItemT, ResultT]):
         with self._cond:
             return self._queued_items
 
-    def submit(self, items: Sequence[ItemT], *, coalesce: bool = True) -> Future[list[ResultT]]:
+    def submit(
+        self, items: Sequence[ItemT], *, coalesce: bool = True, deadline: float | None = None
+    ) -> Future[list[ResultT]]:
         """Queue a job; its future resolves to one result per item, in order.
+
+        Past `deadline` (``time.monotonic()`` seconds) nobody waits for the job: it is not
+        started (its future fails with `TimeoutError`) or, running, may be stopped.
 
         Raises:
             BackendUnavailableError: the queue is full (retryable) or the worker is closed.
         """
-        job: _Job[ItemT, ResultT] = _Job(list(items), Future(), coalesce)
+        job: _Job[ItemT, ResultT] = _Job(list(items), Future(), coalesce, deadline)
         with self._cond:
             if self._closed:
                 raise BackendUnavailableError(f"{self._name} is closed")
@@ -153,16 +163,23 @@ class JudgeWorker(Generic[ItemT, ResultT]):
         while (batch := self._take()) is not None:
             # A caller that timed out cancelled its future: skip its items.
             live = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            now = time.monotonic()
+            for job in live:
+                if job.deadline is not None and job.deadline <= now:
+                    job.future.set_exception(TimeoutError("the deadline passed while queued"))
+            live = [job for job in live if job.deadline is None or job.deadline > now]
             items = [item for job in live for item in job.items]
             if not items:
                 for job in live:
                     job.future.set_result([])
                 continue
+            deadlines = [job.deadline for job in live]
+            deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
             self.stats.batches += 1
             self.stats.items += len(items)
             self.stats.largest_batch = max(self.stats.largest_batch, len(items))
             try:
-                results = self._score(items)
+                results = self._score(items, deadline)
                 if len(results) != len(items):
                     raise RuntimeError(
                         f"scorer returned {len(results)} results for {len(items)} items"

@@ -13,13 +13,13 @@ import asyncio
 import logging
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from judge.backends.base import Backend
 from judge.errors import ConfigError, GenerationError, InputError, JudgeError
@@ -33,66 +33,14 @@ from judge.reward.inputs import (
     with_context,
 )
 from judge.reward.microbatch import JudgeWorker
-from judge.runner.cache import JudgmentCache, judge_samples
+from judge.reward.outcomes import JudgeResult, OnError, RewardBatch, RewardOutcome
+from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import Method
 from judge.settings import DEFAULTS, JudgeSettings
-from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
+from judge.types import ErrorKind, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 logger = logging.getLogger(__name__)
-
-OnError = Literal["none", "raise"] | float
-JudgeResult = Judgment | PairJudgment
-
-
-@dataclass(frozen=True)
-class RewardOutcome:
-    """The reward of one item, the judge score behind it, and why it failed if it did."""
-
-    reward: float | None
-    score: float | None = None
-    error: str | None = None
-    error_kind: str | None = None
-    """An `ErrorKind` value; ``judge_<kind>`` for the judge's own failures, ``backend`` when the
-    whole judge call raised."""
-    judgment: JudgeResult | None = None
-    failed_hard_rules: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RewardBatch:
-    """The outcomes of one reward call, in input order, with the breakdown used for logging."""
-
-    outcomes: tuple[RewardOutcome, ...]
-
-    @property
-    def rewards(self) -> list[float | None]:
-        """One reward per item (the failure value where the item failed)."""
-        return [outcome.reward for outcome in self.outcomes]
-
-    @property
-    def scores(self) -> list[float | None]:
-        """One judge score in [0, 1] per item, None where it failed."""
-        return [outcome.score for outcome in self.outcomes]
-
-    def failures(self) -> dict[str, int]:
-        """How many items failed, by kind."""
-        return dict(Counter(o.error_kind for o in self.outcomes if o.error_kind is not None))
-
-    def criterion_means(self) -> dict[str, float]:
-        """Mean P(yes) per criterion over the judged items (0/1 verdicts where P is unknown)."""
-        values: dict[str, list[float]] = {}
-        for outcome in self.outcomes:
-            if not isinstance(outcome.judgment, Judgment) or outcome.error is not None:
-                continue
-            for verdict in outcome.judgment.verdicts:
-                if verdict.p_yes is not None:
-                    values.setdefault(verdict.criterion_id, []).append(verdict.p_yes)
-                elif verdict.verdict is not None:
-                    values.setdefault(verdict.criterion_id, []).append(
-                        float(verdict.verdict == "yes")
-                    )
-        return {criterion: sum(v) / len(v) for criterion, v in values.items()}
 
 
 class RubricReward:
@@ -117,8 +65,9 @@ class RubricReward:
         max_batch: Most samples coalesced into one backend call by the worker.
         max_wait_s: How long a coalescing call waits for others (server, async veRL).
         max_queue: Most samples waiting for the judge before callers are refused.
-        cache: A judgment cache file (`judge.runner.cache`): samples judged before are not judged
-            again. None (default) turns it off.
+        cache: The judgment cache (`judge.runner.cache`): True (default) the shared store in the
+            user cache dir, a path another store, False or None none. Samples judged before by
+            the same judge are not judged again (only where that gives the same answer).
         judge_options: Keyword options of `Judge`; `JudgeSettings` fields among them
             (``max_rationale_chars``, ``temperature``, ...) are applied on `settings`.
         **backend_options: Options of the backend factory (``model``, ``base_url``, ...).
@@ -143,7 +92,7 @@ class RubricReward:
         max_batch: int = 256,
         max_wait_s: float = 0.005,
         max_queue: int = 4096,
-        cache: str | Path | None = None,
+        cache: CacheChoice = True,
         judge_options: Mapping[str, Any] | None = None,
         **backend_options: Any,
     ) -> None:
@@ -167,7 +116,7 @@ class RubricReward:
         self.baseline_column = baseline_column
         self.compare_method: Method = compare_method
         self.max_batch, self.max_wait_s, self.max_queue = max_batch, max_wait_s, max_queue
-        self.judge_options, self.cache_path = judge_kwargs, cache
+        self.judge_options, self.cache_choice = judge_kwargs, cache
         self.backend_options = backend_options
         self._hard_rules = {c.id for c in self.rubric.leaves() if c.kind == "hard_rule"}
         self._setup()
@@ -178,13 +127,15 @@ class RubricReward:
         self._worker: JudgeWorker[Sample | Pair, JudgeResult] | None = None
         self.failure_counts: Counter[str] = Counter()
         self._logged_kinds: set[str] = set()
-        self.cache = JudgmentCache(self.cache_path) if self.cache_path is not None else None
+        self.cache = open_cache(self.cache_choice)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the configuration only; the judge and its thread are rebuilt on first use."""
         state = self.__dict__.copy()
         for key in ("_lock", "_judge", "_worker", "failure_counts", "_logged_kinds", "cache"):
             state.pop(key)
+        if isinstance(self.cache_choice, JudgmentCache):  # a subprocess opens its own
+            state["cache_choice"] = self.cache_choice.path
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -229,17 +180,21 @@ class RubricReward:
                 )
             return self._worker
 
-    def _score_on_worker(self, items: Sequence[Sample | Pair]) -> list[JudgeResult]:
+    def _score_on_worker(
+        self, items: Sequence[Sample | Pair], deadline: float | None
+    ) -> list[JudgeResult]:
         judge = self.judge
         results: list[JudgeResult | None] = [None] * len(items)
         samples = [(i, item) for i, item in enumerate(items) if isinstance(item, Sample)]
         pairs = [(i, item) for i, item in enumerate(items) if isinstance(item, Pair)]
         if samples:
-            judged = judge_samples(judge, [s for _, s in samples], self.cache)
+            judged = judge_samples(judge, [s for _, s in samples], self.cache, deadline=deadline)
             for (i, _), judgment in zip(samples, judged, strict=True):
                 results[i] = judgment
         if pairs:
-            compared = judge.compare([p for _, p in pairs], method=self.compare_method)
+            compared = judge.compare(
+                [p for _, p in pairs], method=self.compare_method, deadline=deadline
+            )
             for (i, _), pair_judgment in zip(pairs, compared, strict=True):
                 results[i] = pair_judgment
         assert all(result is not None for result in results)
@@ -300,8 +255,10 @@ class RubricReward:
     def _submit(
         self, valid: list[Sample | Pair], *, coalesce: bool, refuse_when_full: bool
     ) -> Future[list[JudgeResult]]:
+        """Queue the items with the call's deadline: past it the backend stops their work."""
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
         try:
-            return self.worker().submit(valid, coalesce=coalesce)
+            return self.worker().submit(valid, coalesce=coalesce, deadline=deadline)
         except JudgeError as exc:
             if refuse_when_full:
                 raise

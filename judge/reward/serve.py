@@ -139,7 +139,9 @@ def create_app(
         except BackendUnavailableError:
             health_stats.refusal()
             raise
-        if any(o.error_kind == ErrorKind.TIMEOUT.value for o in batch.outcomes):
+        # A judgment the backend stopped at the deadline is a timeout too, never a reward.
+        timeouts = (ErrorKind.TIMEOUT.value, f"judge_{ErrorKind.TIMEOUT.value}")
+        if any(o.error_kind in timeouts for o in batch.outcomes):
             health_stats.timed_out()
             raise HTTPException(
                 503, f"no judgment within the deadline ({reward.timeout_s} s)", retry_after

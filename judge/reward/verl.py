@@ -71,7 +71,8 @@ def describe(reward: RubricReward, options: Mapping[str, Any]) -> str:
     return (
         f"{reward.__name__} (rubric {reward.rubric.name!r}, backend {backend!r}"
         + "".join(f", {k} {v!r}" for k, v in where.items())
-        + f", settings {reward.settings.fingerprint[:12]}, on_error {reward.on_error!r})"
+        + f", settings {reward.settings.fingerprint[:12]}, on_error {reward.on_error!r}"
+        + f", cache {str(reward.cache.path) if reward.cache is not None else 'off'})"
     )
 
 

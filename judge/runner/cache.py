@@ -1,27 +1,41 @@
 """A content-addressed judgment cache: the same judge on the same sample is judged once.
 
-The key hashes the judge's settings fingerprint (model, rubric, templates, every setting) and the
-sample's content (prompt or messages, response, reference; not its id), so a judgment made with
-other settings never answers. The store is SQLite in WAL mode: it survives restarts, several
-processes may share it, and it is bounded (least recently used entries go first). Only
-successful judgments are stored; a failure is judged again next time.
+The key hashes the judge's settings fingerprint (model name and revision, rubric, templates,
+every setting) and the sample's content (prompt or messages, response, reference; not its id),
+so a judgment made with other settings never answers. A judgment is reused only where judging
+again would give the same answer by the settings' contract: greedy decoding (temperature 0, one
+sample, no sampled principles) or a fixed `seed`; with ``seed=None`` and sampling every call
+draws afresh, and a backend that declares ``cacheable=False`` (the scripted test backend) is
+never cached. Only successful pointwise judgments are stored; a failure is judged again.
+
+The store is SQLite in WAL mode: it survives restarts, several processes may share it, and it
+is bounded (least recently used entries go first). It is on by default in the user cache dir
+(`default_cache_path`); a store that cannot be opened, is corrupted or stays locked turns the
+cache off for the process with one warning, never failing the judging.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from judge.paths import cache_root
 from judge.types import Judgment, Sample, Usage, stable_hash
 
 if TYPE_CHECKING:
     from judge.runner.judge import Judge
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ENTRIES = 200_000
+"""Judgments kept by default (a judgment is a few KB: about 0.5-1 GB at most)."""
+CACHE_ENV = "JUDGE_JUDGMENT_CACHE"
+"""Environment variable: the default store's path, or ``off`` to turn the default off."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
@@ -32,6 +46,19 @@ CREATE TABLE IF NOT EXISTS judgments (
 """
 
 
+def default_cache_path() -> Path | None:
+    """The default store: ``$JUDGE_JUDGMENT_CACHE``, else ``judgments.sqlite`` in the cache root.
+
+    None when ``$JUDGE_JUDGMENT_CACHE`` is ``off`` (or ``0``, ``false``, ``no``).
+    """
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None and configured.strip().lower() in ("off", "0", "false", "no", ""):
+        return None
+    if configured:
+        return Path(configured)
+    return cache_root() / "judgments.sqlite"
+
+
 def sample_key(settings_fingerprint: str, sample: Sample) -> str:
     """The cache key of `sample` judged by a judge with `settings_fingerprint`."""
     content = sample.model_dump(
@@ -40,46 +67,77 @@ def sample_key(settings_fingerprint: str, sample: Sample) -> str:
     return stable_hash([settings_fingerprint, content])
 
 
+def uncacheable_reason(judge: Judge) -> str | None:
+    """Why the judgments of `judge` must not be reused (None: they may)."""
+    settings = judge.settings
+    if not judge.backend.capabilities.cacheable:
+        return f"backend {judge.backend.model_id!r} declares its answers not cacheable"
+    sampled = settings.temperature > 0 or settings.samples > 1 or settings.principles > 0
+    if sampled and settings.seed is None:
+        return "sampled decoding with seed=None draws a new judgment every time"
+    return None
+
+
 class JudgmentCache:
     """Judgments by content key, in a SQLite file shared by processes.
 
     Args:
         path: The database file (created with its folder).
         max_entries: Most judgments kept; beyond it the least recently used are dropped.
+        busy_timeout_s: How long a write waits for another process's lock before the cache
+            gives up (and turns itself off with a warning).
     """
 
-    def __init__(self, path: str | Path, *, max_entries: int = 200_000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        busy_timeout_s: float = 5.0,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self.broken: str | None = None
+        """Why the cache turned itself off (None while it works)."""
+        self.told: set[str] = set()
+        """Reasons for not using the cache already logged (each is logged once)."""
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def _give_up(self, exc: Exception) -> None:
+        """Turn the cache off for this process, with one warning (called under the lock)."""
+        if self.broken is None:
+            self.broken = f"{type(exc).__name__}: {exc}"
+            logger.warning(
+                "judgment cache %s failed (%s); judging without it from now on "
+                "(delete the file, or pass --no-cache)",
+                self.path,
+                self.broken,
+            )
 
     def get_many(self, keys: list[str]) -> dict[str, Judgment]:
         """The stored judgments among `keys` (counted as hits; the rest as misses)."""
         unique = list(dict.fromkeys(keys))
         found: dict[str, Judgment] = {}
         with self._lock:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, judgment FROM judgments WHERE key IN ({marks})", chunk
-                ).fetchall()
-                found.update((key, Judgment.model_validate_json(text)) for key, text in rows)
-            if found:
-                marks = ",".join("?" * len(found))
-                self._db.execute(
-                    f"UPDATE judgments SET used = ? WHERE key IN ({marks})",
-                    [time.time(), *found],
-                )
-                self._db.commit()
+            if self.broken is None and not self._closed:
+                try:
+                    found = self._select(unique)
+                except (sqlite3.Error, ValueError) as exc:
+                    self._give_up(exc)
+                    found = {}
             hits = sum(key in found for key in keys)
             before = self.hits + self.misses
             self.hits += hits
@@ -88,6 +146,23 @@ class JudgmentCache:
                 logger.info(
                     "judgment cache %s: %d hits, %d misses", self.path, self.hits, self.misses
                 )
+        return found
+
+    def _select(self, unique: list[str]) -> dict[str, Judgment]:
+        found: dict[str, Judgment] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, judgment FROM judgments WHERE key IN ({marks})", chunk
+            ).fetchall()
+            found.update((key, Judgment.model_validate_json(text)) for key, text in rows)
+        if found:
+            marks = ",".join("?" * len(found))
+            self._db.execute(
+                f"UPDATE judgments SET used = ? WHERE key IN ({marks})", [time.time(), *found]
+            )
+            self._db.commit()
         return found
 
     def put_many(self, entries: list[tuple[str, Judgment]]) -> None:
@@ -100,19 +175,31 @@ class JudgmentCache:
         if not rows:
             return
         with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO judgments VALUES (?, ?, ?)", rows)
-            (count,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
-            if count > self.max_entries:
-                self._db.execute(
-                    "DELETE FROM judgments WHERE key IN "
-                    "(SELECT key FROM judgments ORDER BY used LIMIT ?)",
-                    (count - self.max_entries,),
-                )
-            self._db.commit()
+            if self.broken is not None or self._closed:
+                return
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO judgments VALUES (?, ?, ?)", rows)
+                (count,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
+                if count > self.max_entries:
+                    self._db.execute(
+                        "DELETE FROM judgments WHERE key IN "
+                        "(SELECT key FROM judgments ORDER BY used LIMIT ?)",
+                        (count - self.max_entries,),
+                    )
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                self._give_up(exc)
 
     def __len__(self) -> int:
         with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
+            if self.broken is not None or self._closed:
+                return 0
+            try:
+                (count,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return 0
         return int(count)
 
     def counts(self) -> dict[str, int]:
@@ -123,7 +210,39 @@ class JudgmentCache:
         """Log the counts and close the database."""
         logger.info("judgment cache %s: %s", self.path, self.counts())
         with self._lock:
+            self._closed = True
             self._db.close()
+
+
+CacheChoice = JudgmentCache | str | Path | bool | None
+"""What callers pass as ``cache=``: True (the default store), False or None (off), a path, or a
+`JudgmentCache`."""
+
+
+def open_cache(
+    choice: CacheChoice, *, max_entries: int = DEFAULT_MAX_ENTRIES
+) -> JudgmentCache | None:
+    """The cache a caller asked for: True the default store, False/None none, or a path.
+
+    A store that cannot be opened (unwritable, not a database) is no cache, with one warning.
+    """
+    if isinstance(choice, JudgmentCache):
+        return choice
+    if choice is None or choice is False:
+        return None
+    path = default_cache_path() if choice is True else Path(choice)
+    if path is None:
+        return None
+    try:
+        return JudgmentCache(path, max_entries=max_entries)
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning(
+            "judgment cache %s cannot be opened (%s: %s); judging without it",
+            path,
+            type(exc).__name__,
+            exc,
+        )
+        return None
 
 
 def for_sample(judgment: Judgment, sample: Sample) -> Judgment:
@@ -132,14 +251,24 @@ def for_sample(judgment: Judgment, sample: Sample) -> Judgment:
 
 
 def judge_samples(
-    judge: Judge, samples: list[Sample], cache: JudgmentCache | None
+    judge: Judge,
+    samples: list[Sample],
+    cache: JudgmentCache | None,
+    *,
+    deadline: float | None = None,
 ) -> list[Judgment]:
-    """`judge.score(samples)`, answering from `cache` where it can.
+    """`judge.score(samples, deadline=deadline)`, answering from `cache` where it can.
 
     Identical samples (a GRPO group's repeated completions) are judged once.
     """
     if cache is None:
-        return judge.score(samples)
+        return judge.score(samples, deadline=deadline)
+    reason = uncacheable_reason(judge)
+    if reason is not None:
+        if reason not in cache.told:
+            cache.told.add(reason)
+            logger.info("judgment cache %s not used: %s", cache.path, reason)
+        return judge.score(samples, deadline=deadline)
     fingerprint = judge.settings_fingerprint
     keys = [sample_key(fingerprint, sample) for sample in samples]
     found = cache.get_many(keys)
@@ -147,7 +276,8 @@ def judge_samples(
     for index, key in enumerate(keys):
         if key not in found:
             first_of.setdefault(key, index)
-    judged = judge.score([samples[i] for i in first_of.values()]) if first_of else []
+    unseen = [samples[i] for i in first_of.values()]
+    judged = judge.score(unseen, deadline=deadline) if unseen else []
     fresh = dict(zip(first_of, judged, strict=True))
     cache.put_many(list(fresh.items()))
     results = []

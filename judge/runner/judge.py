@@ -12,6 +12,7 @@ from judge.errors import ConfigError
 from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
+from judge.runner.deadline import with_deadline
 from judge.runner.pairwise import Method, PairPlan, compare_pairs
 from judge.runner.requests import (
     DEPTH_TEMPLATE,
@@ -132,9 +133,15 @@ class Judge:
 
     def _decoding(self) -> dict[str, Any]:
         """The model and settings every kind of judgment depends on."""
+        capabilities = self.backend.capabilities
+        # `cacheable` changes no judgment; an unset revision is left out so that fingerprints
+        # stay what they were before the field existed.
+        left_out = {"cacheable"} | (
+            {"model_revision"} if not capabilities.model_revision else set()
+        )
         return {
             "model": self.backend.model_id,
-            "capabilities": self.backend.capabilities.model_dump(mode="json"),
+            "capabilities": capabilities.model_dump(mode="json", exclude=left_out),
             "settings": self.settings.fingerprint,
         }
 
@@ -173,8 +180,12 @@ class Judge:
             "settings_fingerprint": stable_hash(settings),
         }
 
-    def score(self, samples: Sequence[Sample]) -> list[Judgment]:
-        """Judge each sample under this judge's strategy; one Judgment per sample, in order."""
+    def score(self, samples: Sequence[Sample], *, deadline: float | None = None) -> list[Judgment]:
+        """Judge each sample under this judge's strategy; one Judgment per sample, in order.
+
+        Past `deadline` (``time.monotonic()`` seconds) the backend stops, and the samples it
+        had not judged fail with kind ``timeout``.
+        """
         stats = BatchStats()
         plan = ScoringPlan(
             builder=self.builder,
@@ -193,7 +204,12 @@ class Judge:
         )
         try:
             judgments = score_samples(
-                self.backend, plan, samples, self.strategy, stats, retries=self.settings.retries
+                with_deadline(self.backend, deadline),
+                plan,
+                samples,
+                self.strategy,
+                stats,
+                retries=self.settings.retries,
             )
         finally:
             self.last_stats = stats
@@ -201,7 +217,9 @@ class Judge:
         judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
         return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
-    def compare(self, pairs: Sequence[Pair], *, method: Method = "rubric") -> list[PairJudgment]:
+    def compare(
+        self, pairs: Sequence[Pair], *, method: Method = "rubric", deadline: float | None = None
+    ) -> list[PairJudgment]:
         """Judge which response of each pair is better; one PairJudgment per pair, in order.
 
         ``rubric`` judges both responses pointwise on every criterion and compares the weighted
@@ -209,6 +227,7 @@ class Judge:
         prompt) when the margin is a tie; ``direct`` asks which is better, without the rubric.
         Direct comparisons always run both orders in one batch. Identical responses are a tie
         without a model call; an empty response raises InputError naming the pair and field.
+        `deadline` works as in `score`.
         """
         if method not in ("rubric", "direct"):
             raise ConfigError(f"unknown compare method {method!r}", hint="rubric or direct")
@@ -222,7 +241,11 @@ class Judge:
         )
         try:
             judgments = compare_pairs(
-                self.backend, plan, pairs, stats, retries=self.settings.retries
+                with_deadline(self.backend, deadline),
+                plan,
+                pairs,
+                stats,
+                retries=self.settings.retries,
             )
         finally:
             self.last_stats = stats

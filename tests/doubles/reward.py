@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 
+from judge.backends.base import Capabilities
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.types import Generation, GenerationRequest
 from tests.doubles.scripted import verdict_reply
@@ -36,14 +37,25 @@ def graded_reply(request: GenerationRequest, index: int) -> ScriptedReply:
     return verdict_reply(p)
 
 
+CACHEABLE = Capabilities(structured_output=True, choice_probabilities=True, cacheable=True)
+"""Capabilities of a scripted backend whose answers are a function of the request alone."""
+
+
 class SlowScriptedBackend(ScriptedBackend):
-    """A scripted backend whose batch calls take `delay_s` seconds."""
+    """A scripted backend whose batch calls take `delay_s` seconds.
+
+    JUDGE_TEST_BACKEND_CALLS names a file that gets one line per batch call (with the number of
+    requests), so a test can count model calls across processes.
+    """
 
     def __init__(self, delay_s: float, **kwargs: object) -> None:
         super().__init__(graded_reply, **kwargs)  # type: ignore[arg-type]
         self.delay_s = delay_s
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if calls := os.environ.get("JUDGE_TEST_BACKEND_CALLS"):
+            with open(calls, "a", encoding="utf-8") as handle:
+                handle.write(f"{len(requests)}\n")
         time.sleep(self.delay_s)
         return super().generate(requests)
 
@@ -56,3 +68,10 @@ def graded(**options: object) -> ScriptedBackend:
             handle.write("loaded\n")
     model_id = str(options.get("model") or "scripted-graded")
     return SlowScriptedBackend(delay, model_id=model_id)
+
+
+def graded_cacheable(**options: object) -> ScriptedBackend:
+    """`graded`, declared cacheable (its answer is a function of the request): cache tests."""
+    delay = float(os.environ.get("JUDGE_TEST_BACKEND_DELAY_S", "0"))
+    model_id = str(options.get("model") or "scripted-graded")
+    return SlowScriptedBackend(delay, model_id=model_id, capabilities=CACHEABLE)

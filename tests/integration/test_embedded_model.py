@@ -207,3 +207,34 @@ def test_judging_leaves_the_process_grad_mode_alone(embedded_backend):
     weight = torch.ones(2, requires_grad=True)
     (weight * 2).sum().backward()
     assert weight.grad is not None
+
+
+def test_a_row_past_its_deadline_stops_decoding_while_the_others_finish(embedded_backend):
+    import time
+
+    from judge.types import Constraint, ErrorKind, GenerationRequest, Message, SamplingParams
+
+    long_output = Constraint(kind="regex", value="(ab ){300}")  # 300+ forced tokens
+    asked = (Message(role="user", content="Write the letters a and b many times."),)
+    started = time.monotonic()
+    stopped, finished, never = embedded_backend.generate(
+        [
+            GenerationRequest(
+                id="stopped",
+                messages=asked,
+                sampling=SamplingParams(max_new_tokens=700),
+                constraint=long_output,
+                deadline=started + 0.3,
+            ),
+            GenerationRequest(
+                id="finished",
+                messages=(Message(role="user", content="Say ok."),),
+                sampling=SamplingParams(max_new_tokens=4),
+            ),
+            GenerationRequest(id="never", messages=asked, deadline=started - 1),
+        ]
+    )
+    assert stopped.error_kind == ErrorKind.TIMEOUT and "deadline" in (stopped.error or "")
+    assert stopped.usage.completion_tokens == 0 and stopped.text == ""
+    assert finished.error is None and finished.usage.completion_tokens > 0
+    assert never.error_kind == ErrorKind.TIMEOUT and "before it started" in (never.error or "")

@@ -22,6 +22,7 @@ from judge.types import (
     ChoiceProbe,
     Constraint,
     Criterion,
+    ErrorKind,
     GenerationRequest,
     Message,
     Rubric,
@@ -264,3 +265,21 @@ def test_persistent_fault_becomes_a_clear_error_without_hanging(
         assert server.base_url in (generation.error or "")
     # 3 attempts of at most ~1 s each plus short backoffs, the two requests concurrently.
     assert elapsed < 6
+
+
+def test_a_request_past_its_deadline_is_not_sent_and_a_stalled_one_stops_at_it() -> None:
+    message = (Message(role="user", content="hi"),)
+    with (
+        FaultServer(["stall"]) as server,
+        _fault_backend(server, read_timeout_s=30.0, request_timeout_s=60.0) as backend,
+    ):
+        started = time.monotonic()
+        late = GenerationRequest(id="late", messages=message, deadline=started - 1)
+        soon = GenerationRequest(id="soon", messages=message, deadline=started + 0.5)
+        generations = backend.generate([late, soon])
+        elapsed = time.monotonic() - started
+        assert server.calls == 1, "the request already past its deadline was never sent"
+    assert [g.error_kind for g in generations] == [ErrorKind.TIMEOUT, ErrorKind.TIMEOUT]
+    assert "deadline" in (generations[0].error or "") and "deadline" in (generations[1].error or "")
+    # The stall would last 30 s (read timeout) x 3 attempts without the deadline.
+    assert elapsed < 5, elapsed

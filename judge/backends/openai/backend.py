@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from judge.backends.base import Capabilities
+from judge.backends.base import Capabilities, seconds_left
 from judge.backends.openai.options import DIALECTS, OWNERS, Dialect, OpenAIOptions
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
 from judge.backends.openai.wire import generations_from_response, served_models, token_positions
 from judge.errors import BackendUnavailableError, ConfigError
-from judge.types import Generation, GenerationRequest
+from judge.types import ErrorKind, Generation, GenerationRequest
 
 __all__ = ["OpenAIBackend", "OpenAIOptions"]
 
@@ -115,6 +115,7 @@ class OpenAIBackend:
     def _discover(self) -> tuple[str, str, int | None]:
         """Check the server and model at start-up; return model, flavor and context length."""
         opts = self._options
+        self._revision: str | None = None
         flavor: str = "openai" if opts.flavor == "auto" else opts.flavor
         if not opts.check_model:
             if opts.model is None:
@@ -164,6 +165,9 @@ class OpenAIBackend:
         else:
             model = opts.model
         entry = models[model]
+        # The name may be an alias: what the server says stands behind it keys the caches.
+        behind = [f"{k}={entry[k]}" for k in ("root", "parent", "owned_by") if entry.get(k)]
+        self._revision = ", ".join(behind) or None
         if opts.flavor == "auto":
             flavor = OWNERS.get(str(entry.get("owned_by", "")), "openai")
         context = entry.get("max_model_len")
@@ -189,6 +193,7 @@ class OpenAIBackend:
             choice_probabilities=self._logprobs,
             prefix_cache=self._dialect.prefix_cache,
             max_context_tokens=self._context,
+            model_revision=self._revision,
         )
 
     @property
@@ -300,8 +305,15 @@ class OpenAIBackend:
     def _run(
         self, request: GenerationRequest, samples: range, seed: int | None
     ) -> list[Generation]:
-        """One HTTP call for `samples` of `request`; a failure becomes each sample's error."""
+        """One HTTP call for `samples` of `request`; a failure becomes each sample's error.
+
+        A request past its deadline is not sent; one sent gets the time left as its limit.
+        """
+        left = seconds_left(request)
+        policy = self._policy
         try:
+            if left is not None and left <= 0:
+                raise RequestFailed("the deadline passed before it was sent", retryable=False)
             body = self._body(request, len(samples), seed)
             asks_logprobs = "logprobs" in body
             try:
@@ -309,8 +321,9 @@ class OpenAIBackend:
                     self._client,
                     "chat/completions",
                     body,
-                    self._policy,
+                    policy,
                     permanent=_mentions_logprobs if asks_logprobs else None,
+                    until=request.deadline,
                 )
             except RequestFailed as exc:
                 if not (asks_logprobs and not exc.retryable and "logprob" in str(exc).lower()):
@@ -323,7 +336,9 @@ class OpenAIBackend:
                 )
                 self._logprobs = False
                 body = self._body(request, len(samples), seed)
-                payload = post_json(self._client, "chat/completions", body, self._policy)
+                payload = post_json(
+                    self._client, "chat/completions", body, policy, until=request.deadline
+                )
             return generations_from_response(
                 payload, request, samples, top_k=self._options.top_logprobs
             )
@@ -332,9 +347,14 @@ class OpenAIBackend:
         except Exception as exc:  # the batch contract: one request never sinks the others
             logger.exception("openai backend: unexpected failure of request %s", request.id)
             message = f"unexpected {type(exc).__name__}: {exc}"
+        late = request.deadline is not None and (seconds_left(request) or 0.0) <= 0
         return [
             Generation(
-                request_id=request.id, sample_index=index, finish_reason="error", error=message
+                request_id=request.id,
+                sample_index=index,
+                finish_reason="error",
+                error=message,
+                error_kind=ErrorKind.TIMEOUT if late else None,
             )
             for index in samples
         ]

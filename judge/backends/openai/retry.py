@@ -73,12 +73,19 @@ def _excerpt(body: bytes) -> str:
 
 
 def _post_once(
-    client: httpx.Client, url: str, body: dict[str, Any], deadline_s: float
+    client: httpx.Client, url: str, body: dict[str, Any], deadline_s: float, capped: bool = False
 ) -> tuple[int, bytes, httpx.Headers]:
     # httpx's read timeout restarts with every chunk; the deadline also stops a server that
     # trickles bytes forever.
     deadline = time.monotonic() + deadline_s
-    with client.stream("POST", url, json=body) as response:
+    # A caller's deadline caps every wait of the call, not only the time between chunks.
+    timeout: Any = httpx.USE_CLIENT_DEFAULT
+    if capped:
+        limits = client.timeout.as_dict()
+        timeout = httpx.Timeout(
+            **{k: deadline_s if v is None else min(v, deadline_s) for k, v in limits.items()}
+        )
+    with client.stream("POST", url, json=body, timeout=timeout) as response:
         chunks: list[bytes] = []
         for chunk in response.iter_bytes():
             chunks.append(chunk)
@@ -94,11 +101,13 @@ def post_json(
     policy: RetryPolicy,
     *,
     permanent: Callable[[int, bytes], bool] | None = None,
+    until: float | None = None,
 ) -> dict[str, Any]:
     """POST `body` as JSON and return the decoded JSON object of a 2xx answer.
 
     `permanent(status, body)` marks error answers that no retry can fix even though their
-    status says otherwise (a server that reports an unsupported option as a 500).
+    status says otherwise (a server that reports an unsupported option as a 500). `until`
+    (``time.monotonic()`` seconds) is the caller's deadline: no attempt starts or waits past it.
 
     Raises:
         RequestFailed: on a non-retryable answer, or when every attempt failed.
@@ -106,6 +115,7 @@ def post_json(
     attempts = policy.max_retries + 1
     reason = ""
     retry_after: float | None = None
+    late = False
     for attempt in range(attempts):
         if attempt:
             wait = policy.delay(attempt, retry_after)
@@ -117,10 +127,21 @@ def post_json(
                 policy.max_retries,
                 wait,
             )
+            if until is not None and time.monotonic() + wait >= until:
+                late = True
+                break
             time.sleep(wait)
         retry_after = None
+        attempt_s = policy.deadline_s
+        if until is not None:
+            attempt_s = min(attempt_s, until - time.monotonic())
+            if attempt_s <= 0:
+                late = True
+                break
         try:
-            status, payload, headers = _post_once(client, url, body, policy.deadline_s)
+            status, payload, headers = _post_once(
+                client, url, body, attempt_s, capped=until is not None
+            )
         except (httpx.TransportError, _DeadlineExceeded) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             continue
@@ -144,4 +165,8 @@ def post_json(
                 f"HTTP {status} with a JSON body that is not an object", retryable=False
             )
         return decoded
+    if late or (until is not None and time.monotonic() >= until):
+        raise RequestFailed(
+            f"the caller's deadline passed ({reason or 'not sent'})", retryable=False
+        )
     raise RequestFailed(f"{reason} (after {attempts} attempts)", retryable=True)

@@ -44,6 +44,18 @@ class ServerCallError(Exception):
         self.kind = wire.error_kind(status, message)
 
 
+class DeadlinePassed(Exception):
+    """Every request of a call is past its deadline: it is not sent, or no longer waited for."""
+
+    kind = ErrorKind.TIMEOUT
+
+
+def _until(batch: Sequence[wire.WireRequest]) -> float | None:
+    """When nobody waits for a call: its requests' latest deadline (None if one has none)."""
+    deadlines = [item.request.deadline for item in batch]
+    return None if None in deadlines else max(d for d in deadlines if d is not None)
+
+
 def _is_bad_request(exc: Exception) -> bool:
     """A 400 or 422: SGLang rejected something in the batch (a grammar, a length, a field)."""
     return isinstance(exc, ServerCallError) and exc.status in (400, 422)
@@ -129,6 +141,7 @@ class SGLangServerBackend:
         )
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="judge-sglang")
         self._tokenizer_path: str | None = None
+        self._revision: str | None = None
         try:
             self._wait_healthy(wait_for_server, min(timeout, 60.0))
             served, served_names, context = self._model_info()
@@ -223,6 +236,9 @@ class SGLangServerBackend:
         served = info.get("model_path") if isinstance(info, dict) else None
         if isinstance(info, dict) and info.get("tokenizer_path"):
             self._tokenizer_path = str(info["tokenizer_path"])
+        if isinstance(info, dict):  # weights updated in place get a new weight_version
+            behind = [f"{k}={info[k]}" for k in ("model_path", "weight_version") if info.get(k)]
+            self._revision = ", ".join(behind) or None
         names = [str(served)] if served else []
         context: int | None = None
         models = self._get_json("/v1/models")
@@ -245,7 +261,9 @@ class SGLangServerBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Regex/JSON-schema output, choice probabilities and a radix prefix cache."""
-        return wire.capabilities(self._context_length)
+        return wire.capabilities(self._context_length).model_copy(
+            update={"model_revision": self._revision}
+        )
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Run a batch; one generation per request and sample, in order."""
@@ -356,27 +374,39 @@ class SGLangServerBackend:
         payload = wire.generate_payload(
             batch, top_logprobs_num=self._top_logprobs_num, routed_dp_rank=rank
         )
+        until = _until(batch)
         if self._batched is False:
             body: Any = []
             for one in wire.split_payload(payload):
-                answer = self._post("/generate", one)
+                answer = self._post("/generate", one, until)
                 body.extend(answer if isinstance(answer, list) else [answer])
         else:
-            body = self._post("/generate", payload)
+            body = self._post("/generate", payload, until)
         return wire.parse_outputs(
             body, batch, self._encoder.decode, top_logprobs_num=self._top_logprobs_num
         )
 
     def _failure(self, item: wire.WireRequest, exc: Exception) -> list[Generation]:
-        kind = exc.kind if isinstance(exc, ServerCallError) else ErrorKind.GENERATION
+        kind = (
+            exc.kind if isinstance(exc, ServerCallError | DeadlinePassed) else ErrorKind.GENERATION
+        )
         return wire.failed(item.request, f"SGLang server at {self.base_url}: {exc}", kind)
 
-    def _post(self, path: str, payload: dict[str, Any]) -> Any:
-        """POST with retries on connection errors and 5xx; never on 4xx."""
+    def _post(self, path: str, payload: dict[str, Any], until: float | None = None) -> Any:
+        """POST with retries on connection errors and 5xx; never on 4xx, nor past `until`."""
         attempt = 0
         while True:
+            timeout: Any = httpx.USE_CLIENT_DEFAULT
+            if until is not None:
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise DeadlinePassed(f"the deadline passed before attempt {attempt + 1}")
+                limits = self._client.timeout.as_dict()
+                timeout = httpx.Timeout(
+                    **{k: left if v is None else min(v, left) for k, v in limits.items()}
+                )
             try:
-                response = self._client.post(path, json=payload)
+                response = self._client.post(path, json=payload, timeout=timeout)
             except httpx.TransportError as exc:
                 failure: Exception = ConnectionError(
                     f"unreachable after {attempt + 1} attempts ({type(exc).__name__}: {exc})"

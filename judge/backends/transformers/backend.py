@@ -18,6 +18,13 @@ from typing import Any
 from judge.backends.base import Capabilities
 from judge.backends.transformers.embedded import load_model_and_tokenizer
 from judge.backends.transformers.grammar import GrammarCache, SequenceState, choice_token_ids
+from judge.backends.transformers.stopping import (
+    AbandonCheck,
+    Abandoned,
+    batch_deadline,
+    deadline_error,
+    model_layers,
+)
 from judge.errors import ConfigError
 from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
@@ -37,6 +44,14 @@ class _Row:
     error_kind: ErrorKind | None = None
     state: SequenceState | None = None
     cached_tokens: int = 0
+
+
+def _past_deadline(row: _Row, when: str) -> bool:
+    """Fail `row` as a timeout if its request's deadline has passed; say whether it did."""
+    error = deadline_error(row.request, when)
+    if error is not None:
+        row.error, row.error_kind = error, ErrorKind.TIMEOUT
+    return error is not None
 
 
 def float32_logits(model: Any) -> None:
@@ -124,6 +139,9 @@ class TransformersBackend:
             self._pad_id = self._tokenizer.eos_token_id
         self._stop_ids = {self._tokenizer.eos_token_id, *self._chat_end_ids()}
         self._lock = threading.Lock()
+        self._abandon = AbandonCheck()
+        for layer in model_layers(self._model):
+            layer.register_forward_pre_hook(self._abandon)
 
     def _chat_end_ids(self) -> list[int]:
         ids = []
@@ -191,8 +209,15 @@ class TransformersBackend:
         # left alone.
         with self._lock, self._torch.inference_mode():
             for batch in self._pack(runnable):
+                batch = [row for row in batch if not _past_deadline(row, "before it started")]
+                if not batch:
+                    continue
+                self._abandon.at = batch_deadline([row.request for row in batch])
                 try:
                     self._run_batch(batch)
+                except Abandoned:
+                    for row in batch:
+                        _past_deadline(row, "during the forward pass")
                 except Exception as exc:  # one failed batch must not sink the others
                     logger.exception("batch of %d rows failed", len(batch))
                     for row in batch:
@@ -339,7 +364,13 @@ class TransformersBackend:
         logits, cache, mask, last_positions = self._prefill(batch)
         bitmask = self._grammars.allocate_bitmask(len(batch))
         generators = [self._generator(row) for row in batch]
+        timed = [row for row in batch if row.request.deadline is not None]
         while True:
+            # Between decode steps: a row nobody waits for stops; when all rows have, the batch.
+            for row in timed:
+                state = row.state
+                if state and not state.finished and _past_deadline(row, "while decoding"):
+                    state.finished = True
             next_tokens = []
             raw = logits.float()
             masked = raw.clone()

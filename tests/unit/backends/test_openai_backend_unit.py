@@ -310,6 +310,7 @@ def test_llama_cpp_flavor_detected_and_uses_json_object_with_schema() -> None:
     server = FakeServer(owned_by="me")
     with _backend(server) as backend:
         assert backend.flavor == "llama.cpp"
+        assert backend.capabilities.model_revision == "owned_by=me", "keys fingerprints, caches"
         assert backend.constraint_kinds == frozenset({"json_schema"})
         assert backend.capabilities.constraint_kinds == ("json_schema",)
         backend.generate([_request(constraint=Constraint(kind="json_schema", value=SCHEMA))])

@@ -23,6 +23,7 @@ from judge.types import (
     ChoiceProbe,
     Constraint,
     Criterion,
+    ErrorKind,
     GenerationRequest,
     Message,
     Rubric,
@@ -98,6 +99,10 @@ def test_start_up_reads_model_and_context(server: FakeSGLangServer, tokenizer: A
         assert judge_backend.capabilities.max_context_tokens == 4096
         assert (
             judge_backend.capabilities.prefix_cache and judge_backend.capabilities.structured_output
+        )
+        # what stands behind the served name keys fingerprints and the judgment cache
+        assert judge_backend.capabilities.model_revision == (
+            "model_path=test-org/test-model, weight_version=default"
         )
     finally:
         judge_backend.close()
@@ -297,6 +302,23 @@ def test_stalled_server_times_out_with_a_clear_error(
         [generation] = judge_backend.generate([plain("a")])
     assert time.monotonic() - started < 3
     assert "unreachable after 2 attempts (ReadTimeout" in (generation.error or "")
+
+
+def test_a_request_past_its_deadline_is_not_sent_and_a_stalled_one_stops_at_it(
+    server: FakeSGLangServer, tokenizer: Any
+) -> None:
+    server.faults.append(("stall", 5.0))
+    with backend(server, tokenizer) as judge_backend:
+        started = time.monotonic()
+        late = plain("late").model_copy(update={"deadline": started - 1})
+        [gone] = judge_backend.generate([late])
+        assert server.posts == 0, "nobody waits for it: never sent"
+        soon = plain("soon").model_copy(update={"deadline": time.monotonic() + 0.4})
+        [stopped] = judge_backend.generate([soon])
+        elapsed = time.monotonic() - started
+    assert gone.error_kind == ErrorKind.TIMEOUT and stopped.error_kind == ErrorKind.TIMEOUT
+    assert "deadline" in (stopped.error or "")
+    assert elapsed < 3, f"the 5 s stall (600 s client timeout) was waited out: {elapsed:.1f} s"
 
 
 def test_server_gone_mid_run_gives_errors_not_a_hang(tokenizer: Any) -> None:

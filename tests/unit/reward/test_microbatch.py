@@ -11,13 +11,15 @@ class Recorder:
 
     def __init__(self, hold: bool = False):
         self.batches: list[list[int]] = []
+        self.deadlines: list[float | None] = []
         self.started = threading.Event()
         self.release = threading.Event()
         if not hold:
             self.release.set()
 
-    def __call__(self, items):
+    def __call__(self, items, deadline):
         self.batches.append(list(items))
+        self.deadlines.append(deadline)
         self.started.set()
         self.release.wait(10)
         return [item * 10 for item in items]
@@ -59,7 +61,7 @@ def test_a_cancelled_job_is_skipped_and_a_failure_reaches_every_caller():
     assert kept.result(5) == [30]
     assert [2] not in scorer.batches and [2, 3] not in scorer.batches
 
-    def explode(items):
+    def explode(items, deadline):
         raise RuntimeError("backend down")
 
     failing = JudgeWorker(explode)
@@ -84,3 +86,35 @@ def test_a_full_queue_and_a_closed_worker_refuse_jobs():
         worker.submit([5])
     with pytest.raises(ConfigError):
         JudgeWorker(scorer, max_batch=0)
+
+
+def test_a_batch_runs_to_its_latest_deadline_and_an_expired_job_is_never_started():
+    import time
+
+    scorer = Recorder(hold=True)
+    worker = JudgeWorker(scorer, max_wait_s=0.0)
+    worker.submit([1], deadline=time.monotonic() + 60)
+    assert scorer.started.wait(5)
+    now = time.monotonic()
+    expired = worker.submit([2], deadline=now + 0.05)
+    early, late = worker.submit([3], deadline=now + 30), worker.submit([4], deadline=now + 40)
+    time.sleep(0.1)
+    scorer.release.set()
+    with pytest.raises(TimeoutError):
+        expired.result(5)
+    assert early.result(5) == [30] and late.result(5) == [40]
+    assert scorer.batches == [[1], [3, 4]], "the expired job was not judged"
+    assert scorer.deadlines[1] == pytest.approx(now + 40), "the latest requester's deadline"
+    worker.submit([5]).result(5)
+    assert scorer.deadlines[2] is None, "a job without a deadline: none for its batch"
+    scorer.release.clear()
+    scorer.started.clear()
+    worker.submit([6])
+    assert scorer.started.wait(5)
+    alone = worker.submit([7], deadline=time.monotonic() + 0.05)  # a batch of expired jobs only
+    time.sleep(0.1)
+    scorer.release.set()
+    with pytest.raises(TimeoutError):
+        alone.result(5)
+    assert worker.submit([8]).result(5) == [80], "the worker thread lives on"
+    worker.close()
