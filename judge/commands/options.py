@@ -64,3 +64,19 @@ def judge_settings(ctx: typer.Context, **flags: Any) -> JudgeSettings:
     """The run's judge settings with the flags that were given (None: not given) applied."""
     given = {name: value for name, value in flags.items() if value is not None}
     return cli_state(ctx).settings.updated(**given)
+
+
+# The judging flags that `judge score`, `judge compare` and `judge eval` share (issue 15).
+StrategyOpt = Annotated[str | None, typer.Option(help=setting_help("strategy"))]
+SamplesOpt = Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))]
+RationaleOpt = Annotated[int | None, typer.Option(help=setting_help("max_rationale_chars"))]
+LikertOpt = Annotated[int | None, typer.Option(help=setting_help("likert"))]
+SolutionTokensOpt = Annotated[int | None, typer.Option(help=setting_help("max_solution_tokens"))]
+CompareMethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="Pairs: rubric (each response judged on every criterion; order-free, direct on a "
+        "tie) or direct (which is better, asked in both orders); the default of Judge.compare.",
+    ),
+]
