@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from calibration import bias, metrics
 from calibration.agreement import Agreement, agreement
 from calibration.bootstrap import Interval, bootstrap_ci
+from calibration.probe_acceptance import ProbeAcceptance
 from calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
 from calibration.summary import CalibrationSummary, summarize_calibration
 from judge.errors import InputError
@@ -73,6 +74,8 @@ class PairwiseEvaluation(_Frozen):
     self_preference_note: str | None = None
     fingerprint: JudgeFingerprint | None = None
     records: tuple[PairRecord, ...]
+    probe: ProbeAcceptance | None = None
+    """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
 
 
 class PointwiseEvaluation(_Frozen):
@@ -95,6 +98,8 @@ class PointwiseEvaluation(_Frozen):
     score_by_length: tuple[LengthScore, ...]
     fingerprint: JudgeFingerprint | None = None
     records: tuple[PointRecord, ...]
+    probe: ProbeAcceptance | None = None
+    """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
 
 
 Evaluation = PairwiseEvaluation | PointwiseEvaluation

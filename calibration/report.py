@@ -41,7 +41,11 @@ def _calibration_section(doc: Document, summary: CalibrationSummary, note: str |
     doc.table(
         ["metric", "value [95% CI]", "what it says"],
         [
-            ["accuracy", summary.accuracy.format(), "share of verdicts that match the gold"],
+            [
+                "accuracy per verdict",
+                summary.accuracy.format(),
+                "share of verdicts (P >= 1/2 read as positive) that match the gold",
+            ],
             ["mean confidence", f"{summary.mean_confidence:.3f}", "what the judge claims"],
             ["ECE (10 equal-width bins)", summary.ece.format(), "mean |accuracy - confidence|"],
             ["ECE (10 equal-mass bins)", summary.ece_mass.format(), "same, bins of equal size"],
@@ -276,8 +280,12 @@ def write_report(
     doc.heading("Accuracy")
     if isinstance(evaluation, PairwiseEvaluation):
         doc.paragraph(
-            f"Accuracy {_pct(evaluation.accuracy)} (both orders combined; a flip or a missing "
-            f"verdict counts as wrong; {evaluation.no_verdict} pairs had no verdict). "
+            f"Accuracy of the combined verdict {_pct(evaluation.accuracy)} (P(a) averaged over "
+            f"the orders run; an exact tie or a missing verdict counts as wrong; "
+            f"{evaluation.no_verdict} pairs had no verdict). This differs from the *accuracy per "
+            f"verdict* under Calibration (an exact 1/2 read as a pick of a; gold ties and pairs "
+            f"without a verdict left out) and from the *accuracy right in both orders* under "
+            f"Position bias (a flip counts as wrong). "
             + (
                 "Confidence read from the judge's probabilities."
                 if evaluation.confidence_source == "probabilities"
@@ -286,7 +294,7 @@ def write_report(
             )
         )
         doc.table(
-            ["category", "pairs", "accuracy", "both-order consistency"],
+            ["category", "pairs", "accuracy of the combined verdict", "both-order consistency"],
             [
                 [c.category, str(c.n), _pct(c.accuracy), _pct(c.consistency)]
                 for c in evaluation.by_category
@@ -294,7 +302,7 @@ def write_report(
         )
     else:
         doc.paragraph(
-            f"Accuracy {_pct(evaluation.accuracy)} (score >= 0.5 read as a pass); "
+            f"Accuracy per verdict {_pct(evaluation.accuracy)} (score >= 0.5 read as a pass); "
             f"{evaluation.failed} judgments failed and are left out. AUROC of the score for the "
             f"gold label: {evaluation.auroc_label.format()}."
             + (
@@ -304,7 +312,7 @@ def write_report(
             )
         )
         doc.table(
-            ["category", "responses", "accuracy"],
+            ["category", "responses", "accuracy per verdict"],
             [[c.category, str(c.n), _pct(c.accuracy)] for c in evaluation.by_category],
         )
     if evaluation.calibration is not None:
