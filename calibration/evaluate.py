@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from calibration import bias, metrics
 from calibration.agreement import Agreement, agreement
+from calibration.best_of_n import BestOfN
 from calibration.bootstrap import Interval, bootstrap_ci
 from calibration.probe_acceptance import ProbeAcceptance
 from calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
+from calibration.relative import RelativeConfidence
 from calibration.summary import CalibrationSummary, summarize_calibration
 from judge.errors import InputError
 
@@ -100,6 +102,10 @@ class PointwiseEvaluation(_Frozen):
     records: tuple[PointRecord, ...]
     probe: ProbeAcceptance | None = None
     """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
+    best_of_n: BestOfN | None = None
+    """Best-of-N selection, on data with N responses per prompt (`calibration.best_of_n`)."""
+    relative_confidence: RelativeConfidence | None = None
+    """Selective AUC of relative vs direct confidence (`calibration.relative`), when asked."""
 
 
 Evaluation = PairwiseEvaluation | PointwiseEvaluation

@@ -9,10 +9,12 @@ import numpy as np
 
 from calibration import metrics, plots
 from calibration._document import Document
+from calibration.best_of_n import BestOfN
 from calibration.bootstrap import Interval
 from calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
 from calibration.jsonl import write_records
 from calibration.recalibrate import Calibrator, ScoreCard
+from calibration.relative import RelativeConfidence
 from calibration.summary import CalibrationSummary
 from judge.errors import ConfigError
 
@@ -228,6 +230,49 @@ def _pairwise_sections(doc: Document, evaluation: PairwiseEvaluation) -> None:
         )
 
 
+def _best_of_n_section(doc: Document, selection: BestOfN) -> None:
+    doc.heading("Best-of-N")
+    doc.paragraph(
+        f"{selection.groups} prompts with {selection.responses} responses "
+        f"({selection.mixed_groups} prompts with both correct and wrong responses, the only ones "
+        f"where a pick matters; {selection.failed} judgments failed and are never picked). "
+        "Accuracy of each selector's pick is its expected value: ties are broken uniformly."
+    )
+    doc.table(
+        ["selector", "prompts", "best-of-N accuracy [95% CI]"],
+        [[r.selector, str(r.groups), r.accuracy.format()] for r in selection.selectors],
+    )
+    rm = selection.reward_model_tau
+    doc.paragraph(
+        f"Judge pick minus random pick: {selection.judge_minus_random.format()}. Kendall tau-b of "
+        f"the judge's scores against the labels, mean over {selection.kendall_groups} prompts: "
+        f"{selection.kendall_tau.format()}"
+        + (f"; of the reward model's scores: {rm.format()}." if rm is not None else ".")
+    )
+
+
+def _relative_section(doc: Document, relative: RelativeConfidence) -> None:
+    doc.heading("Relative confidence")
+    doc.paragraph(
+        f"Each of {relative.n} judgments against {relative.n_partners} random partners "
+        f"({relative.matches} matches, both orders, {relative.failed_matches} failed): which "
+        "verdict is the judge more sure of. Selective AUC is the area under accuracy vs coverage "
+        "when the highest-ranked verdicts are kept first (higher is better)."
+    )
+    doc.table(
+        ["confidence", "selective AUC [95% CI]", "minus direct (paired) [95% CI]"],
+        [
+            ["direct (the judge's probability)", relative.direct.format(), ""],
+            ["relative, Elo", relative.elo.format(), relative.elo_minus_direct.format()],
+            [
+                "relative, Bradley-Terry",
+                relative.bradley_terry.format(),
+                relative.bt_minus_direct.format(),
+            ],
+        ],
+    )
+
+
 def _recalibration_section(doc: Document, calibrator: Calibrator) -> None:
     doc.heading("Recalibration")
     check = calibrator.check
@@ -321,6 +366,10 @@ def write_report(
     elif isinstance(evaluation, PairwiseEvaluation):
         doc.heading("Calibration")
         doc.paragraph(f"Not measured: {evaluation.calibration_note}.")
+    if isinstance(evaluation, PointwiseEvaluation) and evaluation.best_of_n is not None:
+        _best_of_n_section(doc, evaluation.best_of_n)
+    if isinstance(evaluation, PointwiseEvaluation) and evaluation.relative_confidence:
+        _relative_section(doc, evaluation.relative_confidence)
     if calibrator is not None:
         _recalibration_section(doc, calibrator)
     if isinstance(evaluation, PairwiseEvaluation):

@@ -28,7 +28,7 @@ from judge.commands.render import (
     print_result,
     print_summary,
 )
-from judge.errors import ConfigError
+from judge.errors import ConfigError, InputError
 from judge.library import load_rubric
 from judge.runner.pairwise import DEFAULT_METHOD
 
@@ -103,6 +103,17 @@ def eval_command(
         Path | None,
         typer.Option(help="A `judge probe` probe.json to store with (and gate on) this run."),
     ] = None,
+    mixed_groups: Annotated[
+        bool,
+        typer.Option(help="Best-of-N data: judge only prompts with both right and wrong answers."),
+    ] = False,
+    relative_confidence: Annotated[
+        int,
+        typer.Option(
+            help="Pointwise: also rank the verdicts by relative confidence against this many "
+            "random partners each (one more batch); 0: off."
+        ),
+    ] = 0,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
@@ -134,6 +145,13 @@ def eval_command(
         max_solution_tokens=max_solution_tokens,
     )
     eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
+    if mixed_groups:
+        eval_set = eval_set.mixed_groups()
+        if not eval_set.samples:
+            raise InputError(
+                f"{data}: no prompt group has both right and wrong responses",
+                hint="--mixed-groups needs best-of-N data (N labelled responses per prompt)",
+            )
     old = load_evaluation(baseline) if baseline is not None else None
     if old is not None and old.kind != eval_set.kind:
         raise ConfigError(
@@ -142,6 +160,11 @@ def eval_command(
         )
     if not 0.0 <= tolerance < 1.0:
         raise ConfigError(f"--tolerance {tolerance} is not in [0, 1)")
+    if relative_confidence < 0 or (relative_confidence and eval_set.kind != "pointwise"):
+        raise ConfigError(
+            f"--relative-confidence {relative_confidence}",
+            hint="partners per judgment, 1 or more, on pointwise data (0: off)",
+        )
     probe = read_probe_report(probe_report) if probe_report is not None else None
     fitted = calibration.load_calibrator(calibrator) if calibrator else None
     options = backend_options(ctx, backend, model, base_url)
@@ -162,6 +185,7 @@ def eval_command(
             n_boot=n_boot,
             seed=seed,
             progress=lambda done, _: progress.update(task, completed=done),
+            relative_partners=relative_confidence,
         )
     judge.close()
     if probe is not None:

@@ -24,7 +24,7 @@ from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
 from judge.runner.parse import Failure, first_kind, output_failure, verdict_check
 from judge.runner.requests import RequestBuilder
-from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
+from judge.runner.rounds import Attempt, BatchStats, Check, Flow, Task, drive
 from judge.settings import DEFAULTS
 from judge.types import (
     ErrorKind,
@@ -90,6 +90,11 @@ def _order_failure(generation: Generation, rationale_chars: int) -> Failure | No
 def _order_error(generation: Generation, rationale_chars: int) -> str | None:
     failure = _order_failure(generation, rationale_chars)
     return None if failure is None else failure.message
+
+
+def order_check(rationale_chars: int) -> Check:
+    """The usability check of an A/B answer (a direct comparison's, or relative confidence's)."""
+    return lambda generation: _order_error(generation, rationale_chars)
 
 
 def read_order(generations: Sequence[Generation], rationale_chars: int) -> OrderReading:
