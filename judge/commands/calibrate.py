@@ -97,7 +97,10 @@ def eval_command(
         ),
     ] = None,
     tolerance: Annotated[
-        float, typer.Option(help="--baseline: ignore a change whose interval reaches this far.")
+        float,
+        typer.Option(
+            help="--baseline: a regression is a change whose whole interval is worse than this."
+        ),
     ] = 0.0,
     probe_report: Annotated[
         Path | None,
