@@ -10,6 +10,8 @@ Public API (each a one-line call for the CLI)::
     calibrator.save("calibrator.json")
     calibration.load_calibrator("calibrator.json").calibrate_judgment(judgment)
     calibration.position_bias(pair_records); calibration.self_preference(pair_records, "my-model")
+    drift = calibration.compare_evaluations(evaluation, calibration.load_evaluation("old/"))
+    calibration.best_of_n(grouped_samples, judge_scores)           # best-of-N selection
 
 Records come from our `Judge` (`run_eval`), from released judgments (`calibration.data`), or from
 any JSONL with probabilities and labels (`load_records`). Importing this package loads numpy and
@@ -18,6 +20,7 @@ pydantic only; matplotlib is imported when a plot is drawn.
 
 from calibration.agreement import Agreement, agreement
 from calibration.apply import calibrate_records, calibration_rows, fit_on_records
+from calibration.best_of_n import BestOfN, best_of_n
 from calibration.bias import (
     LengthBias,
     PositionBias,
@@ -28,6 +31,7 @@ from calibration.bias import (
     self_preference,
 )
 from calibration.bootstrap import Interval, bootstrap_ci
+from calibration.drift import DriftReport, compare_evaluations, load_evaluation
 from calibration.evaluate import (
     Evaluation,
     PairwiseEvaluation,
@@ -73,14 +77,17 @@ from calibration.records import (
     PairRecord,
     PointRecord,
 )
+from calibration.relative import RelativeConfidence, aggregate_preferences
 from calibration.report import write_report
 from calibration.run import run_eval
 from calibration.summary import CalibrationSummary, summarize_calibration
 
 __all__ = [
     "Agreement",
+    "BestOfN",
     "CalibrationSummary",
     "Calibrator",
+    "DriftReport",
     "EvalSet",
     "Evaluation",
     "HeldOutCheck",
@@ -94,16 +101,20 @@ __all__ = [
     "PointRecord",
     "PointwiseEvaluation",
     "PositionBias",
+    "RelativeConfidence",
     "ScoreCard",
     "SelfPreference",
     "accuracy",
+    "aggregate_preferences",
     "agreement",
     "aurc",
     "auroc",
+    "best_of_n",
     "bootstrap_ci",
     "brier",
     "calibrate_records",
     "calibration_rows",
+    "compare_evaluations",
     "confidence_and_correct",
     "ece",
     "evaluate_pairwise",
@@ -114,6 +125,7 @@ __all__ = [
     "length_bias",
     "load_calibrator",
     "load_eval_set",
+    "load_evaluation",
     "load_pair_records",
     "load_point_records",
     "load_records",

@@ -336,7 +336,8 @@ def load_halueval(path: str | Path) -> list[LabelledSample]:
 def load_math_verification(path: str | Path) -> list[LabelledSample]:
     """Read the RL-Verifier-Pitfalls MATH file: 8 solutions per problem, rule-checked labels.
 
-    Each solution's reward-model score goes to `released_score`; `category` is the MATH level.
+    Each solution's reward-model score goes to `released_score`; `category` is the MATH level;
+    `group` is the problem (8 solutions each: best-of-N data) and `answer` its extracted answer.
     """
     samples = []
     for line, row in read_jsonl(path):
@@ -344,9 +345,10 @@ def load_math_verification(path: str | Path) -> list[LabelledSample]:
             if row.get(field) is None:
                 raise InputError(f"{path}: line {line}: {field} is missing")
         responses, labels, scores = row["response"], row["score"], row["pred_score"]
-        if not len(responses) == len(labels) == len(scores):
+        answers = row.get("pred") or [None] * len(responses)
+        if not len(responses) == len(labels) == len(scores) == len(answers):
             raise InputError(
-                f"{path}: line {line}: response, score and pred_score differ in length"
+                f"{path}: line {line}: response, score, pred_score and pred differ in length"
             )
         for k, (response, label, score) in enumerate(zip(responses, labels, scores, strict=True)):
             value = score[0] if isinstance(score, list) else score
@@ -360,6 +362,8 @@ def load_math_verification(path: str | Path) -> list[LabelledSample]:
                     label=label,
                     category=row.get("level"),
                     released_score=float(value),
+                    group=f"math/{row['idx']}",
+                    answer=None if answers[k] is None else str(answers[k]),
                 )
             )
     return samples

@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from calibration import bias, metrics
 from calibration.agreement import Agreement, agreement
+from calibration.best_of_n import BestOfN
 from calibration.bootstrap import Interval, bootstrap_ci
+from calibration.probe_acceptance import ProbeAcceptance
 from calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
+from calibration.relative import RelativeConfidence
 from calibration.summary import CalibrationSummary, summarize_calibration
 from judge.errors import InputError
 
@@ -73,6 +76,8 @@ class PairwiseEvaluation(_Frozen):
     self_preference_note: str | None = None
     fingerprint: JudgeFingerprint | None = None
     records: tuple[PairRecord, ...]
+    probe: ProbeAcceptance | None = None
+    """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
 
 
 class PointwiseEvaluation(_Frozen):
@@ -95,6 +100,12 @@ class PointwiseEvaluation(_Frozen):
     score_by_length: tuple[LengthScore, ...]
     fingerprint: JudgeFingerprint | None = None
     records: tuple[PointRecord, ...]
+    probe: ProbeAcceptance | None = None
+    """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
+    best_of_n: BestOfN | None = None
+    """Best-of-N selection, on data with N responses per prompt (`calibration.best_of_n`)."""
+    relative_confidence: RelativeConfidence | None = None
+    """Selective AUC of relative vs direct confidence (`calibration.relative`), when asked."""
 
 
 Evaluation = PairwiseEvaluation | PointwiseEvaluation

@@ -138,6 +138,14 @@ class EvalSet(BaseModel):
     def __len__(self) -> int:
         return len(self.pairs) if self.kind == "pairwise" else len(self.samples)
 
+    def mixed_groups(self) -> EvalSet:
+        """Only the best-of-N groups with both right and wrong responses (where a pick matters)."""
+        labels: dict[str | None, set[bool]] = {}
+        for sample in self.samples:
+            labels.setdefault(sample.group, set()).add(sample.label)
+        kept = tuple(s for s in self.samples if s.group is not None and len(labels[s.group]) == 2)
+        return self.model_copy(update={"name": f"{self.name} (mixed groups)", "samples": kept})
+
     def head(self, limit: int | None) -> EvalSet:
         """The first `limit` items (all when None)."""
         if limit is None:
@@ -203,6 +211,8 @@ def _generic_samples(
                 gold_score=None if gold_score is None else float(gold_score),
                 category=row.get("category"),
                 model=row.get("model"),
+                group=None if row.get("group") is None else str(row["group"]),
+                answer=None if row.get("answer") is None else str(row["answer"]),
             )
         )
     return EvalSet(name=path.stem, kind="pointwise", samples=tuple(samples))

@@ -171,3 +171,7 @@ class LabelledSample(_Frozen):
     category: str | None = None
     model: str | None = None
     released_score: float | None = None
+    group: str | None = None
+    """The prompt this response is one of N answers to (best-of-N data), e.g. ``math/17``."""
+    answer: str | None = None
+    """The final answer extracted from the response, for the majority-answer baseline."""

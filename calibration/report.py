@@ -9,10 +9,12 @@ import numpy as np
 
 from calibration import metrics, plots
 from calibration._document import Document
+from calibration.best_of_n import BestOfN
 from calibration.bootstrap import Interval
 from calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
 from calibration.jsonl import write_records
 from calibration.recalibrate import Calibrator, ScoreCard
+from calibration.relative import RelativeConfidence
 from calibration.summary import CalibrationSummary
 from judge.errors import ConfigError
 
@@ -41,7 +43,11 @@ def _calibration_section(doc: Document, summary: CalibrationSummary, note: str |
     doc.table(
         ["metric", "value [95% CI]", "what it says"],
         [
-            ["accuracy", summary.accuracy.format(), "share of verdicts that match the gold"],
+            [
+                "accuracy per verdict",
+                summary.accuracy.format(),
+                "share of verdicts (P >= 1/2 read as positive) that match the gold",
+            ],
             ["mean confidence", f"{summary.mean_confidence:.3f}", "what the judge claims"],
             ["ECE (10 equal-width bins)", summary.ece.format(), "mean |accuracy - confidence|"],
             ["ECE (10 equal-mass bins)", summary.ece_mass.format(), "same, bins of equal size"],
@@ -224,6 +230,49 @@ def _pairwise_sections(doc: Document, evaluation: PairwiseEvaluation) -> None:
         )
 
 
+def _best_of_n_section(doc: Document, selection: BestOfN) -> None:
+    doc.heading("Best-of-N")
+    doc.paragraph(
+        f"{selection.groups} prompts with {selection.responses} responses "
+        f"({selection.mixed_groups} prompts with both correct and wrong responses, the only ones "
+        f"where a pick matters; {selection.failed} judgments failed and are never picked). "
+        "Accuracy of each selector's pick is its expected value: ties are broken uniformly."
+    )
+    doc.table(
+        ["selector", "prompts", "best-of-N accuracy [95% CI]"],
+        [[r.selector, str(r.groups), r.accuracy.format()] for r in selection.selectors],
+    )
+    rm = selection.reward_model_tau
+    doc.paragraph(
+        f"Judge pick minus random pick: {selection.judge_minus_random.format()}. Kendall tau-b of "
+        f"the judge's scores against the labels, mean over {selection.kendall_groups} prompts: "
+        f"{selection.kendall_tau.format()}"
+        + (f"; of the reward model's scores: {rm.format()}." if rm is not None else ".")
+    )
+
+
+def _relative_section(doc: Document, relative: RelativeConfidence) -> None:
+    doc.heading("Relative confidence")
+    doc.paragraph(
+        f"Each of {relative.n} judgments against {relative.n_partners} random partners "
+        f"({relative.matches} matches, both orders, {relative.failed_matches} failed): which "
+        "verdict is the judge more sure of. Selective AUC is the area under accuracy vs coverage "
+        "when the highest-ranked verdicts are kept first (higher is better)."
+    )
+    doc.table(
+        ["confidence", "selective AUC [95% CI]", "minus direct (paired) [95% CI]"],
+        [
+            ["direct (the judge's probability)", relative.direct.format(), ""],
+            ["relative, Elo", relative.elo.format(), relative.elo_minus_direct.format()],
+            [
+                "relative, Bradley-Terry",
+                relative.bradley_terry.format(),
+                relative.bt_minus_direct.format(),
+            ],
+        ],
+    )
+
+
 def _recalibration_section(doc: Document, calibrator: Calibrator) -> None:
     doc.heading("Recalibration")
     check = calibrator.check
@@ -276,8 +325,12 @@ def write_report(
     doc.heading("Accuracy")
     if isinstance(evaluation, PairwiseEvaluation):
         doc.paragraph(
-            f"Accuracy {_pct(evaluation.accuracy)} (both orders combined; a flip or a missing "
-            f"verdict counts as wrong; {evaluation.no_verdict} pairs had no verdict). "
+            f"Accuracy of the combined verdict {_pct(evaluation.accuracy)} (P(a) averaged over "
+            f"the orders run; an exact tie or a missing verdict counts as wrong; "
+            f"{evaluation.no_verdict} pairs had no verdict). This differs from the *accuracy per "
+            f"verdict* under Calibration (an exact 1/2 read as a pick of a; gold ties and pairs "
+            f"without a verdict left out) and from the *accuracy right in both orders* under "
+            f"Position bias (a flip counts as wrong). "
             + (
                 "Confidence read from the judge's probabilities."
                 if evaluation.confidence_source == "probabilities"
@@ -286,7 +339,7 @@ def write_report(
             )
         )
         doc.table(
-            ["category", "pairs", "accuracy", "both-order consistency"],
+            ["category", "pairs", "accuracy of the combined verdict", "both-order consistency"],
             [
                 [c.category, str(c.n), _pct(c.accuracy), _pct(c.consistency)]
                 for c in evaluation.by_category
@@ -294,7 +347,7 @@ def write_report(
         )
     else:
         doc.paragraph(
-            f"Accuracy {_pct(evaluation.accuracy)} (score >= 0.5 read as a pass); "
+            f"Accuracy per verdict {_pct(evaluation.accuracy)} (score >= 0.5 read as a pass); "
             f"{evaluation.failed} judgments failed and are left out. AUROC of the score for the "
             f"gold label: {evaluation.auroc_label.format()}."
             + (
@@ -304,7 +357,7 @@ def write_report(
             )
         )
         doc.table(
-            ["category", "responses", "accuracy"],
+            ["category", "responses", "accuracy per verdict"],
             [[c.category, str(c.n), _pct(c.accuracy)] for c in evaluation.by_category],
         )
     if evaluation.calibration is not None:
@@ -313,6 +366,10 @@ def write_report(
     elif isinstance(evaluation, PairwiseEvaluation):
         doc.heading("Calibration")
         doc.paragraph(f"Not measured: {evaluation.calibration_note}.")
+    if isinstance(evaluation, PointwiseEvaluation) and evaluation.best_of_n is not None:
+        _best_of_n_section(doc, evaluation.best_of_n)
+    if isinstance(evaluation, PointwiseEvaluation) and evaluation.relative_confidence:
+        _relative_section(doc, evaluation.relative_confidence)
     if calibrator is not None:
         _recalibration_section(doc, calibrator)
     if isinstance(evaluation, PairwiseEvaluation):

@@ -2,7 +2,8 @@
 
 Pairwise sets use the judge's ``compare`` when it has one; a judge with only ``score`` has each
 response scored pointwise and the two scores compared, which cannot show position bias (the
-report says so). Pointwise sets read the judgment's score as P(positive).
+report says so). Pointwise sets read the judgment's score as P(positive); when every response
+carries its prompt group (N responses per prompt), the evaluation also reports best-of-N.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
+from calibration.best_of_n import best_of_n
 from calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
 from calibration.jsonl import EvalSet
 from calibration.recalibrate import Calibrator
@@ -22,7 +24,10 @@ from calibration.records import (
     PointRecord,
     Side,
 )
+from calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
+from judge.errors import ConfigError
 from judge.runner.calibrating import apply_calibrator
+from judge.runner.relative import confidence_preferences
 from judge.types import Judgment, Pair, PairJudgment, Sample
 
 logger = logging.getLogger(__name__)
@@ -122,6 +127,43 @@ def record_from_scores(pair: LabelledPair, score_a: Judgment, score_b: Judgment)
     return record.model_copy(update={"p_a_ab": p_a, "winner_ab": _side(p_a)})
 
 
+def _relative(
+    judge: ScoringJudge,
+    samples: Sequence[LabelledSample],
+    judgments: Sequence[Judgment],
+    n_partners: int,
+    n_boot: int,
+    seed: int,
+) -> RelativeConfidence:
+    """Relative confidence of the judgments that have a score (see `calibration.relative`)."""
+    backend, builder = getattr(judge, "backend", None), getattr(judge, "builder", None)
+    if backend is None or builder is None:
+        raise ConfigError(
+            "relative confidence needs a judge.Judge (it asks the judge's own backend)",
+            hint="run without relative_partners for other judges",
+        )
+    scored = [(s, j.score) for s, j in zip(samples, judgments, strict=True) if j.score is not None]
+    items = [(Sample(id=s.id, prompt=s.prompt, response=s.response), p >= 0.5) for s, p in scored]
+    matches = partner_matches(len(items), n_partners, seed)
+    preferences = confidence_preferences(
+        backend,
+        builder,
+        items,
+        matches,
+        rubric=getattr(judge, "rubric", None),
+        retries=getattr(getattr(judge, "settings", None), "retries", 1),
+    )
+    return aggregate_preferences(
+        [max(p, 1.0 - p) for _, p in scored],
+        [(p >= 0.5) == s.label for s, p in scored],
+        matches,
+        preferences,
+        n_partners=n_partners,
+        n_boot=n_boot,
+        seed=seed,
+    )
+
+
 def _fingerprint(judgments: Sequence[Judgment | PairJudgment]) -> JudgeFingerprint | None:
     """The configuration that produced the judgments (None if there are none)."""
     return JudgeFingerprint.common(judgments) if judgments else None
@@ -140,13 +182,16 @@ def run_eval(
     n_boot: int = 1000,
     seed: int = 0,
     progress: Progress | None = None,
+    relative_partners: int = 0,
 ) -> Evaluation:
     """Judge the first `limit` items of `eval_set` with `judge` and evaluate the verdicts.
 
     A `calibrator` (checked against the judge's configuration unless `force`) is applied to the
     judgments before they are evaluated. `pair_method` is passed to ``judge.compare`` (for our
     Judge: ``direct`` compares in both orders and so shows position bias; ``rubric`` judges each
-    response on its own); None keeps the judge's default.
+    response on its own); None keeps the judge's default. `relative_partners` > 0 (pointwise
+    sets, our `Judge`) also measures relative confidence against that many random partners per
+    judgment, in one more batch (`calibration.relative`).
     """
     items = eval_set.head(limit)
     backend = getattr(judge, "backend", None)
@@ -163,7 +208,7 @@ def run_eval(
             if progress:
                 progress(end, total)
         records, failed = records_from_judgments(items.samples, judgments)
-        return evaluate_pointwise(
+        evaluation = evaluate_pointwise(
             records,
             name=items.name,
             judge=judge_name,
@@ -172,6 +217,15 @@ def run_eval(
             n_boot=n_boot,
             seed=seed,
         )
+        if items.samples and all(sample.group is not None for sample in items.samples):
+            selection = best_of_n(
+                items.samples, [j.score for j in judgments], n_boot=n_boot, seed=seed
+            )
+            evaluation = evaluation.model_copy(update={"best_of_n": selection})
+        if relative_partners > 0:
+            relative = _relative(judge, items.samples, judgments, relative_partners, n_boot, seed)
+            evaluation = evaluation.model_copy(update={"relative_confidence": relative})
+        return evaluation
     compare = getattr(judge, "compare", None)
     pair_records: list[PairRecord] = []
     produced: list[Judgment | PairJudgment] = []

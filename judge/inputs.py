@@ -8,7 +8,7 @@ refuses) the same inputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -119,25 +119,11 @@ def to_messages(value: Any, where: str) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def check_pairs(pairs: Sequence[Pair]) -> None:
-    """Raise InputError naming every pair and field whose response is empty."""
-    problems = [
-        f"pair {pair.id!r}: {name} is empty"
-        for pair in pairs
-        for name in ("response_a", "response_b")
-        if not getattr(pair, name).strip()
-    ]
-    if problems:
-        raise InputError(
-            "; ".join(problems),
-            hint="both responses of a pair need text; score a single response with `judge score`",
-        )
-
-
 def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
     """Validate a record (prompt or messages, response_a, response_b, ...) into a Pair.
 
-    Errors name the field: a missing prompt, an empty response, a field of the wrong type.
+    Errors name the field: a missing prompt, a field of the wrong type. A blank response is
+    valid (it loses by rule).
     """
     try:
         pair = Pair.model_validate(record)
@@ -146,8 +132,4 @@ def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
             f"{where}: {describe_validation_error(exc, 'pair')}",
             hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
         ) from None
-    try:
-        check_pairs([pair])
-    except InputError as exc:
-        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
     return pair

@@ -79,6 +79,8 @@ class PromptContext:
     max_items: int = 6
     max_criterion_chars: int = 160
     extra: dict[str, Any] = field(default_factory=dict)
+    prompts: tuple[str, ...] = ()
+    """Prompts of several judged items in one request (relative confidence), as plain text."""
 
     @classmethod
     def from_data(cls, **fields: Any) -> PromptContext:
@@ -93,6 +95,8 @@ class PromptContext:
             )
         if "criteria" in fields:
             fields["criteria"] = tuple(neutralise(text) for text in fields["criteria"])
+        if "prompts" in fields:
+            fields["prompts"] = tuple(neutralise(text) for text in fields["prompts"])
         if "responses" in fields:
             fields["responses"] = tuple(neutralise(text) for text in fields["responses"])
         if fields.get("criterion"):

@@ -244,20 +244,26 @@ class _Conversation(_Frozen):
 
 
 class Sample(_Conversation):
-    """A response to judge, in the context of its prompt (or chat messages)."""
+    """A response to judge, in the context of its prompt (or chat messages).
+
+    A blank response (empty or whitespace) is valid input: the judge fails it on every criterion
+    by rule, without a model call (see `judge.runner.strategies.empty_judgment`).
+    """
 
     response: str
 
     @field_validator("response")
     @classmethod
     def _response_valid(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("response is empty")
         return _no_surrogates(value, "response")
 
 
 class Pair(_Conversation):
-    """Two responses to the same prompt, to compare."""
+    """Two responses to the same prompt, to compare.
+
+    A blank response is valid input: it loses to a non-blank one, and two blank ones tie, by
+    rule and without a model call (see `judge.runner.pairwise.pair_flow`).
+    """
 
     response_a: str
     response_b: str
@@ -265,8 +271,6 @@ class Pair(_Conversation):
     @field_validator("response_a", "response_b")
     @classmethod
     def _responses_valid(cls, value: str, info: ValidationInfo) -> str:
-        if not value.strip():
-            raise ValueError(f"{info.field_name} is empty")
         return _no_surrogates(value, str(info.field_name))
 
 

@@ -50,7 +50,7 @@ from judge.batch.scoring import (
 from judge.errors import ConfigError
 from judge.runner.cache import JudgmentCache
 from judge.runner.judge import Judge
-from judge.runner.pairwise import Method
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.types import Usage
 
 __all__ = [
@@ -135,7 +135,7 @@ class BatchOptions:
     force: bool = False
     repair: bool = False
     keep_inputs: bool = True
-    compare_method: Method = "rubric"
+    compare_method: Method = DEFAULT_METHOD
     input_format: str | None = None
     output_format: str | None = None
     prefetch: int = 2

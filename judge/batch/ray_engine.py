@@ -46,7 +46,7 @@ from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_r
 from judge.batch.scoring import input_column, job_fingerprint, record_columns, score_rows
 from judge.errors import ConfigError, InputError, JudgeError
 from judge.runner.judge import Judge
-from judge.runner.pairwise import Method
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.settings import JudgeSettings
 from judge.types import Rubric, Usage, stable_hash
 
@@ -100,7 +100,7 @@ class RayJudgeSpec:
     settings: JudgeSettings | None = None
     fields: FieldMap = field(default_factory=FieldMap)
     max_chars: int = MAX_CHARS
-    compare_method: Method = "rubric"
+    compare_method: Method = DEFAULT_METHOD
     keep_inputs: bool = True
     backend_target: str | None = None
     """``"module:factory"`` of the backend, resolved on the driver so a backend registered

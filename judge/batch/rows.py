@@ -153,9 +153,6 @@ def _prepare(raw: RawRow, fields: FieldMap, max_chars: int) -> PreparedRow:
         if fields.pairwise:
             a = _text(record, fields.response_a or "response_a", max_chars, required=True)
             b = _text(record, fields.response_b or "response_b", max_chars, required=True)
-            for name, text in (("response_a", a), ("response_b", b)):
-                if not (text or "").strip():
-                    raise _Bad("invalid", f"{name}: response is empty")
             item = Pair(**common, response_a=a, response_b=b)
         else:
             response = _text(record, fields.response, max_chars, required=True)

@@ -17,7 +17,7 @@ from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_r
 from judge.errors import ConfigError
 from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
 from judge.runner.judge import Judge
-from judge.runner.pairwise import Method
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.settings import JudgeSettings
 from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Sample, stable_hash
 
@@ -64,7 +64,9 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, allow_nan=False))
 
 
-def judge_fingerprints(judge: Judge, pairwise: bool, method: Method = "rubric") -> dict[str, str]:
+def judge_fingerprints(
+    judge: Judge, pairwise: bool, method: Method = DEFAULT_METHOD
+) -> dict[str, str]:
     """The model and fingerprints that the records of a pointwise or pairwise job carry."""
     if pairwise:
         return {"model": judge.backend.model_id, **judge.compare_fingerprints(method)}
@@ -81,7 +83,7 @@ def judge_prepared(
     rows: Sequence[PreparedRow],
     *,
     pairwise: bool = False,
-    method: Method = "rubric",
+    method: Method = DEFAULT_METHOD,
     cache: JudgmentCache | None = None,
 ) -> list[Judgment | PairJudgment]:
     """Judge the valid rows in one call: one judgment per row, in order.
@@ -125,7 +127,7 @@ def score_rows(
     job_fingerprint: str,
     *,
     pairwise: bool = False,
-    method: Method = "rubric",
+    method: Method = DEFAULT_METHOD,
     keep_inputs: bool = True,
     cache: JudgmentCache | None = None,
 ) -> list[dict[str, Any]]:
@@ -172,7 +174,7 @@ class BatchScorer:
         *,
         fields: FieldMap | None = None,
         max_chars: int = MAX_CHARS,
-        compare_method: Method = "rubric",
+        compare_method: Method = DEFAULT_METHOD,
         keep_inputs: bool = True,
         judge: Judge | None = None,
         settings: JudgeSettings | None = None,
@@ -228,7 +230,7 @@ def job_fingerprint(
     judge: Judge,
     fields: FieldMap,
     max_chars: int,
-    method: Method = "rubric",
+    method: Method = DEFAULT_METHOD,
     keep_inputs: bool = True,
 ) -> str:
     """What makes two jobs' records interchangeable: settings, field mapping, limits, inputs."""

@@ -12,12 +12,25 @@ from rich.table import Table
 from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
+    LikertOpt,
     ModelOpt,
+    RationaleOpt,
+    SamplesOpt,
+    SolutionTokensOpt,
+    StrategyOpt,
     backend_options,
     judge_settings,
 )
-from judge.commands.render import console, err_console, print_result, print_summary
+from judge.commands.render import (
+    console,
+    err_console,
+    print_error,
+    print_result,
+    print_summary,
+)
+from judge.errors import ConfigError, InputError
 from judge.library import load_rubric
+from judge.runner.pairwise import DEFAULT_METHOD
 
 calibrate_app = typer.Typer(
     help="Fit, apply and report calibrators. Example: judge calibrate fit records.jsonl",
@@ -61,25 +74,104 @@ def eval_command(
     force: ForceOpt = False,
     own_model: OwnModelOpt = None,
     pair_method: Annotated[
-        str | None, typer.Option(help="Pairs: direct (both orders) or rubric (order-free).")
-    ] = None,
+        str,
+        typer.Option(
+            help="Pairs: rubric (order-free; the default of Judge.compare and judge compare) or "
+            "direct (both orders: measures position bias)."
+        ),
+    ] = DEFAULT_METHOD,
     gold_threshold: Annotated[float | None, typer.Option(help="gold_score >= it passes.")] = None,
     chunk_size: Annotated[int, typer.Option(help="Items per backend batch.")] = 16,
     n_boot: BootOpt = 1000,
     seed: Annotated[int, typer.Option(help="Seed of pair placement and bootstrap.")] = 0,
+    strategy: StrategyOpt = None,
+    draws: SamplesOpt = None,
+    max_rationale_chars: RationaleOpt = None,
+    likert: LikertOpt = None,
+    max_solution_tokens: SolutionTokensOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier evaluation.json: exit 4 if accuracy, ECE, position consistency or "
+            "probe acceptance got significantly worse (95% bootstrap interval)."
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            help="--baseline: a regression is a change whose whole interval is worse than this."
+        ),
+    ] = 0.0,
+    probe_report: Annotated[
+        Path | None,
+        typer.Option(help="A `judge probe` probe.json to store with (and gate on) this run."),
+    ] = None,
+    mixed_groups: Annotated[
+        bool,
+        typer.Option(help="Best-of-N data: judge only prompts with both right and wrong answers."),
+    ] = False,
+    relative_confidence: Annotated[
+        int,
+        typer.Option(
+            help="Pointwise: also rank the verdicts by relative confidence against this many "
+            "random partners each (one more batch); 0: off."
+        ),
+    ] = 0,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
+    The judging flags (--strategy, --samples, --max-rationale-chars, ...) are those of `judge
+    score`. With --baseline it is a drift gate: exit 4 on a significant regression.
     Example: judge eval ../shared/data/llmbar/Natural --limit 20 --out eval-report
     """
     import calibration
+    from calibration.drift import (
+        EXIT_REGRESSION,
+        compare_evaluations,
+        drift_lines,
+        load_evaluation,
+    )
+    from calibration.probe_acceptance import read_probe_report
     from judge.runner.judge import Judge
 
+    # Every check that needs no model comes first: a mistake costs seconds, not a model load.
+    if pair_method not in ("rubric", "direct"):
+        raise ConfigError(f"--pair-method {pair_method!r}", hint="rubric or direct")
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size {chunk_size} < 1", hint="items per backend batch: 1+")
+    settings = judge_settings(
+        ctx,
+        max_rationale_chars=max_rationale_chars,
+        strategy=strategy,
+        samples=draws,
+        likert=likert,
+        max_solution_tokens=max_solution_tokens,
+    )
     eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
-    options = backend_options(ctx, backend, model, base_url)
-    settings = judge_settings(ctx)
-    judge = Judge(backend=backend, rubric=load_rubric(rubric), settings=settings, **options)
+    if mixed_groups:
+        eval_set = eval_set.mixed_groups()
+        if not eval_set.samples:
+            raise InputError(
+                f"{data}: no prompt group has both right and wrong responses",
+                hint="--mixed-groups needs best-of-N data (N labelled responses per prompt)",
+            )
+    old = load_evaluation(baseline) if baseline is not None else None
+    if old is not None and old.kind != eval_set.kind:
+        raise ConfigError(
+            f"baseline {baseline} is a {old.kind} evaluation, {data} is {eval_set.kind} data",
+            hint="give the evaluation.json of a run on the same data",
+        )
+    if not 0.0 <= tolerance < 1.0:
+        raise ConfigError(f"--tolerance {tolerance} is not in [0, 1)")
+    if relative_confidence < 0 or (relative_confidence and eval_set.kind != "pointwise"):
+        raise ConfigError(
+            f"--relative-confidence {relative_confidence}",
+            hint="partners per judgment, 1 or more, on pointwise data (0: off)",
+        )
+    probe = read_probe_report(probe_report) if probe_report is not None else None
     fitted = calibration.load_calibrator(calibrator) if calibrator else None
+    options = backend_options(ctx, backend, model, base_url)
+    judge = Judge(backend=backend, rubric=load_rubric(rubric), settings=settings, **options)
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
@@ -96,8 +188,11 @@ def eval_command(
             n_boot=n_boot,
             seed=seed,
             progress=lambda done, _: progress.update(task, completed=done),
+            relative_partners=relative_confidence,
         )
     judge.close()
+    if probe is not None:
+        evaluation = evaluation.model_copy(update={"probe": probe})
     report = calibration.write_report(
         evaluation,
         out,
@@ -105,6 +200,23 @@ def eval_command(
         calibrator=fitted,
     )
     print_summary(evaluation, report)
+    if old is not None:
+        drift = compare_evaluations(
+            evaluation,
+            old,
+            baseline_name=str(baseline),
+            tolerance=tolerance,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        (out / "drift.json").write_text(drift.model_dump_json(indent=1), encoding="utf-8")
+        for line in drift_lines(drift):
+            style = "red" if "REGRESSED" in line else "dim" if line.startswith("not") else ""
+            console.print(f"[{style}]{line}[/{style}]" if style else line, highlight=False)
+        if drift.regressed:
+            print_error(f"drift gate: a significant regression against {baseline}")
+            raise typer.Exit(EXIT_REGRESSION)
+        console.print(f"drift gate: no significant regression against {baseline}")
 
 
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")

@@ -90,3 +90,19 @@ def judgment_cache(cache: Path | None, no_cache: bool) -> JudgmentCache | None:
     if cache is not None and cache.is_dir():
         raise typer.BadParameter(f"--cache {cache} is a folder; give a file path")
     return open_cache(False if no_cache else (cache or True))
+
+
+# The judging flags that `judge score`, `judge compare` and `judge eval` share (issue 15).
+StrategyOpt = Annotated[str | None, typer.Option(help=setting_help("strategy"))]
+SamplesOpt = Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))]
+RationaleOpt = Annotated[int | None, typer.Option(help=setting_help("max_rationale_chars"))]
+LikertOpt = Annotated[int | None, typer.Option(help=setting_help("likert"))]
+SolutionTokensOpt = Annotated[int | None, typer.Option(help=setting_help("max_solution_tokens"))]
+CompareMethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="Pairs: rubric (each response judged on every criterion; order-free, direct on a "
+        "tie) or direct (which is better, asked in both orders); the default of Judge.compare.",
+    ),
+]

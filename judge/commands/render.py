@@ -182,7 +182,8 @@ def print_pair(result: PairJudgment) -> None:
 
 def print_summary(evaluation: Any, report: Path) -> None:
     """One line of an evaluation (n, accuracy, ECE) and where its report was written."""
-    line = f"{evaluation.name}: n={evaluation.n}, accuracy {evaluation.accuracy:.3f}"
+    which = "of the combined verdict" if evaluation.kind == "pairwise" else "per verdict"
+    line = f"{evaluation.name}: n={evaluation.n}, accuracy {which} {evaluation.accuracy:.3f}"
     if evaluation.calibration is not None:
         line += f", ECE {evaluation.calibration.ece.format()}"
     console.print(line)

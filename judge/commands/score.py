@@ -1,9 +1,12 @@
-"""`judge score` and `judge compare`: judge responses given on the command line or in a file."""
+"""`judge score`: judge responses given on the command line or in a file.
+
+The file helpers (`file_rows`, `judge_rows`, `finish`) serve `judge compare --input` too.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,37 +22,38 @@ from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
     CacheOpt,
+    LikertOpt,
     ModelOpt,
     NoCacheOpt,
+    RationaleOpt,
     RubricOpt,
+    SamplesOpt,
+    SolutionTokensOpt,
+    StrategyOpt,
     backend_options,
     judge_settings,
     judgment_cache,
-    setting_help,
 )
-from judge.commands.render import (
-    cache_line,
-    err_console,
-    print_error,
-    print_judgment,
-    print_pair,
-)
+from judge.commands.render import cache_line, err_console, print_error, print_judgment
 from judge.errors import ConfigError, InputError
-from judge.inputs import pair_from_record, sample_from_record
+from judge.inputs import sample_from_record
 from judge.library import load_rubric
 from judge.runner.cache import JudgmentCache
-from judge.types import ErrorKind, Judgment
+from judge.runner.pairwise import Method
+from judge.types import ErrorKind, Judgment, PairJudgment
 
 SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
-COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
 
 
-def _file_rows(input_file: Path) -> list[PreparedRow]:
+SCORE_FIELDS = FieldMap(id="id", id_required=False)
+"""Columns of `judge score --input`: prompt (or messages), response, optional id and reference."""
+
+
+def file_rows(input_file: Path, fields: FieldMap = SCORE_FIELDS) -> list[PreparedRow]:
     """The rows of a JSONL file, read and validated by the batch package (as `judge batch`).
 
     A later row with an id seen before is a bad row (``duplicate_id``), as in `judge batch`.
     """
-    fields = FieldMap(id="id", id_required=False)
     if input_file.is_dir():
         raise InputError(f"--input {input_file} is a folder", hint="give a JSONL file")
     try:
@@ -97,18 +101,14 @@ def score(
     backend: BackendOpt = "transformers",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    max_rationale_chars: Annotated[
-        int | None, typer.Option(help=setting_help("max_rationale_chars"))
-    ] = None,
+    max_rationale_chars: RationaleOpt = None,
     chunk_size: Annotated[
         int, typer.Option(help="Samples per backend batch when scoring a file.")
     ] = 16,
-    strategy: Annotated[str | None, typer.Option(help=setting_help("strategy"))] = None,
-    draws: Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))] = None,
-    likert: Annotated[int | None, typer.Option(help=setting_help("likert"))] = None,
-    max_solution_tokens: Annotated[
-        int | None, typer.Option(help=setting_help("max_solution_tokens"))
-    ] = None,
+    strategy: StrategyOpt = None,
+    draws: SamplesOpt = None,
+    likert: LikertOpt = None,
+    max_solution_tokens: SolutionTokensOpt = None,
     calibrator: Annotated[
         Path | None,
         typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
@@ -149,16 +149,12 @@ def score(
     if input_file is None:
         rows = _argument_rows(prompt, response, reference)
     else:
-        rows = _file_rows(input_file)
-    bad = [row for row in rows if isinstance(row.item, BadRow)]
-    for row in bad:
-        assert isinstance(row.item, BadRow)
-        print_error(f"{input_file}:{row.number}: {row.item.reason}")
-    good = [row for row in rows if not isinstance(row.item, BadRow)]
+        rows = file_rows(input_file)
+    good, bad = split_rows(rows, input_file)
     store = judgment_cache(cache, no_cache)
     writer = LineWriter(output) if output is not None else None
     try:
-        judgments = _judge_rows(
+        judgments = judge_rows(
             good, writer, as_json, input_file is not None,
             lambda: Judge(
                 backend=backend,
@@ -179,6 +175,28 @@ def score(
     if not as_json and (output is None or input_file is None):
         for judgment in judgments:
             print_judgment(judgment, rubric_obj)
+    finish(judgments, bad, input_file, output, cache_line(store))
+
+
+def split_rows(
+    rows: list[PreparedRow], input_file: Path | None
+) -> tuple[list[PreparedRow], list[PreparedRow]]:
+    """The rows that can be judged and the bad ones, each bad one printed as one line."""
+    bad = [row for row in rows if isinstance(row.item, BadRow)]
+    for row in bad:
+        assert isinstance(row.item, BadRow)
+        print_error(f"{input_file}:{row.number}: {row.item.reason}")
+    return [row for row in rows if not isinstance(row.item, BadRow)], bad
+
+
+def finish(
+    judgments: Sequence[Judgment | PairJudgment],
+    bad: list[PreparedRow],
+    input_file: Path | None,
+    output: Path | None,
+    cache_text: str | None = None,
+) -> None:
+    """Print a file run's summary (judged, failed by kind, where, the cache); exit 1 on failures."""
     kinds = Counter(str(j.error_kind) for j in judgments if j.error is not None)
     kinds.update({str(ErrorKind.INVALID_INPUT): len(bad)} if bad else {})
     failed = sum(kinds.values())
@@ -188,13 +206,13 @@ def score(
             f"{len(judgments)} judged, {failed} failed"
             + (f" ({by_kind})" if by_kind else "")
             + (f"; written to {output}" if output else "")
-            + f"; judgment cache: {cache_line(store)}"
+            + (f"; judgment cache: {cache_text}" if cache_text is not None else "")
         )
     if failed:
         raise typer.Exit(1)
 
 
-def _judge_rows(
+def judge_rows(
     good: list[PreparedRow],
     writer: LineWriter | None,
     as_json: bool,
@@ -202,14 +220,16 @@ def _judge_rows(
     make_judge: Callable[[], Any],
     chunk_size: int,
     cache: JudgmentCache | None = None,
-) -> list[Judgment]:
+    method: Method | None = None,
+) -> list[Any]:
     """Judge the rows chunk by chunk, writing (and printing, for --json) each chunk as it is done.
 
-    Ctrl-C stops between or inside chunks; what was written stays, and the run exits 130.
+    With a compare `method` the rows are pairs. Ctrl-C stops between or inside chunks; what was
+    written stays, and the run exits 130.
     """
     judge = make_judge()
-    judgments: list[Judgment] = []
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    judgments: list[Judgment | PairJudgment] = []
+    columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(
             *columns, console=err_console, transient=True, disable=not show_progress
@@ -217,8 +237,11 @@ def _judge_rows(
             task = progress.add_task("score", total=len(good))
             for start in range(0, len(good), chunk_size):
                 chunk = good[start : start + chunk_size]
-                judged = judge_prepared(judge, chunk, cache=cache)
-                done = [j for j in judged if isinstance(j, Judgment)]
+                done: Sequence[Judgment | PairJudgment] = (
+                    judge_prepared(judge, chunk, cache=cache)
+                    if method is None
+                    else judge_prepared(judge, chunk, pairwise=True, method=method)
+                )
                 lines = [judgment.model_dump_json() for judgment in done]
                 if writer is not None:
                     writer.write(lines)
@@ -237,47 +260,3 @@ def _judge_rows(
     finally:
         judge.close()
     return judgments
-
-
-def compare(
-    ctx: typer.Context,
-    prompt: Annotated[str | None, typer.Option(help="The prompt both responses answer.")] = None,
-    a: Annotated[str | None, typer.Option("--a", help="Response A.")] = None,
-    b: Annotated[str | None, typer.Option("--b", help="Response B.")] = None,
-    rubric: Annotated[
-        str | None,
-        typer.Option(help="Compare by this rubric's verdicts (default: directly, both orders)."),
-    ] = None,
-    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    max_rationale_chars: Annotated[
-        int | None, typer.Option(help=setting_help("max_rationale_chars"))
-    ] = None,
-    samples: Annotated[int | None, typer.Option(help=setting_help("samples"))] = None,
-) -> None:
-    """Compare two responses in both orders: swap-averaged P(A), order consistency, winner.
-
-    Example: judge compare --prompt "What is 2+2?" --a "4" --b "5" --json
-    """
-    from judge.runner.judge import Judge
-
-    given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
-    record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}
-    pair = pair_from_record(record, where="judge compare")
-    judge = Judge(
-        backend=backend,
-        rubric=load_rubric(rubric or "helpfulness"),
-        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples),
-        **backend_options(ctx, backend, model, base_url),
-    )
-    [result] = judge.compare([pair], method="rubric" if rubric else "direct")
-    judge.close()
-    if as_json:
-        typer.echo(result.model_dump_json())
-    else:
-        print_pair(result)
-    if result.error is not None:
-        raise typer.Exit(1)

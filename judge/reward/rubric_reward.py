@@ -36,7 +36,7 @@ from judge.reward.microbatch import JudgeWorker
 from judge.reward.outcomes import JudgeResult, OnError, RewardBatch, RewardOutcome
 from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
 from judge.runner.judge import Judge
-from judge.runner.pairwise import Method
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.settings import DEFAULTS, JudgeSettings
 from judge.types import ErrorKind, Pair, PairJudgment, Rubric, Sample, stable_hash
 
@@ -88,7 +88,7 @@ class RubricReward:
         hard_rule_penalty: float = 0.0,
         reference_column: str | None = "reference",
         baseline_column: str | None = None,
-        compare_method: Method = "rubric",
+        compare_method: Method = DEFAULT_METHOD,
         max_batch: int = 256,
         max_wait_s: float = 0.005,
         max_queue: int = 4096,

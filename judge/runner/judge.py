@@ -13,7 +13,7 @@ from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.deadline import with_deadline
-from judge.runner.pairwise import Method, PairPlan, compare_pairs
+from judge.runner.pairwise import DEFAULT_METHOD, Method, PairPlan, compare_pairs
 from judge.runner.requests import (
     DEPTH_TEMPLATE,
     LIKERT_TEMPLATE,
@@ -159,7 +159,7 @@ class Judge:
             }
         )
 
-    def compare_fingerprints(self, method: Method = "rubric") -> dict[str, str]:
+    def compare_fingerprints(self, method: Method = DEFAULT_METHOD) -> dict[str, str]:
         """The rubric, template and settings fingerprints of `compare` with `method`.
 
         Direct comparison does not read the rubric, so its fingerprints do not depend on it.
@@ -218,15 +218,20 @@ class Judge:
         return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
 
     def compare(
-        self, pairs: Sequence[Pair], *, method: Method = "rubric", deadline: float | None = None
+        self,
+        pairs: Sequence[Pair],
+        *,
+        method: Method = DEFAULT_METHOD,
+        deadline: float | None = None,
     ) -> list[PairJudgment]:
         """Judge which response of each pair is better; one PairJudgment per pair, in order.
 
         ``rubric`` judges both responses pointwise on every criterion and compares the weighted
         P(yes) margin, falling back to a direct comparison (with the rubric's criteria in the
         prompt) when the margin is a tie; ``direct`` asks which is better, without the rubric.
-        Direct comparisons always run both orders in one batch. Identical responses are a tie
-        without a model call; an empty response raises InputError naming the pair and field.
+        Direct comparisons always run both orders in one batch. ``rubric`` is the default
+        everywhere (`judge.runner.pairwise.DEFAULT_METHOD` says why). Identical responses are a
+        tie and a blank response loses to a non-blank one, both without a model call.
         `deadline` works as in `score`.
         """
         if method not in ("rubric", "direct"):

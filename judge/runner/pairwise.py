@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from judge.backends.base import Backend
-from judge.inputs import check_pairs
 from judge.runner.aggregate import rubric_margin
 from judge.runner.consistency import merge_verdicts
 from judge.runner.formats import pair_format
 from judge.runner.parse import Failure, first_kind, output_failure, verdict_check
 from judge.runner.requests import RequestBuilder
-from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
+from judge.runner.rounds import Attempt, BatchStats, Check, Flow, Task, drive
 from judge.settings import DEFAULTS
 from judge.types import (
     ErrorKind,
@@ -38,10 +37,23 @@ from judge.types import (
 )
 
 Method = Literal["rubric", "direct"]
+
+DEFAULT_METHOD: Method = "rubric"
+"""The one default of `Judge.compare`, `judge compare` and `judge eval` (issue 15).
+
+Rubric, because a per-criterion verdict has no position to be biased by (order-free by
+construction, not only swap-averaged), a pair's verdict agrees with the two responses'
+`judge score` results, and it judges by the rubric the user chose. A tied margin still falls
+back to a direct comparison in both orders. Direct (``--method direct``) is cheaper (two
+requests per pair) and is what measures position bias.
+"""
 Winner = Literal["a", "b", "tie"]
 
 FLIP_CONFIDENCE_FACTOR = 0.5
 """A flip between the orders multiplies the confidence: the position decided, not the content."""
+
+
+EMPTY_PAIR_NOTE = "a blank response loses to a non-blank one by rule, without a model call"
 
 
 def identical(pair: Pair) -> bool:
@@ -78,6 +90,11 @@ def _order_failure(generation: Generation, rationale_chars: int) -> Failure | No
 def _order_error(generation: Generation, rationale_chars: int) -> str | None:
     failure = _order_failure(generation, rationale_chars)
     return None if failure is None else failure.message
+
+
+def order_check(rationale_chars: int) -> Check:
+    """The usability check of an A/B answer (a direct comparison's, or relative confidence's)."""
+    return lambda generation: _order_error(generation, rationale_chars)
 
 
 def read_order(generations: Sequence[Generation], rationale_chars: int) -> OrderReading:
@@ -198,7 +215,10 @@ def _read_direct(
 
 
 def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
-    """Identical: a tie, no model call. Rubric: margin, direct on a tie. Direct: both orders."""
+    """Identical (two blanks too): a tie; one blank: it loses; both without a model call.
+
+    Rubric: margin, direct on a tie. Direct: both orders.
+    """
     record = {**plan.record, "pair_id": pair.id}
     samples = plan.builder.samples
     if identical(pair):
@@ -211,6 +231,17 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
                 "note": "the responses are identical: a tie, without a model call",
                 "samples": samples,
             },
+            **record,
+        )
+    blank = [side for side in ("a", "b") if not getattr(pair, f"response_{side}").strip()]
+    if blank:
+        winner: Winner = "b" if blank == ["a"] else "a"
+        return PairJudgment(
+            p_a=1.0 if winner == "a" else 0.0,
+            winner=winner,
+            confidence=1.0,
+            strategy="empty",
+            details={"note": EMPTY_PAIR_NOTE, "samples": samples},
             **record,
         )
     usage = Usage()
@@ -300,6 +331,5 @@ def compare_pairs(
     backend: Backend, plan: PairPlan, pairs: Sequence[Pair], stats: BatchStats, *, retries: int
 ) -> list[PairJudgment]:
     """Compare every pair: at most two backend batches (rubric verdicts, then direct orders)."""
-    check_pairs(pairs)
     flows = [pair_flow(plan, index, pair) for index, pair in enumerate(pairs)]
     return drive(backend, flows, stats, retries=retries)

@@ -49,6 +49,7 @@ ROUTE_TEMPLATE = "route_task"
 PRINCIPLES_TEMPLATE = "breadth_principles"
 LIKERT_TEMPLATE = "pointwise_likert"
 PAIRWISE_TEMPLATE = "pairwise_direct"
+RELATIVE_TEMPLATE = "relative_confidence"
 
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
@@ -299,4 +300,43 @@ class RequestBuilder:
             constraint=output.constraint(self.capabilities),
             probe=output.probe(),
             prefix_group=f"p{index}",
+        )
+
+    def relative_confidence(
+        self,
+        request_id: str,
+        first: tuple[Sample, bool],
+        second: tuple[Sample, bool],
+        rubric: Rubric | None,
+    ) -> GenerationRequest:
+        """Which of two of the judge's own verdicts (sample, passed) it is more sure of: A or B.
+
+        Shrivastava et al. 2025 (relative confidence): comparing two answers' confidence is easier
+        for a model than stating one; the answer format is the direct comparison's.
+        """
+        output = pair_format(self.max_rationale_chars)
+        (sample_a, passed_a), (sample_b, passed_b) = first, second
+        context = PromptContext.from_data(
+            rubric_name=rubric.name if rubric else "",
+            rubric_description=rubric.description if rubric else "",
+            prompts=tuple(
+                "\n".join(f"{m.role}: {m.content}" for m in sample.conversation)
+                for sample in (sample_a, sample_b)
+            ),
+            response_a=sample_a.response,
+            response_b=sample_b.response,
+            max_rationale_chars=self.max_rationale_chars,
+            extra={
+                "verdict_a": "meets" if passed_a else "does not meet",
+                "verdict_b": "meets" if passed_b else "does not meet",
+            },
+        )
+        return GenerationRequest(
+            id=request_id,
+            messages=(
+                Message(role="user", content=self.prompts.render(RELATIVE_TEMPLATE, context)),
+            ),
+            sampling=self._judged(output.max_tokens()),
+            constraint=output.constraint(self.capabilities),
+            probe=output.probe(),
         )

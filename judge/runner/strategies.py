@@ -345,6 +345,35 @@ def auto_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
 
 FLOWS = {"breadth": breadth_flow, "depth": depth_flow, "auto": auto_flow}
 
+EMPTY_NOTE = "the response is empty (blank): it fails every criterion by rule, without a model call"
+
+
+def empty_judgment(plan: ScoringPlan, sample: Sample) -> Judgment:
+    """The judgment of a blank response: every criterion ``no`` (P(yes) 0), score 0, no model call.
+
+    A rubric lists what a good answer does; a blank answer does none of it. Judging it by rule
+    also keeps a weak judge from accepting it (an empty answer is a known "master key").
+    """
+    verdicts = tuple(
+        CriterionVerdict(criterion_id=c.id, verdict="no", p_yes=0.0, rationale=EMPTY_NOTE)
+        for c in plan.rubric.leaves()
+    )
+    return Judgment(
+        **{**plan.record, "sample_id": sample.id},
+        score=0.0,
+        confidence=1.0,
+        verdicts=verdicts,
+        strategy="empty",
+        details={"note": EMPTY_NOTE, "samples": plan.builder.samples},
+    )
+
+
+def _flow(strategy: Strategy, plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
+    """The sample's flow under `strategy`, or its rule judgment when the response is blank."""
+    if not sample.response.strip():
+        return empty_judgment(plan, sample)
+    return (yield from FLOWS[strategy](plan, index, sample))
+
 
 def score_samples(
     backend: Backend,
@@ -355,11 +384,12 @@ def score_samples(
     *,
     retries: int,
 ) -> list[Judgment]:
-    """Judge every sample under `strategy` in as few backend batches as the rounds allow."""
-    make = FLOWS[strategy]
-    judgments = drive(
-        backend, [make(plan, i, s) for i, s in enumerate(samples)], stats, retries=retries
-    )
+    """Judge every sample under `strategy` in as few backend batches as the rounds allow.
+
+    A blank response is judged by rule (`empty_judgment`) and costs no request.
+    """
+    flows = [_flow(strategy, plan, i, s) for i, s in enumerate(samples)]
+    judgments = drive(backend, flows, stats, retries=retries)
     logger.info(
         "scored %d samples with strategy %s: %d requests in %d backend batch calls (%s)",
         len(samples),

@@ -33,6 +33,8 @@ def test_every_template_renders_from_a_full_context(name):
         criterion="Is it right?",
         criteria=("Is it right?",),
         solution="sol",
+        prompts=("q1", "q2"),
+        extra={"verdict_a": "passes", "verdict_b": "fails"},
     )
     text = default_prompts().render(name, context)
     assert text.strip()

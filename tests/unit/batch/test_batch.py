@@ -89,12 +89,13 @@ def test_bad_rows_are_recorded_with_row_number_and_reason(tmp_path):
     assert errors[4].startswith("invalid_utf8: invalid UTF-8")
     assert errors[5] == "wrong_type: field 'response': expected text, got int"
     assert errors[6] == "too_long: field 'response': 101 characters (limit 100)"
-    assert "response is empty" in errors[7]
     assert errors[8] == "duplicate_id: id 'ok1' is also row 1"
     assert errors[9] == "unreadable: expected a JSON object, got list"
     assert records[1]["score"] is not None and records[11]["score"] is not None
     assert all(records[row]["score"] is None and records[row]["error"] for row in errors)
-    assert progress.bad_rows == 8 and progress.judged == 2
+    # A blank response is no bad row: it is judged, failing every criterion by rule.
+    assert 7 not in errors and records[7]["score"] == 0.0 and records[7]["strategy"] == "empty"
+    assert progress.bad_rows == 7 and progress.judged == 3
     assert progress.failures["bad row: invalid_utf8"] == 1
 
 
@@ -244,7 +245,7 @@ def test_shards_split_rows_deterministically_and_cover_the_input(tmp_path):
 def test_max_failures_stops_the_job_and_a_rerun_resumes(tmp_path):
     rows = _rows(12)
     for row in rows[2:6]:
-        row["response"] = ""
+        row["response"] = 42  # a bad row (a blank response is judged, by rule)
     source = _write_jsonl(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out.jsonl"
     progress = _run(source, output, max_failures=1)
@@ -267,7 +268,7 @@ def test_batch_scorer_maps_columns_to_columns_like_ray_map_batches():
     batch = {
         "id": np.array(["a", "b", "c"], dtype=object),
         "prompt": np.array(["Q1?", "Q2?", "Q3?"], dtype=object),
-        "response": np.array(["A1", "", "A3"], dtype=object),
+        "response": np.array(["A1", 7, "A3"], dtype=object),
         "reference": np.array([None, None, float("nan")], dtype=object),
     }
     out = scorer(batch)
@@ -280,7 +281,7 @@ def test_batch_scorer_maps_columns_to_columns_like_ray_map_batches():
 
 def test_cli_batch_prints_a_summary_and_exits_1_on_bad_rows(tmp_path, monkeypatch, capsys):
     rows = _rows(5)
-    rows[3]["response"] = ""
+    rows[3]["response"] = ["not", "text"]
     source = _write_jsonl(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out.jsonl"
     args = [
@@ -298,7 +299,7 @@ def test_cli_batch_prints_a_summary_and_exits_1_on_bad_rows(tmp_path, monkeypatc
         cli.main()
     assert info.value.code == 1
     err = capsys.readouterr().err
-    assert "judged" in err and "bad rows" in err and "mean score" in err and "invalid" in err
+    assert "judged" in err and "bad rows" in err and "mean score" in err and "wrong_type" in err
     assert len(_read_jsonl(output)) == 5
 
     monkeypatch.setattr("sys.argv", [*args[:3], str(tmp_path / "clean.jsonl"), *args[4:]])
@@ -326,9 +327,11 @@ def test_pairwise_job_compares_the_a_and_b_fields(tmp_path):
     records = _read_jsonl(output)
     assert list(records[0]) == [*record_columns(True), "input_id", "prompt", "a", "b"]
     assert [r["pair_id"] for r in records] == [f"p{i}" for i in range(5)]
-    assert records[2]["input_error"] == "invalid: response_b: response is empty"
-    assert all(r["p_a"] is not None for i, r in enumerate(records) if i != 2)
-    assert progress.judged == 4 and progress.bad_rows == 1
+    # A blank response loses by rule, without a model call.
+    assert records[2]["input_error"] is None and records[2]["winner"] == "a"
+    assert records[2]["strategy"] == "empty" and records[2]["p_a"] == 1.0
+    assert all(r["p_a"] is not None for r in records)
+    assert progress.judged == 5 and progress.bad_rows == 0
     assert _run(source, output, fields=fields).skipped == 5
     with pytest.raises(ConfigError, match="judge settings"):
         _run(source, output, fields=fields, compare_method="direct")

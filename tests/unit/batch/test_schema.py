@@ -20,9 +20,11 @@ def _registered(monkeypatch):
 
 
 def _source(tmp_path: Path) -> Path:
-    # Shard 0/2 takes rows 1, 3, 5, ... (all good); shard 1/2 takes rows 2, 4, ... (all failing).
+    # Shard 0/2 takes rows 1, 3, 5, ... (all good); shard 1/2 takes rows 2, 4, ... (all failing:
+    # over the 100 characters of --max-chars).
     rows = [
-        {"id": f"r{i}", "prompt": f"Q{i}?", "response": "" if i % 2 else f"A{i}."} for i in range(8)
+        {"id": f"r{i}", "prompt": f"Q{i}?", "response": "x" * 101 if i % 2 else f"A{i}."}
+        for i in range(8)
     ]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -33,7 +35,7 @@ def _shards(tmp_path: Path, suffix: str) -> list[Path]:
     source, shards = _source(tmp_path), []
     for index in range(2):
         output = tmp_path / f"shard{index}{suffix}"
-        options = BatchOptions(fields=FieldMap(id="id"), shard=(index, 2))
+        options = BatchOptions(fields=FieldMap(id="id"), shard=(index, 2), max_chars=100)
         judge = Judge(create_backend("scripted-graded"), "helpfulness")
         BatchJob(judge, source, output, options).run()
         shards.append(output)

@@ -83,7 +83,9 @@ def test_eval_then_calibrate_fit_report_and_apply(tmp_path, monkeypatch, capsys)
         "5",
     )
     assert code == 0, err
-    assert "pairs: n=24, accuracy 1.000" in out  # the longer answer is always the chosen one
+    assert (
+        "pairs: n=24, accuracy of the combined verdict 1.000" in out
+    )  # the longer answer is always the chosen one
     text = (report_dir / "report.md").read_text()
     assert "## Self-preference" in text and "judged in one order only" in text
     evaluation = json.loads((report_dir / "evaluation.json").read_text())

@@ -80,11 +80,13 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
     assert f"{data}:2: not valid JSON" in err
     assert f"{data}:3: missing field 'response'" in err
     assert f"{data}:4: invalid UTF-8" in err
-    assert f"{data}:5: response: response is empty" in err
-    assert "2 judged, 4 failed (invalid_input 4)" in err, "the summary counts failures by kind"
+    assert "3 judged, 3 failed (invalid_input 3)" in err, "the summary counts failures by kind"
     assert "Traceback" not in err
     written = [json.loads(line) for line in out_file.read_text().splitlines()]
-    assert [j["sample_id"] for j in written] == ["ok1", "ok2"]
+    assert [j["sample_id"] for j in written] == ["ok1", "empty", "ok2"]
+    # A blank response is judged by rule: it fails every criterion, without a model call.
+    assert written[1]["score"] == 0.0 and written[1]["strategy"] == "empty"
+    assert written[1]["error"] is None and written[1]["usage"]["prompt_tokens"] == 0
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,6 @@ def test_score_file_reports_bad_lines_and_scores_the_rest(tmp_path, monkeypatch,
             "unknown rubric 'nope'",
             2,
         ),
-        (["score", "--prompt", "Q", "--response", " "], "response is empty", 2),
         (["score", "--prompt", "Q", "--response", "bad \udcff"], "not valid UTF-8", 2),
         (
             ["score", "--backend", "nope", "--prompt", "Q", "--response", "A"],

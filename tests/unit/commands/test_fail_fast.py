@@ -34,6 +34,18 @@ def _score(tmp_path: Path, *args: str, source: Path | None = None) -> list[str]:
     return ["score", "--input", str(source), "--backend", "scripted-graded", *args]
 
 
+def _pairs(tmp_path: Path, n: int = 3) -> Path:
+    source = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": f"Q{i}?", "response_a": f"A{i}.", "response_b": f"B{i}."} for i in range(n)]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return source
+
+
+def _compare(tmp_path: Path, *args: str, source: Path | None = None) -> list[str]:
+    source = source or _pairs(tmp_path)
+    return ["compare", "--input", str(source), "--backend", "scripted-graded", *args]
+
+
 def _empty(tmp_path: Path) -> Path:
     (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
     return tmp_path / "empty.jsonl"
@@ -112,6 +124,14 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "score: output is a folder": (lambda t: _score(t, "--output", str(t)), "is a folder"),
     "score: rubric is a folder": (lambda t: _score(t, "--rubric", str(t)), "is a folder"),
+    "compare: --method vote": (lambda t: _compare(t, "--method", "vote"), "--method 'vote'"),
+    "compare: --chunk-size 0": (lambda t: _compare(t, "--chunk-size", "0"), "--chunk-size 0"),
+    "compare: --samples 0": (lambda t: _compare(t, "--samples", "0"), "samples 0 < 1"),
+    "compare: missing input": (lambda t: _compare(t, source=t / "no.jsonl"), "cannot read"),
+    "compare: empty input": (lambda t: _compare(t, source=_empty(t)), "0 rows in"),
+    "compare: --input and --a": (lambda t: _compare(t, "--a", "x"), "--input with --prompt"),
+    "compare: output is a folder": (lambda t: _compare(t, "--output", str(t)), "is a folder"),
+    "compare: unknown rubric": (lambda t: _compare(t, "--rubric", "nope"), "unknown rubric"),
 }
 
 

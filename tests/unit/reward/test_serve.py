@@ -113,17 +113,20 @@ def test_score_endpoint_judges_valid_samples_and_reports_invalid_ones():
     with running(reward) as url:
         samples = [
             {"id": "a", "prompt": "Q?", "response": "A."},
-            {"id": "b", "prompt": "Q?", "response": ""},
+            {"id": "b", "prompt": "Q?"},
             {"id": "c", "messages": [{"role": "user", "content": "Hi"}], "response": "Hello."},
+            {"id": "d", "prompt": "Q?", "response": " "},
         ]
         body = httpx.post(
             f"{url}/score", json={"samples": samples}, timeout=LOOPBACK_TIMEOUT
         ).json()
         health = httpx.get(f"{url}/health", timeout=LOOPBACK_TIMEOUT).json()
-    assert [j and j["sample_id"] for j in body["judgments"]] == ["a", None, "c"]
-    assert body["rewards"][1] is None and "response is empty" in body["errors"][1]
+    assert [j and j["sample_id"] for j in body["judgments"]] == ["a", None, "c", "d"]
+    assert body["rewards"][1] is None and "samples[1]: Field required" in body["errors"][1]
     assert body["judgments"][0]["score"] == body["rewards"][0]
-    assert health["failures"] == {"invalid_input": 1} and health["items"] == 2
+    # A blank response is judged as `judge score` judges it: failing by rule, reward 0.
+    assert body["rewards"][3] == 0.0 and body["judgments"][3]["strategy"] == "empty"
+    assert health["failures"] == {"invalid_input": 1} and health["items"] == 3
 
 
 def test_a_full_queue_answers_503_with_retry_after():

@@ -133,21 +133,23 @@ def test_identical_only_pairs_cost_no_backend_call():
 
 
 @pytest.mark.parametrize("field", ["response_a", "response_b"])
-def test_empty_response_is_an_input_error_naming_the_field(field):
-    bad = pair().model_copy(update={field: "  "})
+def test_a_blank_response_loses_by_rule_without_a_model_call(field):
+    blank = pair().model_copy(update={field: "  \n"})
+    both = pair(pair_id="both").model_copy(update={"response_a": " ", "response_b": ""})
     backend = direct_backend(lambda first, rid, i: 0.9)
-    with pytest.raises(InputError, match=f"pair 'q': {field} is empty"):
-        Judge(backend=backend).compare([pair(pair_id="fine"), bad])
+    for method in ("rubric", "direct"):
+        lost, tied = Judge(backend=backend).compare([blank, both], method=method)
+        assert lost.winner == ("b" if field == "response_a" else "a")
+        assert lost.p_a == (0.0 if field == "response_a" else 1.0) and lost.strategy == "empty"
+        assert tied.winner == "tie" and tied.strategy == "identical"
     assert backend.calls == 0
 
 
-def test_pair_records_name_the_missing_or_empty_field():
+def test_pair_records_name_the_missing_field():
     with pytest.raises(InputError, match="args: pair: needs a prompt or messages"):
         pair_from_record({"id": "x", "response_a": "a", "response_b": "b"}, where="args")
-    with pytest.raises(InputError, match="args: response_b: response_b is empty"):
-        pair_from_record(
-            {"id": "x", "prompt": "q", "response_a": "a", "response_b": ""}, where="args"
-        )
+    with pytest.raises(InputError, match="args: response_b: missing"):
+        pair_from_record({"id": "x", "prompt": "q", "response_a": "a"}, where="args")
     with pytest.raises(InputError, match="response_a: missing"):
         pair_from_record({"id": "x", "prompt": "q", "response_b": "b"}, where="args")
     assert (
@@ -292,6 +294,8 @@ def test_cli_compare_prints_swap_averaged_p_consistency_and_winner(
         "Paris is the capital.",
         "--b",
         "Lyon",
+        "--method",
+        "direct",
     )
     assert code == 0
     assert "P(A better) 0.775 (swap-averaged: A first 0.800, B first 0.750)" in out
@@ -326,10 +330,7 @@ def test_cli_compare_json_and_rubric(cli_backend, monkeypatch, capsys):
     "args, message",
     [
         (["--a", "x", "--b", "y"], "judge compare: pair: needs a prompt or messages"),
-        (
-            ["--prompt", "Q", "--a", " ", "--b", "y"],
-            "judge compare: response_a: response_a is empty",
-        ),
+        (["--prompt", "Q", "--a", "x", "--b", "y", "--method", "vote"], "--method 'vote'"),
         (["--prompt", "Q", "--a", "x"], "judge compare: response_b: missing"),
     ],
 )

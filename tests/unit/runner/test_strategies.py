@@ -603,3 +603,24 @@ def test_an_unreadable_likert_answer_fails_the_judgment_after_a_retry():
     [judgment] = Judge(backend=backend, rubric=rubric(), likert=5).score(SAMPLES[:1])
     assert judgment.score is None and judgment.error.startswith("likert: no score")
     assert backend.calls == 2 and [r.id for r in backend.batches[1]] == ["s0/#likert"]
+
+
+@pytest.mark.parametrize("strategy", ["breadth", "depth", "auto"])
+def test_a_blank_response_fails_every_criterion_by_rule_without_a_model_call(strategy):
+    backend = ScriptedBackend(lambda request, index: verdict_reply(0.99))
+    judge = Judge(backend=backend, rubric=rubric(), strategy=strategy)
+    [blank] = judge.score([Sample(id="blank", prompt="Q?", response=" \n\t")])
+    assert backend.calls == 0
+    assert blank.error is None and blank.score == 0.0 and blank.strategy == "empty"
+    assert [v.criterion_id for v in blank.verdicts] == [c.id for c in rubric().leaves()]
+    assert all(v.verdict == "no" and v.p_yes == 0.0 for v in blank.verdicts)
+    assert "without a model call" in blank.details["note"]
+
+
+def test_a_blank_response_among_others_costs_no_request():
+    backend = ScriptedBackend(lambda request, index: verdict_reply(0.99))
+    judge = Judge(backend=backend, rubric=rubric())
+    samples = [Sample(id="ok", prompt="Q?", response="A"), Sample(id="b", prompt="Q?", response="")]
+    answered, blank = judge.score(samples)
+    assert answered.score is not None and answered.score > 0.9 and blank.score == 0.0
+    assert len(backend.batches) == 1 and len(backend.batches[0]) == len(list(rubric().leaves()))

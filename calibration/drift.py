@@ -1,0 +1,252 @@
+"""The drift gate: did this judge get significantly worse than a stored baseline evaluation?
+
+`judge eval DATA --baseline OLD/evaluation.json` compares accuracy, ECE, position consistency
+and (when both evaluations carry a probe report of the same attack set) each attack's acceptance
+with the baseline. Each change gets a 95% bootstrap interval: paired by item id when both runs
+judged the same items (`bootstrap_ci` on the difference), else unpaired (`bootstrap_difference`).
+A change is a regression when its whole interval lies on the worse side of ``-tolerance``, so
+noise does not fail a build and a real drop does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from calibration import metrics
+from calibration.bootstrap import Interval, bootstrap_ci, bootstrap_difference
+from calibration.evaluate import Evaluation, PairwiseEvaluation, combined_verdict
+from judge.errors import ConfigError, InputError
+
+EXIT_REGRESSION = 4
+"""`judge eval --baseline` exit code on a significant regression (as `judge probe`'s gate)."""
+
+Better = Literal["higher", "lower"]
+Column = dict[str, tuple[float, ...]]
+"""Per-item values of one measure, keyed by item id (a tuple: several values per item)."""
+
+
+class DriftCheck(BaseModel):
+    """One measure, baseline vs current: the change (current - baseline) and its verdict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    measure: str
+    better: Better
+    baseline: float | None
+    current: float | None
+    change: Interval
+    paired: bool
+    regressed: bool
+    note: str | None = None
+
+
+class DriftReport(BaseModel):
+    """Every measure both evaluations carry, compared; `regressed` fails the gate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    baseline: str
+    tolerance: float
+    checks: tuple[DriftCheck, ...]
+    skipped: tuple[str, ...] = ()
+    """Measures one of the evaluations does not carry, with the reason."""
+
+    @property
+    def regressed(self) -> bool:
+        """Whether any measure got significantly worse."""
+        return any(check.regressed for check in self.checks)
+
+
+def load_evaluation(path: str | Path) -> Evaluation:
+    """Read an ``evaluation.json`` that `judge eval` wrote (a user mistake is an InputError)."""
+    source = Path(path)
+    if source.is_dir():
+        source = source / "evaluation.json"
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read baseline {source}: {exc.strerror}",
+            hint="give the evaluation.json an earlier `judge eval` wrote",
+        ) from None
+    try:
+        adapter: TypeAdapter[Evaluation] = TypeAdapter(
+            Annotated[Evaluation, Field(discriminator="kind")]
+        )
+        return adapter.validate_json(text)
+    except ValidationError as exc:
+        raise InputError(
+            f"{source}: not an evaluation.json ({exc.error_count()} problems)",
+            hint="give the evaluation.json an earlier `judge eval` wrote",
+        ) from None
+
+
+def _correctness(evaluation: Evaluation) -> tuple[Column, Column]:
+    """Per item: (correct,) for accuracy and (confidence, correct) for ECE."""
+    accuracy: Column = {}
+    calibrated: Column = {}
+    if isinstance(evaluation, PairwiseEvaluation):
+        for pair in evaluation.records:
+            accuracy[pair.id] = (float(combined_verdict(pair) == pair.label),)
+            p_a = pair.p_a()
+            if p_a is not None and pair.label in ("a", "b"):
+                calibrated[pair.id] = (
+                    max(p_a, 1.0 - p_a),
+                    float((p_a >= 0.5) == (pair.label == "a")),
+                )
+        return accuracy, calibrated
+    for point in evaluation.records:
+        right = float((point.p >= 0.5) == point.label)
+        accuracy[point.id] = (right,)
+        calibrated[point.id] = (max(point.p, 1.0 - point.p), right)
+    return accuracy, calibrated
+
+
+def _consistency(evaluation: Evaluation) -> Column:
+    if not isinstance(evaluation, PairwiseEvaluation):
+        return {}
+    return {
+        pair.id: (
+            float(pair.verdict("ab") is not None and pair.verdict("ab") == pair.verdict("ba")),
+        )
+        for pair in evaluation.records
+        if pair.both_orders
+    }
+
+
+def _probe_columns(evaluation: Evaluation) -> dict[str, Column]:
+    probe = evaluation.probe
+    if probe is None:
+        return {}
+    return {
+        f"probe acceptance: {attack.name}": {str(i): (v,) for i, v in enumerate(attack.accepted)}
+        for attack in probe.attacks
+        if attack.role == "attack"
+    }
+
+
+def _mean(values: Any) -> float:
+    return float(np.mean(values))
+
+
+def _ece(confidence: Any, correct: Any) -> float:
+    return metrics.ece(confidence, np.asarray(correct, dtype=bool))
+
+
+def _compare(
+    measure: str,
+    better: Better,
+    statistic: Callable[..., float],
+    old: Column,
+    new: Column,
+    *,
+    tolerance: float,
+    n_boot: int,
+    seed: int,
+) -> DriftCheck:
+    width = len(next(iter(old.values())))
+    paired = set(old) == set(new)
+    ids = sorted(old)
+    old_arrays = tuple(np.asarray([old[i][k] for i in ids]) for k in range(width))
+    if paired:
+        new_arrays = tuple(np.asarray([new[i][k] for i in ids]) for k in range(width))
+
+        def difference(*columns: Any) -> float:
+            return statistic(*columns[width:]) - statistic(*columns[:width])
+
+        change = bootstrap_ci(difference, *old_arrays, *new_arrays, n_boot=n_boot, seed=seed)
+    else:
+        new_ids = sorted(new)
+        new_arrays = tuple(np.asarray([new[i][k] for i in new_ids]) for k in range(width))
+        change = bootstrap_difference(statistic, old_arrays, new_arrays, n_boot=n_boot, seed=seed)
+    if better == "higher":
+        regressed = change.high is not None and change.high < -tolerance
+    else:
+        regressed = change.low is not None and change.low > tolerance
+    return DriftCheck(
+        measure=measure,
+        better=better,
+        baseline=statistic(*old_arrays),
+        current=statistic(*new_arrays),
+        change=change,
+        paired=paired,
+        regressed=regressed,
+        note=None if paired else f"unpaired: {len(old)} baseline vs {len(new)} current items",
+    )
+
+
+def compare_evaluations(
+    current: Evaluation,
+    baseline: Evaluation,
+    *,
+    baseline_name: str = "baseline",
+    tolerance: float = 0.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> DriftReport:
+    """Compare `current` with `baseline` measure by measure; see the module docstring."""
+    if current.kind != baseline.kind:
+        raise ConfigError(
+            f"baseline {baseline_name} is a {baseline.kind} evaluation, this one {current.kind}",
+            hint="compare evaluations of the same kind of data",
+        )
+    if not 0.0 <= tolerance < 1.0:
+        raise ConfigError(f"tolerance {tolerance} is not in [0, 1)")
+    accuracy_old, calibrated_old = _correctness(baseline)
+    accuracy_new, calibrated_new = _correctness(current)
+    measures: list[tuple[str, Better, Callable[..., float], Column, Column]] = [
+        ("accuracy", "higher", _mean, accuracy_old, accuracy_new),
+        ("ECE", "lower", _ece, calibrated_old, calibrated_new),
+        ("position consistency", "higher", _mean, _consistency(baseline), _consistency(current)),
+    ]
+    probes_old, probes_new = _probe_columns(baseline), _probe_columns(current)
+    skipped: list[str] = []
+    if probes_old and probes_new:
+        assert baseline.probe is not None and current.probe is not None
+        if baseline.probe.attack_set_version != current.probe.attack_set_version:
+            skipped.append(
+                f"probe acceptance: attack sets differ ({baseline.probe.attack_set_version} vs "
+                f"{current.probe.attack_set_version})"
+            )
+        else:
+            for name in sorted(set(probes_old) & set(probes_new)):
+                measures.append((name, "lower", _mean, probes_old[name], probes_new[name]))
+    elif probes_old or probes_new:
+        skipped.append("probe acceptance: only one evaluation carries a probe report")
+    checks = []
+    for measure, better, statistic, old, new in measures:
+        if not old or not new:
+            if old or new:
+                skipped.append(f"{measure}: only one evaluation carries it")
+            continue
+        checks.append(
+            _compare(
+                measure, better, statistic, old, new, tolerance=tolerance, n_boot=n_boot, seed=seed
+            )
+        )
+    return DriftReport(
+        baseline=baseline_name, tolerance=tolerance, checks=tuple(checks), skipped=tuple(skipped)
+    )
+
+
+def drift_lines(report: DriftReport) -> Sequence[str]:
+    """One line per check (and per skipped measure), for the CLI and the Markdown report."""
+    lines = []
+    for check in report.checks:
+        verdict = "REGRESSED" if check.regressed else "ok"
+        values = (
+            "n/a"
+            if check.baseline is None or check.current is None
+            else (f"{check.baseline:.3f} -> {check.current:.3f}")
+        )
+        lines.append(
+            f"{check.measure} ({check.better} is better): {values}, change "
+            f"{check.change.format()} ({'paired' if check.paired else 'unpaired'}): {verdict}"
+        )
+    lines.extend(f"not compared: {reason}" for reason in report.skipped)
+    return lines

@@ -1,0 +1,118 @@
+"""`judge compare`: which of two responses is better, given on the command line or in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+
+from judge.batch.rows import FieldMap, PreparedRow
+from judge.batch.stream import LineWriter
+from judge.commands.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    CompareMethodOpt,
+    ModelOpt,
+    RationaleOpt,
+    RubricOpt,
+    SamplesOpt,
+    backend_options,
+    judge_settings,
+)
+from judge.commands.render import print_pair
+from judge.commands.score import file_rows, finish, judge_rows, split_rows
+from judge.errors import ConfigError, InputError
+from judge.inputs import pair_from_record
+from judge.library import load_rubric
+from judge.runner.pairwise import DEFAULT_METHOD, Method
+
+COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
+
+PAIR_FIELDS = FieldMap(id="id", id_required=False, response_a="response_a", response_b="response_b")
+"""Columns of `judge compare --input`: prompt or messages, response_a, response_b, id, reference."""
+
+
+def _argument_rows(
+    prompt: str | None, a: str | None, b: str | None, reference: str | None
+) -> list[PreparedRow]:
+    if (prompt, a, b) == (None, None, None):
+        raise InputError(
+            "judge compare: no pair given", hint="give --prompt, --a and --b, or --input"
+        )
+    given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
+    record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}
+    return [PreparedRow(0, "cli", pair_from_record(record, where="judge compare"))]
+
+
+def compare(
+    ctx: typer.Context,
+    prompt: Annotated[str | None, typer.Option(help="The prompt both responses answer.")] = None,
+    a: Annotated[str | None, typer.Option("--a", help="Response A.")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="Response B.")] = None,
+    reference: Annotated[str | None, typer.Option(help="An optional reference answer.")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            help="JSONL file: one {prompt|messages, response_a, response_b, id?, reference?} "
+            "per line.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write pair judgments as JSONL to this file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON lines.")] = False,
+    method: CompareMethodOpt = DEFAULT_METHOD,
+    rubric: RubricOpt = "helpfulness",
+    backend: BackendOpt = "transformers",
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    max_rationale_chars: RationaleOpt = None,
+    samples: SamplesOpt = None,
+    chunk_size: Annotated[int, typer.Option(help="Pairs per backend batch for a file.")] = 16,
+) -> None:
+    """Compare two responses: P(A better), order consistency (direct), winner.
+
+    The default method is ``rubric``, as in `Judge.compare` and `judge eval`: each response is
+    judged on every criterion and the weighted margin decides (a tie is compared directly in
+    both orders). ``--method direct`` asks which is better in both orders, without the rubric.
+
+    Example: judge compare --input pairs.jsonl --output compared.jsonl
+    """
+    from judge.runner.judge import Judge
+
+    # Every check that needs no model comes first: a mistake costs seconds, not a model load.
+    if method not in ("rubric", "direct"):
+        raise ConfigError(f"--method {method!r} is not a compare method", hint="rubric or direct")
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size {chunk_size} < 1", hint="pairs per backend batch: 1+")
+    if input_file is not None and (prompt, a, b) != (None, None, None):
+        raise InputError("--input with --prompt/--a/--b", hint="give one of them, not both")
+    rubric_obj = load_rubric(rubric)
+    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples)
+    if input_file is None:
+        rows = _argument_rows(prompt, a, b, reference)
+    else:
+        rows = file_rows(input_file, PAIR_FIELDS)
+    good, bad = split_rows(rows, input_file)
+    writer = LineWriter(output) if output is not None else None
+    try:
+        results = judge_rows(
+            good, writer, as_json, input_file is not None,
+            lambda: Judge(
+                backend=backend,
+                rubric=rubric_obj,
+                settings=settings,
+                **backend_options(ctx, backend, model, base_url),
+            ),
+            chunk_size,
+            method=cast(Method, method),
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+    if not as_json and (output is None or input_file is None):
+        for result in results:
+            print_pair(result)
+    finish(results, bad, input_file, output)
