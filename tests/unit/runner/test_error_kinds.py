@@ -78,7 +78,8 @@ def test_batch_records_and_summaries_count_failures_by_kind():
 
     _, judge = _judge(responder)
     scorer = BatchScorer(judge=judge)
-    batch = {"_row": [1, 2, 3], "prompt": ["Q?"] * 3, "response": ["A.", "truncate me", ""]}
+    # Row 3 has no prompt: a bad row (a blank *response* is judged, failing, by rule).
+    batch = {"_row": [1, 2, 3], "prompt": ["Q?", "Q?", ""], "response": ["A.", "truncate me", "A."]}
     columns = scorer(batch)
     records = [
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
