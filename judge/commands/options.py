@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -64,3 +65,27 @@ def judge_settings(ctx: typer.Context, **flags: Any) -> JudgeSettings:
     """The run's judge settings with the flags that were given (None: not given) applied."""
     given = {name: value for name, value in flags.items() if value is not None}
     return cli_state(ctx).settings.updated(**given)
+
+
+# Flags that set a `JudgeSettings` field, for commands that take the judge configuration of
+# `judge score` (`judge probe`); None means "not given": `judge_settings` keeps the config's value.
+StrategyOpt = Annotated[str | None, typer.Option(help=setting_help("strategy"))]
+SamplesOpt = Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))]
+LikertOpt = Annotated[int | None, typer.Option(help=setting_help("likert"))]
+RationaleOpt = Annotated[int | None, typer.Option(help=setting_help("max_rationale_chars"))]
+SolutionTokensOpt = Annotated[int | None, typer.Option(help=setting_help("max_solution_tokens"))]
+ContentGateOpt = Annotated[
+    bool | None, typer.Option("--content-gate/--no-content-gate", help=setting_help("content_gate"))
+]
+ReferenceDepthOpt = Annotated[
+    bool | None,
+    typer.Option("--reference-depth/--no-reference-depth", help=setting_help("reference_depth")),
+]
+AbstainBandOpt = Annotated[float | None, typer.Option(help=setting_help("abstain_band"))]
+CalibratorOpt = Annotated[
+    Path | None,
+    typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
+]
+ForceCalibratorOpt = Annotated[
+    bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
+]
