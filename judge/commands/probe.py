@@ -215,7 +215,9 @@ def probe(
         typer.echo(report.model_dump_json())
     else:
         header, body = table(report)
-        view = Table(*header, title=escape(describe(report)), title_justify="left")
+        view = Table(title=escape(describe(report)), title_justify="left")
+        for position, name in enumerate(header):
+            view.add_column(name, no_wrap=position == 0)  # the attack's name, whole
         for line in body:
             view.add_row(*(escape(cell) for cell in line))
         console.print(view)

@@ -21,8 +21,10 @@ GATE_RULE = "content_free"
 """The name of the rule in `Judgment.details['gate']`."""
 
 _TAGS = re.compile(r"<\s*/?\s*(?:" + "|".join(DELIMITER_TAGS) + r")\b[^>]*>", re.IGNORECASE)
+# A chat token, and the role name a turn-opening token is followed by (<|im_start|>assistant).
 _CHAT_TOKENS = re.compile(
-    r"<\|[^|<>]{1,40}\|>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>|</?(?:bos|eos|pad)>",
+    r"(?:<\|[^|<>]{1,40}\|>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>|</?(?:bos|eos|pad)>)"
+    r"(?:\s*(?:system|user|assistant|model)\b)?",
     re.IGNORECASE,
 )
 _OPENERS = (
