@@ -10,6 +10,8 @@ configuration; accuracy is (score > 0.5) == label. One embedded-model backend se
 configuration.
 
     python benchmarks/probe_embedded.py --rows 20 --labelled 20 --out /tmp/probe-bench
+    python benchmarks/probe_embedded.py --mode pairwise --rows 8 --labelled 0 --configs none \
+        --attacks master_key_solution,inject_appended,self_verdict,padded_repeat,constant_answer
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from calibration.attacks import ATTACKS
+from calibration.attacks import attack_named
 from calibration.bootstrap import bootstrap_ci
 from calibration.probe import run_probe
 from calibration.probe_report import table, write_probe
@@ -92,6 +94,8 @@ def main() -> None:
     parser.add_argument("--labelled", type=int, default=20)
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--out", type=Path, default=Path("/tmp/probe-bench"))
+    parser.add_argument("--mode", choices=("pointwise", "pairwise"), default="pointwise")
+    parser.add_argument("--attacks", default="", help="comma-separated (default: all)")
     args = parser.parse_args()
     from judge.backends.transformers import TransformersBackend
 
@@ -102,10 +106,12 @@ def main() -> None:
     for name in args.configs.split(","):
         judge = Judge(backend, rubric, **CONFIGS[name])
         start = time.perf_counter()
-        report = run_probe(judge, probe_rows, ATTACKS, data={"path": str(DATA), "config": name})
+        attacks = attack_named([a for a in args.attacks.split(",") if a])
+        data = {"path": str(DATA), "config": name}
+        report = run_probe(judge, probe_rows, attacks, mode=args.mode, data=data)
         seconds = time.perf_counter() - start
-        write_probe(report, args.out / name)
-        clean = accuracy(judge, labelled)
+        write_probe(report, args.out / f"{args.mode}-{name}")
+        clean = accuracy(judge, labelled) if args.labelled else "not measured"
         header, body = table(report)
         print(f"\n### {name} ({seconds:.0f} s; clean labelled accuracy {clean})")
         print("| " + " | ".join(header) + " |")

@@ -90,3 +90,10 @@ def test_a_calibrated_score_inside_the_band_is_an_abstention():
 def test_an_abstain_band_without_a_calibrator_is_refused_before_the_backend_loads():
     with pytest.raises(ConfigError, match=r"abstain_band 0\.1 needs a calibrator"):
         Judge("no-such-backend", "helpfulness", abstain_band=0.1)
+
+
+def test_an_abstain_band_of_a_half_or_more_is_refused():
+    from judge.settings import JudgeSettings
+
+    with pytest.raises(ConfigError, match=r"abstain_band 0\.5 is outside"):
+        JudgeSettings(abstain_band=0.5)
