@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from judge.commands import calibrate, compare, doctor, jobs, rubric, score
+from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import print_error
@@ -76,6 +76,7 @@ app.command("eval", short_help=calibrate.EVAL_HELP)(calibrate.eval_command)
 app.command(short_help=jobs.BATCH_HELP)(jobs.batch)
 app.command(short_help=jobs.SERVE_HELP)(jobs.serve)
 app.command(short_help=compare.COMPARE_HELP)(compare.compare)
+app.command(short_help=probe.PROBE_HELP)(probe.probe)
 
 
 def main() -> None:

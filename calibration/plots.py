@@ -192,3 +192,31 @@ def score_by_length(
     axes.legend(loc="upper left", fontsize=8)
     axes.grid(alpha=0.3, axis="y")
     return _save(figure, Path(path))
+
+
+def probe_acceptance(
+    names: Sequence[str],
+    roles: Sequence[str],
+    acceptance: Sequence[tuple[float, float, float]],
+    path: str | Path,
+    *,
+    fail_above: float | None = None,
+    title: str = "Acceptance per attack",
+) -> Path:
+    """Horizontal bars of each attack's acceptance (value, low, high), coloured by role."""
+    colour = {"baseline": _GOLD, "control": _CORRECT, "attack": _WRONG}
+    figure = _figure(7.0, 0.32 * len(names) + 1.6)
+    axes = figure.add_subplot()
+    y = np.arange(len(names))[::-1]
+    values = np.array([a[0] for a in acceptance])
+    errors = np.array([[a[0] - a[1], a[2] - a[0]] for a in acceptance]).T
+    axes.barh(y, values, xerr=errors, color=[colour.get(r, _JUDGE) for r in roles], capsize=2)
+    axes.set_yticks(y, list(names), fontsize=8)
+    if fail_above is not None:
+        axes.axvline(fail_above, color="black", linestyle="--", label=f"--fail-above {fail_above}")
+        axes.legend(loc="lower right", fontsize=8)
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("acceptance (95% bootstrap interval)")
+    axes.set_title(f"{title}\nyellow: baselines, green: control, red: attacks", fontsize=10)
+    axes.grid(alpha=0.3, axis="x")
+    return _save(figure, Path(path))

@@ -56,6 +56,16 @@ class JudgeSettings(BaseModel):
     """Depth: longest solution the judge writes before verifying."""
     tie_margin: float = 0.05
     """Pairwise: |P(A better) - 0.5| at most this is a tie."""
+    content_gate: bool = False
+    """Score 0 by rule, without a model call, a response with no content beyond boilerplate
+    (whitespace, punctuation, delimiter or chat tokens, openers like "Solution" or "Thought
+    process:"); the judgment's details name the rule (`judge/runner/gate.py`)."""
+    reference_depth: bool = False
+    """Judge every sample that has a reference by depth against that reference (verify, no
+    solve step), whatever the strategy: a wrong answer must match the reference to pass."""
+    abstain_band: float = 0.0
+    """With a calibrator: a calibrated score within this distance of 0.5 is no verdict (an
+    `abstained` failure) instead of a coin flip; 0: never abstain."""
 
     @model_validator(mode="before")
     @classmethod
@@ -89,6 +99,8 @@ class JudgeSettings(BaseModel):
             )
         if not 0.0 <= self.tie_margin < 0.5:
             raise ConfigError(f"tie_margin {self.tie_margin} is outside [0, 0.5)")
+        if not 0.0 <= self.abstain_band < 0.5:
+            raise ConfigError(f"abstain_band {self.abstain_band} is outside [0, 0.5)")
         if self.samples > 1 and self.temperature == 0 and self.sample_temperature <= 0:
             raise ConfigError("samples > 1 needs a temperature > 0: greedy draws are all the same")
         return self

@@ -56,6 +56,8 @@ class ErrorKind(StrEnum):
     """The judgment did not arrive in time."""
     INVALID_INPUT = "invalid_input"
     """The input could not be judged (a bad row, an empty response): never retried."""
+    ABSTAINED = "abstained"
+    """The calibrated score fell inside `JudgeSettings.abstain_band`: no verdict, by choice."""
 
 
 class _MayFail(_Frozen):

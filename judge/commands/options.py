@@ -106,3 +106,18 @@ CompareMethodOpt = Annotated[
         "tie) or direct (which is better, asked in both orders); the default of Judge.compare.",
     ),
 ]
+ContentGateOpt = Annotated[
+    bool | None, typer.Option("--content-gate/--no-content-gate", help=setting_help("content_gate"))
+]
+ReferenceDepthOpt = Annotated[
+    bool | None,
+    typer.Option("--reference-depth/--no-reference-depth", help=setting_help("reference_depth")),
+]
+AbstainBandOpt = Annotated[float | None, typer.Option(help=setting_help("abstain_band"))]
+CalibratorOpt = Annotated[
+    Path | None,
+    typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
+]
+ForceCalibratorOpt = Annotated[
+    bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
+]

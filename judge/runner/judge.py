@@ -78,6 +78,11 @@ class Judge:
         fields = type(settings or DEFAULTS).model_fields
         overrides = {name: options.pop(name) for name in list(options) if name in fields}
         self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
+        if self.settings.abstain_band > 0 and calibrator is None:
+            raise ConfigError(
+                f"abstain_band {self.settings.abstain_band} needs a calibrator",
+                hint="fit one with `judge calibrate fit` and pass --calibrator, or drop the band",
+            )
         self.backend: Backend = (
             create_backend(backend, **options) if isinstance(backend, str) else backend
         )
@@ -194,6 +199,8 @@ class Judge:
             principles=self.settings.principles,
             likert=self.settings.likert,
             depth_criteria=self.settings.depth_criteria,
+            content_gate=self.settings.content_gate,
+            reference_depth=self.settings.reference_depth,
             record={
                 "model": self.backend.model_id,
                 "rubric": self.rubric.name,
@@ -215,7 +222,12 @@ class Judge:
             self.last_stats = stats
         capabilities = self.backend.capabilities
         judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
-        return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
+        return apply_calibrator(
+            self.calibrator,
+            judgments,
+            force=self.force_calibrator,
+            abstain_band=self.settings.abstain_band,
+        )
 
     def compare(
         self,

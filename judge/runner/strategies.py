@@ -24,6 +24,7 @@ from judge.backends.base import Backend
 from judge.errors import VerdictParseError
 from judge.runner.aggregate import aggregate, normalised_weights
 from judge.runner.consistency import MergedVerdict, merge_principles, merge_verdicts
+from judge.runner.gate import GATE_RULE, content_free, gate_reason
 from judge.runner.likert import likert_error, read_likert
 from judge.runner.parse import first_kind, verdict_check
 from judge.runner.requests import RequestBuilder
@@ -61,6 +62,8 @@ class ScoringPlan:
     depth_criteria: int = DEFAULTS.depth_criteria
     record: dict[str, Any] = field(default_factory=dict)
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
+    content_gate: bool = DEFAULTS.content_gate
+    reference_depth: bool = DEFAULTS.reference_depth
 
 
 def critical_criteria(rubric: Rubric, limit: int) -> list[Criterion]:
@@ -368,11 +371,31 @@ def empty_judgment(plan: ScoringPlan, sample: Sample) -> Judgment:
     )
 
 
-def _flow(strategy: Strategy, plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
-    """The sample's flow under `strategy`, or its rule judgment when the response is blank."""
+def decided(judgment: Judgment) -> JudgmentFlow:
+    """A flow that finishes with `judgment` without a round (a judgment by rule)."""
+    return judgment
+    yield []  # unreachable: makes this function a flow
+
+
+def gated_flow(plan: ScoringPlan, sample: Sample, strategy: str) -> JudgmentFlow:
+    """A content-free response scores 0 by rule, without a round (`JudgeSettings.content_gate`)."""
+    record = {**plan.record, "sample_id": sample.id, "strategy": strategy}
+    details = {"gate": GATE_RULE, "gate_reason": gate_reason(sample.response)}
+    return (yield from decided(Judgment(score=0.0, details=details, **record)))
+
+
+def _flow(plan: ScoringPlan, index: int, sample: Sample, strategy: Strategy) -> JudgmentFlow:
+    """The sample's flow under `strategy` and the defences the plan turns on.
+
+    A blank response is judged by rule (`empty_judgment`) before any defence; it costs no request.
+    """
     if not sample.response.strip():
-        return empty_judgment(plan, sample)
-    return (yield from FLOWS[strategy](plan, index, sample))
+        return decided(empty_judgment(plan, sample))
+    if plan.content_gate and content_free(sample.response):
+        return gated_flow(plan, sample, strategy)
+    if plan.reference_depth and sample.reference is not None:
+        return depth_flow(plan, index, sample)
+    return FLOWS[strategy](plan, index, sample)
 
 
 def score_samples(
@@ -388,7 +411,7 @@ def score_samples(
 
     A blank response is judged by rule (`empty_judgment`) and costs no request.
     """
-    flows = [_flow(strategy, plan, i, s) for i, s in enumerate(samples)]
+    flows = [_flow(plan, i, s, strategy) for i, s in enumerate(samples)]
     judgments = drive(backend, flows, stats, retries=retries)
     logger.info(
         "scored %d samples with strategy %s: %d requests in %d backend batch calls (%s)",

@@ -19,6 +19,9 @@ CHANGED = {
     "depth_criteria": 2,
     "max_solution_tokens": 128,
     "tie_margin": 0.1,
+    "content_gate": True,
+    "reference_depth": True,
+    "abstain_band": 0.1,
 }
 
 
