@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge.errors import TemplateError
@@ -48,6 +49,51 @@ def neutralise(text: str) -> str:
     return _SPECIAL_RE.sub(
         lambda m: ("&lt;" if m.group(0)[0] == "<" else "&#91;") + m.group(0)[1:], text
     )
+
+
+SLOT = "<criterion>"
+"""Stands in for a field in a render that is reused: no neutralised text can contain it."""
+
+# Nodes whose effect on a printed field cannot be read from the node alone (other templates,
+# filter blocks, autoescape switches, macros called with caller blocks).
+_OPAQUE_NODES = (
+    nodes.Extends,
+    nodes.Include,
+    nodes.Import,
+    nodes.FromImport,
+    nodes.FilterBlock,
+    nodes.ScopedEvalContextModifier,
+    nodes.EvalContextModifier,
+    nodes.CallBlock,
+)
+
+
+def verbatim_fields(tree: nodes.Template) -> frozenset[str]:
+    """The `ctx` fields a template only ever prints as they are (``{{ ctx.field }}``).
+
+    Such a field changes nothing else in the output, so a render with `SLOT` in its place, with
+    `SLOT` then replaced by the value, is the render with the value: the planner renders a
+    sample's shared prompt once and fills in each criterion (issue 14).
+    """
+    if any(True for _ in tree.find_all(_OPAQUE_NODES)):
+        return frozenset()
+    reads = [node for node in tree.find_all(nodes.Getattr) if _is_ctx(node.node)]
+    names = [node for node in tree.find_all(nodes.Name) if node.name == "ctx"]
+    if len(names) != len(reads) or any(node.ctx != "load" for node in names):
+        return frozenset()  # ctx is used other than as ``ctx.field``
+    printed = {
+        id(child)
+        for output in tree.find_all(nodes.Output)
+        for child in output.nodes
+        if isinstance(child, nodes.Getattr)
+    }
+    fields = {node.attr for node in reads}
+    used_otherwise = {node.attr for node in reads if id(node) not in printed}
+    return frozenset(fields - used_otherwise)
+
+
+def _is_ctx(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "ctx"
 
 
 @dataclass(frozen=True)
@@ -106,8 +152,9 @@ class PromptLibrary:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or resource_dir("prompts")
+        self._loader = jinja2.FileSystemLoader(str(self.directory))
         self._env = ImmutableSandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(self.directory)),
+            loader=self._loader,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=False,
@@ -117,6 +164,8 @@ class PromptLibrary:
             # stat call per request (measured by the batch benchmark's profile).
             auto_reload=False,
         )
+
+        self._verbatim: dict[str, frozenset[str]] = {}
 
     def names(self) -> list[str]:
         """Template names (file stems) available in this library."""
@@ -134,6 +183,35 @@ class PromptLibrary:
             ) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"prompt template {name!r} failed to render: {exc}") from exc
+
+    def verbatim(self, name: str) -> frozenset[str]:
+        """The context fields template `name` prints as they are and reads nowhere else."""
+        found = self._verbatim.get(name)
+        if found is None:
+            try:
+                source = self._loader.get_source(self._env, f"{name}.j2")[0]
+                found = verbatim_fields(self._env.parse(source))
+            except jinja2.TemplateError:
+                found = frozenset()  # render() reports the template's error
+            self._verbatim[name] = found
+        return found
+
+    def render_around(
+        self, name: str, context: PromptContext, field_name: str
+    ) -> tuple[str, str] | None:
+        """Render `name` with `SLOT` for field `field_name`: the text before and after it.
+
+        None when the template reads the field other than by printing it, or when the render
+        holds `SLOT` other than once; callers then render each value in full.
+        """
+        if field_name not in self.verbatim(name):
+            return None
+        slotted: dict[str, Any] = {field_name: SLOT}
+        text = self.render(name, replace(context, **slotted))
+        head, slot, tail = text.partition(SLOT)
+        if not slot or SLOT in tail:
+            return None
+        return head, tail
 
     def fingerprint(self, *names: str) -> str:
         """A stable hash of the sources of the named templates."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -298,7 +298,7 @@ class SamplingParams(_Frozen):
 
 
 class GenerationRequest(_Frozen):
-    """One generation asked of a backend.
+    """One generation asked of a backend, or with `score_after` one scored step (see Capabilities).
 
     `prefix_group` names requests that share a prompt prefix (same sample, different criteria):
     backends with a prefix cache use it to compute the shared part once.
@@ -311,8 +311,6 @@ class GenerationRequest(_Frozen):
     probe: ChoiceProbe | None = None
     prefix_group: str | None = None
     score_after: str | None = None
-    """No decoding: the reply begins with this text, and the backend returns the `probe`'s choice
-    probabilities of the next token (one forward pass, empty text, no constraint)."""
 
 
 class Usage(_Frozen):
@@ -328,6 +326,16 @@ class Usage(_Frozen):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
         )
+
+    @classmethod
+    def total(cls, usages: Iterable[Usage]) -> Usage:
+        """The sum of many counts, built once (the runner sums one per generation)."""
+        prompt = completion = cached = 0
+        for usage in usages:
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+            cached += usage.cached_tokens
+        return cls(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached)
 
 
 class Generation(_MayFail):

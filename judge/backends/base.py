@@ -28,7 +28,9 @@ class Capabilities(BaseModel):
     choice_probabilities: bool = False
     """`ChoiceProbe` probabilities are read from the model's token distribution."""
     score_without_decoding: bool = False
-    """A `score_after` request is answered from one forward pass, not by decoding."""
+    """A `GenerationRequest.score_after` request (the reply begins with that text) is answered
+    with the `probe`'s P(choice) of the next token from one forward pass: empty text, no
+    constraint, nothing decoded (reasoning none)."""
     prefix_cache: bool = False
     """A shared prompt prefix is computed once across requests."""
     max_context_tokens: int | None = None

@@ -220,13 +220,18 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         criteria = list(plan.rubric.leaves())
         tasks = {
             side: [
-                Task(
-                    plan.builder.verdict(
-                        index, _side_sample(pair, side), plan.rubric, c, stem=f"p{index}/{side}"
+                Task(request, verdict_check(c.id))
+                for c, request in zip(
+                    criteria,
+                    plan.builder.verdicts(
+                        index,
+                        _side_sample(pair, side),
+                        plan.rubric,
+                        criteria,
+                        stem=f"p{index}/{side}",
                     ),
-                    verdict_check(c.id),
+                    strict=True,
                 )
-                for c in criteria
             ]
             for side in ("a", "b")
         }
@@ -234,7 +239,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         usage = sum((attempts[t.request.id].usage for t in [*tasks["a"], *tasks["b"]]), usage)
         verdicts = {
             side: [
-                merge_verdicts(c.id, attempts[t.request.id].generations).verdict
+                merge_verdicts(c.id, attempts[t.request.id].generations, t.check).verdict
                 for c, t in zip(criteria, tasks[side], strict=True)
             ]
             for side in ("a", "b")

@@ -14,12 +14,13 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 from judge.backends.base import Capabilities
 from judge.errors import ConfigError
-from judge.prompting import PromptContext, PromptLibrary
+from judge.prompting import PromptContext, PromptLibrary, neutralise
 from judge.runner.formats import (
     ChoiceFormat,
     PrincipleFormat,
@@ -29,6 +30,7 @@ from judge.runner.formats import (
     verdict_format,
     verdict_max_tokens,
 )
+from judge.runner.prevalidated import prevalidated
 from judge.settings import DEFAULTS, Reasoning
 from judge.types import (
     Criterion,
@@ -52,6 +54,12 @@ PAIRWISE_TEMPLATE = "pairwise_direct"
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
+
+
+@lru_cache(maxsize=4096)
+def _neutral_criterion(text: str) -> str:
+    """A criterion's text as templates see it (a rubric's few texts recur in every sample)."""
+    return neutralise(text)
 
 
 @dataclass(frozen=True)
@@ -127,13 +135,59 @@ class RequestBuilder:
             "probe": output.probe(),
         }
 
-    def _verdict_answer(self) -> dict[str, Any]:
+    def system(self) -> Message:
+        """The judge's system message, identical in every verdict request."""
+        return self._system
+
+    @cached_property
+    def _system(self) -> Message:
+        return Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
+
+    @cached_property
+    def _verdict_output(self) -> dict[str, Any]:
+        """The sampling, constraint and probe (or score prefix) of every verdict request."""
         output = verdict_format(self.max_rationale_chars, self.reasoning)
         return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
 
-    def system(self) -> Message:
-        """The judge's system message, identical in every verdict request."""
-        return Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
+    def _verdict_request(self, request_id: str, prompt: str, group: str) -> GenerationRequest:
+        # Every part was validated when it was built: construct without validating again.
+        return prevalidated(
+            GenerationRequest,
+            id=request_id,
+            messages=(self._system, prevalidated(Message, role="user", content=prompt)),
+            prefix_group=group,
+            **self._verdict_output,
+        )
+
+    def _per_criterion(
+        self,
+        template: str,
+        context: PromptContext,
+        criteria: Sequence[Criterion],
+        stem: str,
+    ) -> list[GenerationRequest]:
+        """One request per criterion; the shared prompt is rendered once per criterion kind.
+
+        The render with the criterion slot is reused whenever the template prints the criterion
+        verbatim (`PromptLibrary.render_around`), so the prompts are byte-identical to a full
+        render per criterion, which is the fallback.
+        """
+        around: dict[str, tuple[str, str] | None] = {}
+        requests = []
+        for criterion in criteria:
+            text = _neutral_criterion(criterion.text)
+            kind = criterion.kind
+            if kind not in around:
+                kind_context = replace(context, criterion_kind=kind)
+                around[kind] = self.prompts.render_around(template, kind_context, "criterion")
+            parts = around[kind]
+            if parts is not None and text and text == text.strip():
+                prompt = parts[0] + text + parts[1]
+            else:
+                full = replace(context, criterion=text, criterion_kind=kind)
+                prompt = self.prompts.render(template, full)
+            requests.append(self._verdict_request(f"{stem}/{criterion.id}", prompt, stem))
+        return requests
 
     def _sample_context(
         self, sample: Sample, rubric: Rubric | None, **fields: Any
@@ -157,12 +211,34 @@ class RequestBuilder:
         """
         planned = []
         for index, sample in enumerate(samples):
-            for criterion in rubric.leaves():
-                if only is not None and f"s{index}/{criterion.id}" not in only:
-                    continue
-                request = self.verdict(index, sample, rubric, criterion)
+            criteria = [
+                criterion
+                for criterion in rubric.leaves()
+                if only is None or f"s{index}/{criterion.id}" in only
+            ]
+            if not criteria:
+                continue
+            requests = self.verdicts(index, sample, rubric, criteria)
+            for criterion, request in zip(criteria, requests, strict=True):
                 planned.append(PlannedRequest(request, index, criterion))
         return planned
+
+    def verdicts(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criteria: Sequence[Criterion],
+        *,
+        stem: str | None = None,
+    ) -> list[GenerationRequest]:
+        """Breadth verdicts: one per criterion, after the shared rubric + conversation + response.
+
+        `stem` replaces ``s<index>`` in the ids and prefix group (pairs judge two responses).
+        """
+        stem = stem or f"s{index}"
+        context = self._sample_context(sample, rubric, reference=sample.reference)
+        return self._per_criterion(POINTWISE_TEMPLATE, context, criteria, stem)
 
     def verdict(
         self,
@@ -173,27 +249,23 @@ class RequestBuilder:
         *,
         stem: str | None = None,
     ) -> GenerationRequest:
-        """A breadth verdict: one criterion, after the shared rubric + conversation + response.
+        """A breadth verdict of one criterion (see `verdicts`)."""
+        return self.verdicts(index, sample, rubric, (criterion,), stem=stem)[0]
 
-        `stem` replaces ``s<index>`` in the id and prefix group (pairs judge two responses).
-        """
-        stem = stem or f"s{index}"
+    def depth_verdicts(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criteria: Sequence[Criterion],
+        solution: str,
+        solution_source: str,
+    ) -> list[GenerationRequest]:
+        """Depth verdicts: each critical criterion, checked against a worked solution."""
         context = self._sample_context(
-            sample,
-            rubric,
-            reference=sample.reference,
-            criterion=criterion.text,
-            criterion_kind=criterion.kind,
+            sample, rubric, solution=solution, extra={"solution_source": solution_source}
         )
-        return GenerationRequest(
-            id=f"{stem}/{criterion.id}",
-            messages=(
-                self.system(),
-                Message(role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)),
-            ),
-            **self._verdict_answer(),
-            prefix_group=stem,
-        )
+        return self._per_criterion(DEPTH_TEMPLATE, context, criteria, f"s{index}")
 
     def depth_verdict(
         self,
@@ -204,24 +276,10 @@ class RequestBuilder:
         solution: str,
         solution_source: str,
     ) -> GenerationRequest:
-        """A depth verdict: one critical criterion, checked against a worked solution."""
-        context = self._sample_context(
-            sample,
-            rubric,
-            solution=solution,
-            criterion=criterion.text,
-            criterion_kind=criterion.kind,
-            extra={"solution_source": solution_source},
-        )
-        return GenerationRequest(
-            id=f"s{index}/{criterion.id}",
-            messages=(
-                self.system(),
-                Message(role="user", content=self.prompts.render(DEPTH_TEMPLATE, context)),
-            ),
-            **self._verdict_answer(),
-            prefix_group=f"s{index}",
-        )
+        """A depth verdict of one critical criterion (see `depth_verdicts`)."""
+        return self.depth_verdicts(index, sample, rubric, (criterion,), solution, solution_source)[
+            0
+        ]
 
     def principles_format(self) -> PrincipleFormat:
         """The output format of a principles request."""
