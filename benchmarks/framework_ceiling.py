@@ -1,7 +1,9 @@
 """Framework ceiling: criterion-judgments per CPU-second with a zero-latency scripted backend.
 
 The backend answers every request instantly with a valid constrained verdict and its choice
-probabilities, so the CPU time of `Judge.score` over the whole batch is the framework's own cost:
+probabilities (the shipped `ScriptedBackend`, and a bare backend that only builds one validated
+`Generation` per request), so the CPU time of `Judge.score` over the whole batch is the
+framework's own cost (plus the backend's object-building):
 planning and rendering requests, the round loop, parsing, aggregation and the objects between
 them. Issue 14 (item 3) asks for >= 20,000 judgments per CPU-second on 1,000 samples x 10
 criteria, breadth strategy, pointwise.
@@ -22,15 +24,23 @@ import json
 import pstats
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from judge.backends.base import Capabilities  # noqa: E402
 from judge.backends.scripted import ScriptedBackend, ScriptedReply  # noqa: E402
 from judge.runner.judge import Judge  # noqa: E402
-from judge.types import Criterion, GenerationRequest, Rubric, Sample  # noqa: E402
+from judge.types import (  # noqa: E402
+    Criterion,
+    Generation,
+    GenerationRequest,
+    Rubric,
+    Sample,
+    Usage,
+)
 
 PANDALM = REPO.parent / "shared" / "data" / "pandalm" / "testset-v1.json"
 CRITERIA = 10
@@ -85,6 +95,34 @@ def zero_latency_backend() -> ScriptedBackend:
     return ScriptedBackend(responder)
 
 
+class BareBackend:
+    """The least a zero-latency backend does: one validated Generation per request and sample."""
+
+    model_id = "bare"
+    capabilities = Capabilities(structured_output=True, choice_probabilities=True)
+
+    def __init__(self) -> None:
+        self.text = json.dumps({"rationale": "checked", "verdict": "yes"})
+        self.usage = Usage(prompt_tokens=100, completion_tokens=8)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [
+            Generation(
+                request_id=request.id,
+                sample_index=index,
+                text=self.text,
+                choice_probs={"yes": 0.7, "no": 0.3},
+                probs_source="scripted",
+                usage=self.usage,
+            )
+            for request in requests
+            for index in range(request.sampling.n)
+        ]
+
+    def close(self) -> None:
+        return None
+
+
 def cpu_seconds(run: Callable[[], object]) -> float:
     """CPU time (this process) of one call."""
     start = time.process_time()
@@ -101,8 +139,10 @@ def arms(count: int) -> dict[str, tuple[Callable[[], object], int]]:
     """Name -> (call, criterion-judgments per call)."""
     batch, _ = samples(count)
     judge = Judge(zero_latency_backend(), rubric(), strategy="breadth")
+    bare = Judge(BareBackend(), rubric(), strategy="breadth")
     found: dict[str, tuple[Callable[[], object], int]] = {
-        "Judge.score, breadth": (lambda: judge.score(batch), count * CRITERIA),
+        "Judge.score, breadth, ScriptedBackend": (lambda: judge.score(batch), count * CRITERIA),
+        "Judge.score, breadth, bare backend": (lambda: bare.score(batch), count * CRITERIA),
     }
     from judge.reward import RubricReward
 
@@ -134,7 +174,7 @@ def main() -> None:
             f" {1e6 * seconds / judgments:.1f} |"
         )
     if args.profile:
-        run, _ = arms(args.samples)["Judge.score, breadth"]
+        run, _ = arms(args.samples)["Judge.score, breadth, bare backend"]
         run()
         profiler = cProfile.Profile(time.process_time)
         profiler.runcall(run)

@@ -147,13 +147,30 @@ class PromptContext:
         return cls(**fields)
 
 
+class PromptSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with its attribute rule read cheaply on the two context types.
+
+    `PromptContext` and `Turn` are frozen dataclasses of data: no function, method, type, frame
+    or generator, nor a known mutable container, so for them the sandbox's rule is exactly "no
+    leading underscore" (a test compares the two on every attribute). Checking that rule instead
+    of the full one was ~20% of the framework's CPU time per judgment (issue 14). Every other
+    object gets the full check.
+    """
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """The sandbox's rule; on the context types, its result without the type checks."""
+        if type(obj) in (PromptContext, Turn):
+            return not attr.startswith("_")
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+
 class PromptLibrary:
     """Loads and renders the templates of one prompts folder in a sandbox."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or resource_dir("prompts")
         self._loader = jinja2.FileSystemLoader(str(self.directory))
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = PromptSandbox(
             loader=self._loader,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -197,17 +214,19 @@ class PromptLibrary:
         return found
 
     def render_around(
-        self, name: str, context: PromptContext, field_name: str
+        self, name: str, context: PromptContext, field_name: str, **fixed: Any
     ) -> tuple[str, str] | None:
-        """Render `name` with `SLOT` for field `field_name`: the text before and after it.
+        """Render `name` with `SLOT` for field `field_name` (and the `fixed` fields set).
+
+        Returns the text before and after the slot.
 
         None when the template reads the field other than by printing it, or when the render
         holds `SLOT` other than once; callers then render each value in full.
         """
         if field_name not in self.verbatim(name):
             return None
-        slotted: dict[str, Any] = {field_name: SLOT}
-        text = self.render(name, replace(context, **slotted))
+        fixed[field_name] = SLOT
+        text = self.render(name, replace(context, **fixed))
         head, slot, tail = text.partition(SLOT)
         if not slot or SLOT in tail:
             return None

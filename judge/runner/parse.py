@@ -13,6 +13,9 @@ from judge.runner.prevalidated import prevalidated
 from judge.types import CriterionVerdict, ErrorKind, Generation
 
 _VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
+# The verdict grammar's output (formats.verdict_regex): no quote, backslash or control character
+# in the rationale, so its JSON string is its text.
+_CONSTRAINED_RE = re.compile(r'\{"rationale": "([^"\\\x00-\x1f]*)", "verdict": "(yes|no)"\}')
 _RATIONALE_RE = re.compile(r'"rationale"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
@@ -23,6 +26,9 @@ def parse_verdict_text(text: str) -> tuple[str, str]:
     so the verdict field is also searched for directly.
     """
     stripped = text.strip()
+    exact = _CONSTRAINED_RE.fullmatch(stripped)
+    if exact is not None:  # the constrained output: what json.loads would read, read directly
+        return exact.group(2), exact.group(1).strip()
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError:
@@ -95,10 +101,12 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
             error_kind=failure.kind,
         )
     p_yes = None
-    if generation.choice_probs is not None:
-        total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))
+    probs = generation.choice_probs
+    if probs is not None:
+        yes = probs.get("yes", 0.0)
+        total = yes + probs.get("no", 0.0)
         if total > 0:
-            p_yes = min(1.0, max(0.0, generation.choice_probs.get("yes", 0.0) / total))
+            p_yes = min(1.0, max(0.0, yes / total))
     return prevalidated(
         CriterionVerdict,
         criterion_id=criterion_id,

@@ -178,8 +178,9 @@ class RequestBuilder:
             text = _neutral_criterion(criterion.text)
             kind = criterion.kind
             if kind not in around:
-                kind_context = replace(context, criterion_kind=kind)
-                around[kind] = self.prompts.render_around(template, kind_context, "criterion")
+                around[kind] = self.prompts.render_around(
+                    template, context, "criterion", criterion_kind=kind
+                )
             parts = around[kind]
             if parts is not None and text and text == text.strip():
                 prompt = parts[0] + text + parts[1]
