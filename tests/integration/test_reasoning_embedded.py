@@ -19,6 +19,7 @@ import pytest
 from calibration.data import shared_data_dir
 from judge.library import load_rubric
 from judge.prompting import default_prompts
+from judge.runner.judge import Judge
 from judge.runner.requests import RequestBuilder
 from judge.types import Sample
 
@@ -120,3 +121,14 @@ def test_eval_reports_agreement_between_two_modes(tmp_path):
     assert agreement["modes"] == ["none", "after"] and agreement["failed"] == [0, 0]
     assert 1 <= agreement["n"] <= 4 and 0.0 <= agreement["sign_agreement"] <= 1.0
     assert "reasoning none vs after: sign agreement" in result.stdout
+
+
+def test_scored_rows_beside_decoded_rows_read_the_same_distribution(embedded_backend):
+    """A round with scored verdicts and a decoded principles list (one batch) changes no P(yes)."""
+    alone = Judge(embedded_backend, "helpfulness", reasoning="none").score(SAMPLES[:1])[0]
+    mixed = Judge(embedded_backend, "helpfulness", reasoning="none", principles=1)
+    [judgment] = mixed.score(SAMPLES[:1])
+    assert judgment.error is None and mixed.last_stats.backend_calls == 1
+    assert len(judgment.verdicts) > len(alone.verdicts)  # the decoded principles joined
+    for got, want in zip(judgment.verdicts, alone.verdicts, strict=False):
+        assert got.p_yes == pytest.approx(want.p_yes, abs=1e-4)
