@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from transformers import PreTrainedTokenizerFast
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sglang"
 MARKER = '"verdict": "'
+SCORED_END = re.compile(r'\{"(verdict|winner|score)": "$')
 CHATML = (
     "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -179,7 +181,7 @@ class SGLangDouble:
         max_new = sampling.get("max_new_tokens", 128)
         probs: dict[str, float] = {}
         # A scored request (reasoning none): the prompt ends at the marker, the choice is next.
-        scored = prompt.endswith(MARKER) and not (
+        scored = SCORED_END.search(prompt) is not None and not (
             sampling.get("regex") or sampling.get("json_schema")
         )
         if max_new == 0:
