@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -22,6 +22,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from judge.judgment_parts import Agreement as Agreement
+from judge.judgment_parts import LikertRating as LikertRating
+from judge.judgment_parts import RouteChoice as RouteChoice
 
 CriterionKind = Literal["hard_rule", "principle"]
 TaskType = Literal["objective", "subjective", "auto"]
@@ -304,7 +308,7 @@ class SamplingParams(_Frozen):
 
 
 class GenerationRequest(_Frozen):
-    """One generation asked of a backend.
+    """One generation asked of a backend, or with `score_after` one scored step (see Capabilities).
 
     `prefix_group` names requests that share a prompt prefix (same sample, different criteria):
     backends with a prefix cache use it to compute the shared part once.
@@ -319,6 +323,7 @@ class GenerationRequest(_Frozen):
     deadline: float | None = None
     """When nobody waits any more, on this process's ``time.monotonic()`` clock (None: never).
     A backend does not start a request past it and stops it when it can (kind ``timeout``)."""
+    score_after: str | None = None
 
 
 class Usage(_Frozen):
@@ -334,6 +339,16 @@ class Usage(_Frozen):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
         )
+
+    @classmethod
+    def total(cls, usages: Iterable[Usage]) -> Usage:
+        """The sum of many counts, built once (the runner sums one per generation)."""
+        prompt = completion = cached = 0
+        for usage in usages:
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+            cached += usage.cached_tokens
+        return cls(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached)
 
 
 class Generation(_MayFail):
@@ -359,42 +374,6 @@ class CriterionVerdict(_MayFail):
     rationale: str = ""
     error: str | None = None
     error_kind: ErrorKind | None = None
-
-
-class RouteChoice(_Frozen):
-    """How the `auto` strategy routed a sample (`Judgment.route`)."""
-
-    route: Literal["objective", "subjective"]
-    p_route: float | None = None
-    """P(route) from the token probabilities; None when the backend gives none."""
-    source: Literal["rubric", "model", "fallback"]
-    """The rubric's task type, the judge's answer, or the fallback when routing failed."""
-    probabilities: dict[str, float] | None = None
-    note: str | None = None
-
-
-class Agreement(_Frozen):
-    """Self-consistency of K draws per criterion (`Judgment.consistency`)."""
-
-    samples: int
-    agreement: float
-    """Weighted mean over the criteria of the share of draws that agree with the verdict."""
-    by_criterion: dict[str, float] = Field(default_factory=dict)
-    sample_scores: tuple[float | None, ...] = ()
-    """The score of each draw alone (None where a draw failed)."""
-
-
-class LikertRating(_Frozen):
-    """A 1-N rating read from the score tokens (`Judgment.likert`, G-Eval's expected value)."""
-
-    scale: int
-    scores: tuple[int, ...] = ()
-    probabilities: dict[str, float] | None = None
-    expected: float | None = None
-    normalised: float | None = None
-    """`expected` mapped to [0, 1]."""
-    rationale: str = ""
-    error: str | None = None
 
 
 class Judgment(_MayFail):

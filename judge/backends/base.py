@@ -28,6 +28,10 @@ class Capabilities(BaseModel):
     """Which `Constraint` kinds are honoured when `structured_output` is true."""
     choice_probabilities: bool = False
     """`ChoiceProbe` probabilities are read from the model's token distribution."""
+    score_without_decoding: bool = False
+    """A `GenerationRequest.score_after` request (the reply begins with that text) is answered
+    with the `probe`'s P(choice) of the next token from one forward pass: empty text, no
+    constraint, nothing decoded (reasoning none)."""
     prefix_cache: bool = False
     """A shared prompt prefix is computed once across requests."""
     max_context_tokens: int | None = None

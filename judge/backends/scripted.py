@@ -41,7 +41,11 @@ class ScriptedBackend:
         self._model_id = model_id
         # Its answers are a Python function, not a model's: no judgment cache by default.
         self._capabilities = capabilities or Capabilities(
-            structured_output=True, choice_probabilities=True, prefix_cache=False, cacheable=False
+            structured_output=True,
+            choice_probabilities=True,
+            score_without_decoding=True,
+            prefix_cache=False,
+            cacheable=False,
         )
         self.batches: list[list[GenerationRequest]] = []
 
@@ -70,16 +74,18 @@ class ScriptedBackend:
                 if isinstance(reply, str):
                     reply = ScriptedReply(text=reply)
                 probs = reply.choice_probs if self._capabilities.choice_probabilities else None
+                # A scored request is not decoded: only the reply's probabilities are given.
+                text = "" if request.score_after is not None else reply.text
                 generations.append(
                     Generation(
                         request_id=request.id,
                         sample_index=index,
-                        text=reply.text,
+                        text=text,
                         choice_probs=probs,
                         probs_source="scripted" if probs is not None else None,
                         usage=Usage(
                             prompt_tokens=sum(len(m.content.split()) for m in request.messages),
-                            completion_tokens=len(reply.text.split()),
+                            completion_tokens=len(text.split()),
                         ),
                         finish_reason=reply.finish_reason,
                         error=reply.error,

@@ -15,6 +15,7 @@ from judge.commands.options import (
     LikertOpt,
     ModelOpt,
     RationaleOpt,
+    ReasoningOpt,
     SamplesOpt,
     SolutionTokensOpt,
     StrategyOpt,
@@ -117,6 +118,14 @@ def eval_command(
             "random partners each (one more batch); 0: off."
         ),
     ] = 0,
+    reasoning: ReasoningOpt = None,
+    compare_reasoning: Annotated[
+        str | None,
+        typer.Option(
+            help="Also judge the items with this reasoning (before, after, none) and report "
+            "each mode's accuracy and their sign agreement, uncalibrated (mode-agreement.json)."
+        ),
+    ] = None,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
@@ -146,6 +155,7 @@ def eval_command(
         samples=draws,
         likert=likert,
         max_solution_tokens=max_solution_tokens,
+        reasoning=reasoning,
     )
     eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
     if mixed_groups:
@@ -169,9 +179,12 @@ def eval_command(
             hint="partners per judgment, 1 or more, on pointwise data (0: off)",
         )
     probe = read_probe_report(probe_report) if probe_report is not None else None
+    # Checked before any model loads: a bad mode is a one-line error.
+    other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
+    rubric_obj = load_rubric(rubric)
     fitted = calibration.load_calibrator(calibrator) if calibrator else None
     options = backend_options(ctx, backend, model, base_url)
-    judge = Judge(backend=backend, rubric=load_rubric(rubric), settings=settings, **options)
+    judge = Judge(backend=backend, rubric=rubric_obj, settings=settings, **options)
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
@@ -190,6 +203,21 @@ def eval_command(
             progress=lambda done, _: progress.update(task, completed=done),
             relative_partners=relative_confidence,
         )
+        if other is not None:
+            # The same backend, judged again under the other mode (no second model load).
+            second = Judge(backend=judge.backend, rubric=rubric_obj, settings=other)
+            task = progress.add_task(f"eval ({other.reasoning})", total=total)
+            compared = calibration.run_eval(
+                second,
+                eval_set,
+                limit=limit,
+                chunk_size=chunk_size,
+                own_models=own_model,
+                pair_method=pair_method,
+                n_boot=n_boot,
+                seed=seed,
+                progress=lambda done, _: progress.update(task, completed=done),
+            )
     judge.close()
     if probe is not None:
         evaluation = evaluation.model_copy(update={"probe": probe})
@@ -200,6 +228,12 @@ def eval_command(
         calibrator=fitted,
     )
     print_summary(evaluation, report)
+    if other is not None:
+        from calibration.modes import mode_agreement
+
+        agreement = mode_agreement((settings.reasoning, other.reasoning), evaluation, compared)
+        (out / "mode-agreement.json").write_text(agreement.model_dump_json(indent=2) + "\n")
+        console.print(agreement.summary())
     if old is not None:
         drift = compare_evaluations(
             evaluation,

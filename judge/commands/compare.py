@@ -15,6 +15,7 @@ from judge.commands.options import (
     CompareMethodOpt,
     ModelOpt,
     RationaleOpt,
+    ReasoningOpt,
     RubricOpt,
     SamplesOpt,
     backend_options,
@@ -70,6 +71,7 @@ def compare(
     base_url: BaseUrlOpt = None,
     max_rationale_chars: RationaleOpt = None,
     samples: SamplesOpt = None,
+    reasoning: ReasoningOpt = None,
     chunk_size: Annotated[int, typer.Option(help="Pairs per backend batch for a file.")] = 16,
 ) -> None:
     """Compare two responses: P(A better), order consistency (direct), winner.
@@ -90,7 +92,9 @@ def compare(
     if input_file is not None and (prompt, a, b) != (None, None, None):
         raise InputError("--input with --prompt/--a/--b", hint="give one of them, not both")
     rubric_obj = load_rubric(rubric)
-    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples)
+    settings = judge_settings(
+        ctx, max_rationale_chars=max_rationale_chars, samples=samples, reasoning=reasoning
+    )
     if input_file is None:
         rows = _argument_rows(prompt, a, b, reference)
     else:

@@ -16,6 +16,7 @@ from judge.commands.options import (
     CacheOpt,
     ModelOpt,
     NoCacheOpt,
+    ReasoningOpt,
     RubricOpt,
     backend_options,
     cli_state,
@@ -91,6 +92,7 @@ def batch(
     ] = None,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    reasoning: ReasoningOpt = None,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
@@ -123,7 +125,7 @@ def batch(
     )
     # Every check that needs no model comes first (see judge.batch.preflight).
     rubric_obj = load_rubric(rubric)
-    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars)
+    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars, reasoning=reasoning)
     plan = plan_fingerprint(
         rubric=rubric_obj.fingerprint,
         settings=settings.fingerprint,
@@ -263,6 +265,7 @@ def serve(
     ] = 4 * 1024 * 1024,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    reasoning: ReasoningOpt = None,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -271,10 +274,11 @@ def serve(
     from judge.reward import RubricReward
     from judge.reward.serve import serve as run_server
 
+    settings = judge_settings(ctx, reasoning=reasoning)
     reward = RubricReward(
         load_rubric(rubric),
         backend,
-        settings=judge_settings(ctx),
+        settings=settings,
         on_error=_on_error(on_error),
         timeout_s=timeout,
         scale=scale,

@@ -26,6 +26,7 @@ from judge.commands.options import (
     ModelOpt,
     NoCacheOpt,
     RationaleOpt,
+    ReasoningOpt,
     RubricOpt,
     SamplesOpt,
     SolutionTokensOpt,
@@ -106,6 +107,7 @@ def score(
         int, typer.Option(help="Samples per backend batch when scoring a file.")
     ] = 16,
     strategy: StrategyOpt = None,
+    reasoning: ReasoningOpt = None,
     draws: SamplesOpt = None,
     likert: LikertOpt = None,
     max_solution_tokens: SolutionTokensOpt = None,
@@ -142,6 +144,7 @@ def score(
         ctx,
         max_rationale_chars=max_rationale_chars,
         strategy=strategy,
+        reasoning=reasoning,
         samples=draws,
         likert=likert,
         max_solution_tokens=max_solution_tokens,

@@ -28,6 +28,7 @@ from typing import Any
 from judge.errors import ConfigError, InputError
 from judge.reward.inputs import Invalid, RewardItem, build_item, prompt_fields
 from judge.reward.rubric_reward import RewardOutcome, RubricReward
+from judge.settings import JudgeSettings
 from judge.types import Judgment
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,11 @@ def _configure(options: Mapping[str, Any]) -> tuple[RubricReward, str | None, bo
     prompt_key = settings.pop("prompt_key", None)
     return_dict = bool(settings.pop("return_dict", True))
     settings.setdefault("on_error", 0.0)
+    # Judge settings (reasoning, strategy, ...) given as reward_kwargs go to the judge, not to
+    # the backend factory.
+    named = {k: settings.pop(k) for k in list(settings) if k in JudgeSettings.model_fields}
+    if named:
+        settings["judge_options"] = {**named, **(settings.get("judge_options") or {})}
     if settings["on_error"] == "none":
         raise ConfigError(
             "on_error='none': veRL needs a number for every item",

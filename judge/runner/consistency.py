@@ -10,11 +10,11 @@ duplicates are folded together, counted, and each keeps its majority sub-verdict
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from judge.runner.parse import first_kind, read_verdict
+from judge.runner.parse import VerdictCheck, first_kind, read_verdict
 from judge.types import CriterionVerdict, Generation
 
 MAX_MERGED_PRINCIPLES = 10
@@ -47,9 +47,20 @@ def majority(yes: int, no: int, mean_p_yes: float | None) -> Verdict:
     return "no"
 
 
-def merge_verdicts(criterion_id: str, generations: Sequence[Generation]) -> MergedVerdict:
-    """Read each generation as a verdict and merge them (one generation: its own reading)."""
-    readings = tuple(read_verdict(criterion_id, generation) for generation in generations)
+def merge_verdicts(
+    criterion_id: str,
+    generations: Sequence[Generation],
+    check: Callable[[Generation], str | None] | None = None,
+) -> MergedVerdict:
+    """Read each generation as a verdict and merge them (one generation: its own reading).
+
+    `check`, when it is the round's `VerdictCheck`, gives the readings it already made.
+    """
+    read = check.reading if isinstance(check, VerdictCheck) else None
+    readings = tuple(
+        read(generation) if read is not None else read_verdict(criterion_id, generation)
+        for generation in generations
+    )
     valid = [reading for reading in readings if reading.error is None]
     if not valid:
         errors = list(dict.fromkeys(reading.error or "" for reading in readings))

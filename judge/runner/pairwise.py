@@ -106,7 +106,7 @@ def read_order(generations: Sequence[Generation], rationale_chars: int) -> Order
         errors = [failure.message for failure in failures if failure is not None]
         kind = first_kind(failure.kind for failure in failures if failure is not None)
         return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
-    answers = [output.parse(generation.text) for generation in usable]
+    answers = [output.read(generation) for generation in usable]
     votes = sum(answer == "A" for answer, _ in answers) / len(answers)
     p_first = None
     if all(g.choice_probs is not None for g in usable):
@@ -251,13 +251,18 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         criteria = list(plan.rubric.leaves())
         tasks = {
             side: [
-                Task(
-                    plan.builder.verdict(
-                        index, _side_sample(pair, side), plan.rubric, c, stem=f"p{index}/{side}"
+                Task(request, verdict_check(c.id))
+                for c, request in zip(
+                    criteria,
+                    plan.builder.verdicts(
+                        index,
+                        _side_sample(pair, side),
+                        plan.rubric,
+                        criteria,
+                        stem=f"p{index}/{side}",
                     ),
-                    verdict_check(c.id),
+                    strict=True,
                 )
-                for c in criteria
             ]
             for side in ("a", "b")
         }
@@ -265,7 +270,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         usage = sum((attempts[t.request.id].usage for t in [*tasks["a"], *tasks["b"]]), usage)
         verdicts = {
             side: [
-                merge_verdicts(c.id, attempts[t.request.id].generations).verdict
+                merge_verdicts(c.id, attempts[t.request.id].generations, t.check).verdict
                 for c, t in zip(criteria, tasks[side], strict=True)
             ]
             for side in ("a", "b")

@@ -8,9 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from judge.errors import VerdictParseError
+from judge.runner.formats import VERDICT_CHOICES, scored_choice
+from judge.runner.prevalidated import prevalidated
 from judge.types import CriterionVerdict, ErrorKind, Generation
 
 _VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
+# The verdict grammar's output (formats.verdict_regex): no quote, backslash or control character
+# in the rationale, so its JSON string is its text.
+_CONSTRAINED_RE = re.compile(r'\{"rationale": "([^"\\\x00-\x1f]*)", "verdict": "(yes|no)"\}')
 _RATIONALE_RE = re.compile(r'"rationale"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
@@ -21,6 +26,9 @@ def parse_verdict_text(text: str) -> tuple[str, str]:
     so the verdict field is also searched for directly.
     """
     stripped = text.strip()
+    exact = _CONSTRAINED_RE.fullmatch(stripped)
+    if exact is not None:  # the constrained output: what json.loads would read, read directly
+        return exact.group(2), exact.group(1).strip()
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError:
@@ -50,9 +58,14 @@ class Failure:
 
 
 def output_failure(generation: Generation, parse: Callable[[str], object]) -> Failure | None:
-    """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable."""
+    """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable.
+
+    A scored generation (reasoning none: no text, choice probabilities) is usable as it is.
+    """
     if generation.error is not None:
         return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+    if not generation.text and generation.choice_probs:
+        return None
     if generation.finish_reason == "length":
         message = f"output cut at the token limit: {generation.text[-80:]!r}"
         return Failure(ErrorKind.TRUNCATED, message)
@@ -70,22 +83,69 @@ def first_kind(kinds: Iterable[ErrorKind | None]) -> ErrorKind:
 
 def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
     """Turn one generation into a CriterionVerdict; failures become the verdict's `error`."""
-    failure = output_failure(generation, parse_verdict_text)
+    failure = output_failure(generation, _not_parsed)
+    scored = scored_choice(generation, VERDICT_CHOICES) if failure is None else None
+    if scored is not None:
+        verdict, rationale = scored, ""
+    elif failure is None:
+        try:
+            verdict, rationale = parse_verdict_text(generation.text)
+        except VerdictParseError as exc:
+            failure = Failure(ErrorKind.UNPARSEABLE, exc.message)
+    # Built without validating again: every field below is already of its type and in range.
     if failure is not None:
-        return CriterionVerdict(
-            criterion_id=criterion_id, error=failure.message, error_kind=failure.kind
+        return prevalidated(
+            CriterionVerdict,
+            criterion_id=criterion_id,
+            error=failure.message,
+            error_kind=failure.kind,
         )
-    verdict, rationale = parse_verdict_text(generation.text)
     p_yes = None
-    if generation.choice_probs is not None:
-        total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))
+    probs = generation.choice_probs
+    if probs is not None:
+        yes = probs.get("yes", 0.0)
+        total = yes + probs.get("no", 0.0)
         if total > 0:
-            p_yes = min(1.0, max(0.0, generation.choice_probs.get("yes", 0.0) / total))
-    return CriterionVerdict(
-        criterion_id=criterion_id, verdict=verdict, p_yes=p_yes, rationale=rationale
+            p_yes = min(1.0, max(0.0, yes / total))
+    return prevalidated(
+        CriterionVerdict,
+        criterion_id=criterion_id,
+        verdict=verdict,
+        p_yes=p_yes,
+        rationale=rationale,
     )
 
 
-def verdict_check(criterion_id: str) -> Callable[[Generation], str | None]:
+def _not_parsed(text: str) -> None:
+    """`output_failure` without its parse: `read_verdict` parses the text once itself."""
+
+
+class VerdictCheck:
+    """A round's usability check for verdict requests that keeps what it read.
+
+    The round calls it on every generation; the flow then merges the same readings
+    (`reading`), so each output is parsed once.
+    """
+
+    def __init__(self, criterion_id: str) -> None:
+        self.criterion_id = criterion_id
+        self._readings: dict[int, tuple[Generation, CriterionVerdict]] = {}
+
+    def reading(self, generation: Generation) -> CriterionVerdict:
+        """The verdict read from `generation` (read on first sight, then remembered)."""
+        kept = self._readings.get(id(generation))
+        if kept is not None and kept[0] is generation:
+            return kept[1]
+        verdict = read_verdict(self.criterion_id, generation)
+        # The generation is kept with its reading, so its id cannot be reused meanwhile.
+        self._readings[id(generation)] = (generation, verdict)
+        return verdict
+
+    def __call__(self, generation: Generation) -> str | None:
+        """Why the output is no verdict, or None."""
+        return self.reading(generation).error
+
+
+def verdict_check(criterion_id: str) -> VerdictCheck:
     """A round's usability check for verdict requests: why the output is no verdict, or None."""
-    return lambda generation: read_verdict(criterion_id, generation).error
+    return VerdictCheck(criterion_id)

@@ -14,24 +14,25 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 from judge.backends.base import Capabilities
-from judge.prompting import PromptContext, PromptLibrary
+from judge.errors import ConfigError
+from judge.prompting import PromptContext, PromptLibrary, neutralise
 from judge.runner.formats import (
-    VERDICT_CHOICES,
-    VERDICT_MARKER,
+    ChoiceFormat,
     PrincipleFormat,
     likert_format,
     pair_format,
     route_format,
-    verdict_constraint,
+    verdict_format,
     verdict_max_tokens,
 )
-from judge.settings import DEFAULTS
+from judge.runner.prevalidated import prevalidated
+from judge.settings import DEFAULTS, Reasoning
 from judge.types import (
-    ChoiceProbe,
     Criterion,
     GenerationRequest,
     Message,
@@ -56,6 +57,12 @@ def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
 
 
+@lru_cache(maxsize=4096)
+def _neutral_criterion(text: str) -> str:
+    """A criterion's text as templates see it (a rubric's few texts recur in every sample)."""
+    return neutralise(text)
+
+
 @dataclass(frozen=True)
 class PlannedRequest:
     """A request and what it judges: which sample (by position) and which criterion."""
@@ -71,7 +78,8 @@ class RequestBuilder:
 
     `samples` > 1 draws that many judgments per judged request (self-consistency) at
     `temperature`, or at `sample_temperature` when `temperature` is 0: greedy samples would all
-    be the same. Routing and solving are drawn once.
+    be the same. Routing and solving are drawn once. `reasoning` orders every judged answer
+    (verdicts, pairwise, Likert); under ``none`` they are scored, not decoded.
     """
 
     prompts: PromptLibrary
@@ -84,6 +92,15 @@ class RequestBuilder:
     max_solution_tokens: int = DEFAULTS.max_solution_tokens
     max_principles: int = 5
     principle_chars: int = 80
+    reasoning: Reasoning = DEFAULTS.reasoning
+
+    def __post_init__(self) -> None:
+        if self.reasoning == "none" and not self.capabilities.score_without_decoding:
+            raise ConfigError(
+                "this backend cannot score without decoding (reasoning 'none')",
+                hint="use reasoning before or after, or a backend that scores the next token "
+                "(transformers, sglang, or openai with vllm/sglang flavor or a tokenizer)",
+            )
 
     @property
     def judged_temperature(self) -> float:
@@ -105,9 +122,74 @@ class RequestBuilder:
     def _judged(self, max_tokens: int) -> SamplingParams:
         return self._sampling(max_tokens, n=self.samples, temperature=self.judged_temperature)
 
+    def _answer(self, output: ChoiceFormat, max_tokens: int) -> dict[str, Any]:
+        """Sampling, constraint and probe of a judged answer; under `none`, its score prefix."""
+        if self.reasoning == "none":
+            return {
+                "sampling": self._sampling(1, temperature=self.judged_temperature),
+                "probe": output.probe(),
+                "score_after": output.score_prefix,
+            }
+        return {
+            "sampling": self._judged(max_tokens),
+            "constraint": output.constraint(self.capabilities),
+            "probe": output.probe(),
+        }
+
     def system(self) -> Message:
         """The judge's system message, identical in every verdict request."""
+        return self._system
+
+    @cached_property
+    def _system(self) -> Message:
         return Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
+
+    @cached_property
+    def _verdict_output(self) -> dict[str, Any]:
+        """The sampling, constraint and probe (or score prefix) of every verdict request."""
+        output = verdict_format(self.max_rationale_chars, self.reasoning)
+        return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
+
+    def _verdict_request(self, request_id: str, prompt: str, group: str) -> GenerationRequest:
+        # Every part was validated when it was built: construct without validating again.
+        return prevalidated(
+            GenerationRequest,
+            id=request_id,
+            messages=(self._system, prevalidated(Message, role="user", content=prompt)),
+            prefix_group=group,
+            **self._verdict_output,
+        )
+
+    def _per_criterion(
+        self,
+        template: str,
+        context: PromptContext,
+        criteria: Sequence[Criterion],
+        stem: str,
+    ) -> list[GenerationRequest]:
+        """One request per criterion; the shared prompt is rendered once per criterion kind.
+
+        The render with the criterion slot is reused whenever the template prints the criterion
+        verbatim (`PromptLibrary.render_around`), so the prompts are byte-identical to a full
+        render per criterion, which is the fallback.
+        """
+        around: dict[str, tuple[str, str] | None] = {}
+        requests = []
+        for criterion in criteria:
+            text = _neutral_criterion(criterion.text)
+            kind = criterion.kind
+            if kind not in around:
+                around[kind] = self.prompts.render_around(
+                    template, context, "criterion", criterion_kind=kind
+                )
+            parts = around[kind]
+            if parts is not None and text and text == text.strip():
+                prompt = parts[0] + text + parts[1]
+            else:
+                full = replace(context, criterion=text, criterion_kind=kind)
+                prompt = self.prompts.render(template, full)
+            requests.append(self._verdict_request(f"{stem}/{criterion.id}", prompt, stem))
+        return requests
 
     def _sample_context(
         self, sample: Sample, rubric: Rubric | None, **fields: Any
@@ -118,6 +200,7 @@ class RequestBuilder:
             conversation=_turns(sample),
             response=sample.response,
             max_rationale_chars=self.max_rationale_chars,
+            reasoning=self.reasoning,
             **fields,
         )
 
@@ -130,12 +213,34 @@ class RequestBuilder:
         """
         planned = []
         for index, sample in enumerate(samples):
-            for criterion in rubric.leaves():
-                if only is not None and f"s{index}/{criterion.id}" not in only:
-                    continue
-                request = self.verdict(index, sample, rubric, criterion)
+            criteria = [
+                criterion
+                for criterion in rubric.leaves()
+                if only is None or f"s{index}/{criterion.id}" in only
+            ]
+            if not criteria:
+                continue
+            requests = self.verdicts(index, sample, rubric, criteria)
+            for criterion, request in zip(criteria, requests, strict=True):
                 planned.append(PlannedRequest(request, index, criterion))
         return planned
+
+    def verdicts(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criteria: Sequence[Criterion],
+        *,
+        stem: str | None = None,
+    ) -> list[GenerationRequest]:
+        """Breadth verdicts: one per criterion, after the shared rubric + conversation + response.
+
+        `stem` replaces ``s<index>`` in the ids and prefix group (pairs judge two responses).
+        """
+        stem = stem or f"s{index}"
+        context = self._sample_context(sample, rubric, reference=sample.reference)
+        return self._per_criterion(POINTWISE_TEMPLATE, context, criteria, stem)
 
     def verdict(
         self,
@@ -146,29 +251,23 @@ class RequestBuilder:
         *,
         stem: str | None = None,
     ) -> GenerationRequest:
-        """A breadth verdict: one criterion, after the shared rubric + conversation + response.
+        """A breadth verdict of one criterion (see `verdicts`)."""
+        return self.verdicts(index, sample, rubric, (criterion,), stem=stem)[0]
 
-        `stem` replaces ``s<index>`` in the id and prefix group (pairs judge two responses).
-        """
-        stem = stem or f"s{index}"
+    def depth_verdicts(
+        self,
+        index: int,
+        sample: Sample,
+        rubric: Rubric,
+        criteria: Sequence[Criterion],
+        solution: str,
+        solution_source: str,
+    ) -> list[GenerationRequest]:
+        """Depth verdicts: each critical criterion, checked against a worked solution."""
         context = self._sample_context(
-            sample,
-            rubric,
-            reference=sample.reference,
-            criterion=criterion.text,
-            criterion_kind=criterion.kind,
+            sample, rubric, solution=solution, extra={"solution_source": solution_source}
         )
-        return GenerationRequest(
-            id=f"{stem}/{criterion.id}",
-            messages=(
-                self.system(),
-                Message(role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)),
-            ),
-            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
-            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
-            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
-            prefix_group=stem,
-        )
+        return self._per_criterion(DEPTH_TEMPLATE, context, criteria, f"s{index}")
 
     def depth_verdict(
         self,
@@ -179,26 +278,10 @@ class RequestBuilder:
         solution: str,
         solution_source: str,
     ) -> GenerationRequest:
-        """A depth verdict: one critical criterion, checked against a worked solution."""
-        context = self._sample_context(
-            sample,
-            rubric,
-            solution=solution,
-            criterion=criterion.text,
-            criterion_kind=criterion.kind,
-            extra={"solution_source": solution_source},
-        )
-        return GenerationRequest(
-            id=f"s{index}/{criterion.id}",
-            messages=(
-                self.system(),
-                Message(role="user", content=self.prompts.render(DEPTH_TEMPLATE, context)),
-            ),
-            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
-            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
-            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
-            prefix_group=f"s{index}",
-        )
+        """A depth verdict of one critical criterion (see `depth_verdicts`)."""
+        return self.depth_verdicts(index, sample, rubric, (criterion,), solution, solution_source)[
+            0
+        ]
 
     def principles_format(self) -> PrincipleFormat:
         """The output format of a principles request."""
@@ -229,7 +312,7 @@ class RequestBuilder:
 
     def likert(self, index: int, sample: Sample, rubric: Rubric, scale: int) -> GenerationRequest:
         """A 1-`scale` overall rating, sharing the prefix of the sample's breadth verdicts."""
-        output = likert_format(scale, self.max_rationale_chars)
+        output = likert_format(scale, self.max_rationale_chars, self.reasoning)
         context = self._sample_context(
             sample,
             rubric,
@@ -243,9 +326,7 @@ class RequestBuilder:
                 self.system(),
                 Message(role="user", content=self.prompts.render(LIKERT_TEMPLATE, context)),
             ),
-            sampling=self._judged(output.max_tokens()),
-            constraint=output.constraint(self.capabilities),
-            probe=output.probe(),
+            **self._answer(output, output.max_tokens()),
             prefix_group=f"s{index}",
         )
 
@@ -281,7 +362,7 @@ class RequestBuilder:
             if order == "ab"
             else (pair.response_b, pair.response_a)
         )
-        output = pair_format(self.max_rationale_chars)
+        output = pair_format(self.max_rationale_chars, self.reasoning)
         context = PromptContext.from_data(
             rubric_name=rubric.name if rubric else "",
             rubric_description=rubric.description if rubric else "",
@@ -290,15 +371,14 @@ class RequestBuilder:
             response_a=first,
             response_b=second,
             max_rationale_chars=self.max_rationale_chars,
+            reasoning=self.reasoning,
         )
         return GenerationRequest(
             id=f"p{index}/{order}",
             messages=(
                 Message(role="user", content=self.prompts.render(PAIRWISE_TEMPLATE, context)),
             ),
-            sampling=self._judged(output.max_tokens()),
-            constraint=output.constraint(self.capabilities),
-            probe=output.probe(),
+            **self._answer(output, output.max_tokens()),
             prefix_group=f"p{index}",
         )
 

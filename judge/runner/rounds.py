@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from judge.backends.base import Backend, group_by_request
+from judge.runner.collections import FULL_COLLECTIONS
 from judge.types import ErrorKind, Generation, GenerationRequest, SamplingParams, Usage
 
 logger = logging.getLogger(__name__)
@@ -79,14 +80,12 @@ def _retry_request(request: GenerationRequest, count: int, attempt: int) -> Gene
 def _call(
     backend: Backend, requests: Sequence[GenerationRequest], stats: BatchStats
 ) -> dict[str, list[Generation]]:
-    grouped = group_by_request(requests, backend.generate(requests))
+    generated = backend.generate(requests)
+    grouped = group_by_request(requests, generated)
     stats.backend_calls += 1
     stats.requests += len(requests)
-    for generations in grouped.values():
-        for generation in generations:
-            stats.usage = stats.usage + generation.usage
-            if generation.probs_source is not None:
-                stats.probs_sources.add(generation.probs_source)
+    stats.usage = Usage.total([stats.usage, *(generation.usage for generation in generated)])
+    stats.probs_sources.update({g.probs_source for g in generated if g.probs_source is not None})
     return grouped
 
 
@@ -111,7 +110,9 @@ def run_round(
     grouped = _call(backend, [task.request for task in tasks], stats)
     final = {request_id: list(generations) for request_id, generations in grouped.items()}
     usage = {
-        request_id: sum((g.usage for g in generations), Usage())
+        request_id: generations[0].usage
+        if len(generations) == 1
+        else Usage.total(g.usage for g in generations)
         for request_id, generations in grouped.items()
     }
     for attempt in range(1, retries + 1):
@@ -168,6 +169,17 @@ def drive(
     A flow yields the tasks of its next round (never an empty list) and receives their
     attempts; its return value is its result. Flows that finish without a round cost nothing.
     """
+    with FULL_COLLECTIONS.deferred():
+        return _drive(backend, flows, stats, retries=retries)
+
+
+def _drive(
+    backend: Backend,
+    flows: Sequence[Flow[Result]],
+    stats: BatchStats,
+    *,
+    retries: int,
+) -> list[Result]:
     results: list[Result | None] = [None] * len(flows)
     pending: dict[int, list[Task]] = {}
 

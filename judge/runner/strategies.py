@@ -108,7 +108,7 @@ def _likert_check(plan: ScoringPlan, scale: int) -> Any:
 
 
 def _usage(attempts: dict[str, Attempt], tasks: Sequence[Task]) -> Usage:
-    return sum((attempts[task.request.id].usage for task in tasks), Usage())
+    return Usage.total(attempts[task.request.id].usage for task in tasks)
 
 
 def _extras(plan: ScoringPlan, index: int, sample: Sample, *, principles: bool) -> list[Task]:
@@ -177,7 +177,7 @@ def _finish(
     """Merge a sample's verdict round into a Judgment (an error value if anything failed)."""
     usage = usage + _usage(attempts, [*verdict_tasks, *extra_tasks])
     merged: list[MergedVerdict] = [
-        merge_verdicts(criterion.id, attempts[task.request.id].generations)
+        merge_verdicts(criterion.id, attempts[task.request.id].generations, task.check)
         for criterion, task in zip(criteria, verdict_tasks, strict=True)
     ]
     verdicts = [item.verdict for item in merged]
@@ -264,9 +264,9 @@ def _consistency(
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     """One round: every leaf criterion (plus principles and Likert when asked) on one prefix."""
     criteria = list(plan.rubric.leaves())
+    requests = plan.builder.verdicts(index, sample, plan.rubric, criteria)
     verdict_tasks = [
-        Task(plan.builder.verdict(index, sample, plan.rubric, c), verdict_check(c.id))
-        for c in criteria
+        Task(request, verdict_check(c.id)) for c, request in zip(criteria, requests, strict=True)
     ]
     extra_tasks = _extras(plan, index, sample, principles=True)
     attempts = yield [*verdict_tasks, *extra_tasks]
@@ -310,12 +310,9 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
             "skipped_criteria": [c.id for c in plan.rubric.leaves() if c.id not in chosen],
         }
     )
+    requests = plan.builder.depth_verdicts(index, sample, plan.rubric, criteria, solution, source)
     verdict_tasks = [
-        Task(
-            plan.builder.depth_verdict(index, sample, plan.rubric, c, solution, source),
-            verdict_check(c.id),
-        )
-        for c in criteria
+        Task(request, verdict_check(c.id)) for c, request in zip(criteria, requests, strict=True)
     ]
     extra_tasks = _extras(plan, index, sample, principles=False)
     attempts = yield [*verdict_tasks, *extra_tasks]

@@ -49,6 +49,10 @@ STRATEGIES: dict[str, tuple[dict[str, Any], str]] = {
     "pairwise-direct": ({}, "compare-direct"),
     "self-consistency": ({"samples": 3, "seed": 7}, "score"),
     "likert": ({"likert": 5}, "score"),
+    "reasoning-after": ({"reasoning": "after"}, "score"),
+    "reasoning-none": ({"reasoning": "none", "likert": 5}, "score"),
+    "reasoning-none-depth": ({"reasoning": "none", "strategy": "depth"}, "score"),
+    "reasoning-none-pairwise": ({"reasoning": "none"}, "compare-direct"),
 }
 
 

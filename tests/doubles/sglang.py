@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from transformers import PreTrainedTokenizerFast
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sglang"
 MARKER = '"verdict": "'
+SCORED_END = re.compile(r'\{"(verdict|winner|score)": "$')
 CHATML = (
     "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -178,8 +180,15 @@ class SGLangDouble:
         cached = self._cached(ids, rank)
         max_new = sampling.get("max_new_tokens", 128)
         probs: dict[str, float] = {}
+        # A scored request (reasoning none): the prompt ends at the marker, the choice is next.
+        scored = SCORED_END.search(prompt) is not None and not (
+            sampling.get("regex") or sampling.get("json_schema")
+        )
         if max_new == 0:
             text = ""
+        elif scored:
+            _, probs = self.verdicts(prompt)
+            text = max(probs, key=lambda c: probs[c])
         elif sampling.get("regex") or sampling.get("json_schema"):
             rationale, probs = self.verdicts(prompt)
             choice = max(probs, key=lambda c: probs[c])
@@ -204,13 +213,19 @@ class SGLangDouble:
             dp_rank=rank,
         )
         if payload.get("return_logprob"):
-            meta.update(self._logprobs(text, out_ids, probs, payload))
+            meta.update(self._logprobs(text, out_ids, probs, payload, scored=scored))
         return {"text": text, "output_ids": out_ids, "meta_info": meta}
 
     def _logprobs(
-        self, text: str, out_ids: list[int], probs: dict[str, float], payload: dict[str, Any]
+        self,
+        text: str,
+        out_ids: list[int],
+        probs: dict[str, float],
+        payload: dict[str, Any],
+        *,
+        scored: bool = False,
     ) -> dict[str, Any]:
-        step, rest = self._step(text)
+        step, rest = (0, "") if scored else self._step(text)
         choice_tokens: dict[int, float] = {}
         if step is not None and probs:
             vocab = self.tokenizer.get_vocab()

@@ -19,6 +19,7 @@ from tests.conftest import REPO
 # module prefix -> floor; the longest matching prefix wins
 FLOORS = {
     "judge.types": 1,
+    "judge.judgment_parts": 1,
     "judge.errors": 1,
     "judge.settings": 2,
     "judge.paths": 2,

@@ -21,8 +21,10 @@ import httpx
 from pydantic import ValidationError
 
 from judge.backends.base import Capabilities, seconds_left
+from judge.backends.chat_prompt import PromptEncoder
 from judge.backends.openai.options import DIALECTS, OWNERS, Dialect, OpenAIOptions
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
+from judge.backends.openai.scoring import scored_call, scored_generation
 from judge.backends.openai.wire import generations_from_response, served_models, token_positions
 from judge.errors import BackendUnavailableError, ConfigError
 from judge.types import ErrorKind, Generation, GenerationRequest
@@ -99,6 +101,10 @@ class OpenAIBackend:
             expand_n=dialect.expand_n if opts.expand_n is None else opts.expand_n,
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
             body_defaults=dialect.body_defaults,
+            continues_reply=dialect.continues_reply,
+        )
+        self._encoder = (
+            None if opts.tokenizer is None else PromptEncoder.from_pretrained(opts.tokenizer)
         )
         self._context = opts.max_context_tokens or context
         self._logprobs = opts.logprobs
@@ -191,6 +197,8 @@ class OpenAIBackend:
             structured_output=bool(kinds),
             constraint_kinds=tuple(kind for kind in ("regex", "json_schema") if kind in kinds),
             choice_probabilities=self._logprobs,
+            score_without_decoding=self._logprobs
+            and (self._encoder is not None or self._dialect.continues_reply),
             prefix_cache=self._dialect.prefix_cache,
             max_context_tokens=self._context,
             model_revision=self._revision,
@@ -314,6 +322,8 @@ class OpenAIBackend:
         try:
             if left is not None and left <= 0:
                 raise RequestFailed("the deadline passed before it was sent", retryable=False)
+            if request.score_after is not None:
+                return [self._score(request)]
             body = self._body(request, len(samples), seed)
             asks_logprobs = "logprobs" in body
             try:
@@ -343,7 +353,10 @@ class OpenAIBackend:
                 payload, request, samples, top_k=self._options.top_logprobs
             )
         except RequestFailed as exc:
-            message = f"POST {self._base_url}/chat/completions: {exc}"
+            endpoint = (
+                "completions" if request.score_after and self._encoder else "chat/completions"
+            )
+            message = f"POST {self._base_url}/{endpoint}: {exc}"
         except Exception as exc:  # the batch contract: one request never sinks the others
             logger.exception("openai backend: unexpected failure of request %s", request.id)
             message = f"unexpected {type(exc).__name__}: {exc}"
@@ -358,6 +371,19 @@ class OpenAIBackend:
             )
             for index in samples
         ]
+
+    def _score(self, request: GenerationRequest) -> Generation:
+        """A scored request (reasoning none): one token, P(choice) from its top logprobs."""
+        endpoint, body = scored_call(
+            request,
+            self._model,
+            encoder=self._encoder,
+            top_logprobs=self._options.top_logprobs,
+            max_tokens_field=self._options.max_tokens_field,
+            defaults={**self._dialect.body_defaults, **self._options.extra_body},
+        )
+        payload = post_json(self._client, endpoint, body, self._policy, until=request.deadline)
+        return scored_generation(payload, request, self._options.top_logprobs)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Send the batch concurrently, in order (prefix groups stay adjacent); keep the order."""

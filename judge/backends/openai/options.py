@@ -23,6 +23,9 @@ class Dialect:
     prefix_cache: bool
     body_defaults: Mapping[str, Any] = field(default_factory=dict)
     """Fields sent with every request, before `extra_body` (which may override them)."""
+    continues_reply: bool = False
+    """Chat requests take ``continue_final_message`` (the prompt ends inside the last assistant
+    message): a scored request (reasoning none) needs no local tokenizer."""
 
 
 # What each server family accepts (checked against their docs and, for llama.cpp, by the tests):
@@ -33,8 +36,16 @@ class Dialect:
 # verdicts after a rationale that mentions "yes", so they are turned off to decode as asked.
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("json_schema", "none", expand_n=False, prefix_cache=False),
-    "vllm": Dialect("json_schema", "structured_outputs", expand_n=False, prefix_cache=True),
-    "sglang": Dialect("json_schema", "regex", expand_n=False, prefix_cache=True),
+    "vllm": Dialect(
+        "json_schema",
+        "structured_outputs",
+        expand_n=False,
+        prefix_cache=True,
+        continues_reply=True,
+    ),
+    "sglang": Dialect(
+        "json_schema", "regex", expand_n=False, prefix_cache=True, continues_reply=True
+    ),
     "llama.cpp": Dialect(
         "json_object",
         "none",
@@ -84,3 +95,6 @@ class OpenAIOptions(BaseModel):
     """Ask ``/models`` at start-up and fail if the server is down or lacks the model."""
     check_logprobs: bool = True
     """Send one 1-token request at start-up to learn whether the server returns logprobs."""
+    tokenizer: str | None = None
+    """The served model's Hugging Face tokenizer (local path or id): scored requests (reasoning
+    none) are then rendered here and sent to ``/completions``, ending exactly at the marker."""

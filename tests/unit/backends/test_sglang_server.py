@@ -369,3 +369,33 @@ def test_judge_scores_through_the_server_backend(tokenizer: Any) -> None:
     assert [v.p_yes for v in first.verdicts] == pytest.approx([0.9, 0.9])
     assert len(warmups) == 2
     assert first.usage.cached_tokens > 0
+
+
+def test_scored_requests_are_one_step_and_read_the_choice_token_ids(tokenizer: Any) -> None:
+    """reasoning none: the prompt ends at the marker, max_new_tokens=1, token_ids_logprob read."""
+    double = SGLangDouble(tokenizer, verdicts=lambda prompt: ("", {"yes": 0.3, "no": 0.7}))
+    with FakeSGLangServer(double) as running, backend(running, tokenizer) as judge_backend:
+        assert judge_backend.capabilities.score_without_decoding
+        requests = [
+            GenerationRequest(
+                id=f"s0/c{i}",
+                messages=(SYSTEM, Message(role="user", content=f"Criterion {i}: The answer")),
+                sampling=SamplingParams(max_new_tokens=1, temperature=0.0, seed=0),
+                probe=PROBE,
+                prefix_group="s0",
+                score_after="{" + MARKER,
+            )
+            for i in range(2)
+        ]
+        generations = judge_backend.generate(requests)
+    [payload] = [call for call in double.calls if len(call.get("text", [])) == 2]
+    assert all(text.endswith("assistant\n{" + MARKER) for text in payload["text"])
+    assert all(
+        p["max_new_tokens"] == 1 and p["temperature"] == 0.0 for p in payload["sampling_params"]
+    )
+    assert payload["return_logprob"] is True and payload["token_ids_logprob"]
+    for generation in generations:
+        assert generation.error is None and generation.text == ""
+        assert generation.finish_reason == "stop"
+        assert generation.choice_probs == {"yes": pytest.approx(0.3), "no": pytest.approx(0.7)}
+        assert generation.probs_source == "sglang:token_ids_logprob"

@@ -212,3 +212,49 @@ def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     points.write_text('{"p": 0.9, "label": 1}\n')
     code, _, err = run_main(monkeypatch, capsys, "bias", "position", str(points))
     assert code == 2 and "pairwise records" in err
+
+
+def mode_dependent(**options: object) -> ScriptedBackend:
+    """Scored (reasoning none): right on every item; decoded: says yes to everything."""
+
+    def reply(request: GenerationRequest, _: int):
+        good = "good" in (_RESPONSE.search(request.messages[-1].content) or [""])[0]
+        if request.score_after is not None:
+            return verdict_reply(0.8 if good else 0.3)
+        return verdict_reply(0.7 if good else 0.6)
+
+    return ScriptedBackend(reply, model_id="modal")
+
+
+def test_eval_compares_two_reasoning_modes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(backends._REGISTRY, "modal", f"{__name__}:mode_dependent")
+    rows = [
+        {"id": f"r{i}", "prompt": f"Q{i}?", "response": "good" if i % 2 else "bad", "label": i % 2}
+        for i in range(8)
+    ]
+    data = tmp_path / "points.jsonl"
+    data.write_text(
+        "".join(json.dumps({**row, "label": bool(row["label"])}) + "\n" for row in rows)
+    )
+    out_dir = tmp_path / "eval"
+    code, out, err = run_main(
+        monkeypatch,
+        capsys,
+        "eval",
+        str(data),
+        "--backend",
+        "modal",
+        "--reasoning",
+        "none",
+        "--compare-reasoning",
+        "before",
+        "--n-boot",
+        "20",
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0, err
+    line = "reasoning none vs before: sign agreement 0.500 on 8 items; accuracy 1.000 vs 0.500"
+    assert line in " ".join(out.split())  # Rich wraps long lines
+    agreement = json.loads((out_dir / "mode-agreement.json").read_text())
+    assert agreement["modes"] == ["none", "before"] and agreement["n"] == 8

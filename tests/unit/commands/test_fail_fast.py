@@ -132,6 +132,18 @@ CASES: dict[str, tuple[Case, str]] = {
     "compare: --input and --a": (lambda t: _compare(t, "--a", "x"), "--input with --prompt"),
     "compare: output is a folder": (lambda t: _compare(t, "--output", str(t)), "is a folder"),
     "compare: unknown rubric": (lambda t: _compare(t, "--rubric", "nope"), "unknown rubric"),
+    "score: --reasoning later": (
+        lambda t: _score(t, "--reasoning", "later"),
+        "unknown reasoning 'later'",
+    ),
+    "score: --reasoning none --samples 3": (
+        lambda t: _score(t, "--reasoning", "none", "--samples", "3"),
+        "with reasoning 'none'",
+    ),
+    "batch: --reasoning later": (
+        lambda t: _batch(t, "--reasoning", "later"),
+        "unknown reasoning 'later'",
+    ),
 }
 
 
@@ -181,3 +193,15 @@ def test_a_resume_with_nothing_left_does_not_load_the_backend(
     code, err = _main(monkeypatch, capsys, args)
     assert code == 0 and "nothing to do" in err and "all 3 rows" in err
     assert not marker.exists()
+
+
+def test_batch_with_reasoning_none_scores_without_decoding(tmp_path, monkeypatch, capsys, marker):
+    code, _ = _main(
+        monkeypatch, capsys, _batch(tmp_path, "--reasoning", "none", "--id-field", "id")
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(row["score"] is not None for row in rows)
+    # A different mode is a different job: the output is not resumed across modes.
+    code, err = _main(monkeypatch, capsys, _batch(tmp_path, "--id-field", "id"))
+    assert code == 2 and "other settings" in err

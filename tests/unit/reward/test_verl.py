@@ -100,3 +100,13 @@ def test_async_form_is_a_coroutine_function_and_coalesces_concurrent_calls():
     results = asyncio.run(many())
     assert all(r["judge_failed"] == 0.0 for r in results)
     assert _backend_calls() < 16
+
+
+def test_reasoning_none_reaches_the_judge_through_reward_kwargs():
+    result = verl.compute_score(
+        "d", "4", "4", {"prompt": "What is 2+2?"}, **OPTIONS, reasoning="none"
+    )
+    assert set(result) == KEYS and result["judge_failed"] == 0.0
+    [reward] = verl.REWARDS._rewards.values()
+    assert reward.settings.reasoning == "none"
+    assert all(r.score_after == '{"verdict": "' for r in reward.judge.backend.batches[0])

@@ -1,0 +1,50 @@
+"""The hot path's shortcuts decide exactly what the long way decides (issue 14, item 3)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from judge.prompting import PromptContext, PromptSandbox, Turn
+from judge.runner import parse
+from judge.runner.parse import parse_verdict_text
+
+
+def _contexts() -> list[object]:
+    return [PromptContext(conversation=(Turn("user", "hi"),)), Turn("user", "hi")]
+
+
+@pytest.mark.parametrize("obj", _contexts(), ids=lambda o: type(o).__name__)
+def test_the_sandbox_rule_on_context_types_equals_the_full_rule(obj: object) -> None:
+    fast, full = PromptSandbox(), ImmutableSandboxedEnvironment()
+    names = [*dir(obj), "mro", "__class__", "__init__", "__dict__", "_private"]
+    for name in names:
+        value = getattr(obj, name, None)
+        assert fast.is_safe_attribute(obj, name, value) == full.is_safe_attribute(
+            obj, name, value
+        ), name
+    assert fast.is_safe_attribute(obj, "criterion", "x")
+    assert not fast.is_safe_attribute(obj, "__class__", type(obj))
+
+
+def test_other_objects_get_the_full_sandbox_rule() -> None:
+    fast = PromptSandbox()
+    assert not fast.is_safe_attribute([], "append", [].append)  # a mutating method
+    assert not fast.is_safe_attribute(str, "mro", str.mro)
+    assert fast.is_safe_attribute({}, "get", {}.get)
+
+
+RATIONALES = ["checked", "", "  padded  ", "ünïcödé — 日本", "a'b", "tab\there", "x" * 400]
+
+
+@pytest.mark.parametrize("rationale", RATIONALES)
+@pytest.mark.parametrize("verdict", ["yes", "no"])
+def test_the_constrained_reading_equals_the_general_reading(
+    rationale: str, verdict: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = ' {"rationale": "' + rationale + '", "verdict": "' + verdict + '"}\n'
+    fast = parse_verdict_text(text)
+    monkeypatch.setattr(parse, "_CONSTRAINED_RE", re.compile(r"(?!)"))  # never matches
+    assert fast == parse_verdict_text(text) == (verdict, rationale.strip())
