@@ -9,11 +9,12 @@ fails that request). A batch is sent as concurrent requests over one pooled ``ht
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,9 +22,17 @@ import httpx
 from pydantic import ValidationError
 
 from judge.backends.base import Capabilities
-from judge.backends.openai.options import DIALECTS, OWNERS, Dialect, OpenAIOptions
+from judge.backends.openai.options import (
+    BATCH_IN_FLIGHT_CEILING,
+    DEFAULT_MAX_CONCURRENCY,
+    DIALECTS,
+    OWNERS,
+    Dialect,
+    OpenAIOptions,
+)
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
 from judge.backends.openai.wire import generations_from_response, served_models, token_positions
+from judge.backends.prefix_order import run_leaders_first
 from judge.errors import BackendUnavailableError, ConfigError
 from judge.types import Generation, GenerationRequest
 
@@ -69,7 +78,8 @@ class OpenAIBackend:
                 opts.read_timeout_s, connect=opts.connect_timeout_s, pool=opts.request_timeout_s
             ),
             limits=httpx.Limits(
-                max_connections=opts.max_concurrency, max_keepalive_connections=opts.max_concurrency
+                max_connections=opts.max_concurrency or BATCH_IN_FLIGHT_CEILING,
+                max_keepalive_connections=opts.max_concurrency or BATCH_IN_FLIGHT_CEILING,
             ),
             transport=transport,
         )
@@ -98,19 +108,49 @@ class OpenAIBackend:
             regex_style=opts.regex_style or dialect.regex_style,
             expand_n=dialect.expand_n if opts.expand_n is None else opts.expand_n,
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
+            continuous_batching=dialect.continuous_batching,
             body_defaults=dialect.body_defaults,
         )
+        self._max_in_flight = opts.max_concurrency or self._default_in_flight()
         self._context = opts.max_context_tokens or context
         self._logprobs = opts.logprobs
         if opts.logprobs and opts.check_logprobs:
             self._logprobs = self._server_returns_logprobs()
         logger.info(
-            "openai backend: %s at %s, flavor %s, %s",
+            "openai backend: %s at %s, flavor %s, %d in flight, %s",
             self._model,
             self._base_url,
             flavor,
+            self._max_in_flight,
             self._dialect,
         )
+
+    def _default_in_flight(self) -> int:
+        """The whole batch for a continuous-batching server (up to the width it advertises)."""
+        if not self._dialect.continuous_batching:
+            return DEFAULT_MAX_CONCURRENCY
+        width = self._advertised_width() if self._options.check_model else None
+        return min(width or BATCH_IN_FLIGHT_CEILING, BATCH_IN_FLIGHT_CEILING)
+
+    def _advertised_width(self) -> int | None:
+        """SGLang's ``max_running_requests`` from /get_server_info; vLLM advertises none."""
+        if self._flavor != "sglang":
+            return None
+        root = self._base_url.removesuffix("/v1")
+        try:
+            response = self._client.get(f"{root}/get_server_info", timeout=10.0)
+            info = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(info, dict):
+            return None
+        states = info.get("internal_states")
+        candidates = [info, *(states if isinstance(states, list) else [])]
+        for source in candidates:
+            width = source.get("max_running_requests") if isinstance(source, dict) else None
+            if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+                return width
+        return None
 
     def _discover(self) -> tuple[str, str, int | None]:
         """Check the server and model at start-up; return model, flavor and context length."""
@@ -339,24 +379,40 @@ class OpenAIBackend:
             for index in samples
         ]
 
+    @property
+    def max_in_flight(self) -> int:
+        """Requests sent at once: `max_concurrency`, or the flavor's default."""
+        return self._max_in_flight
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Send the batch concurrently, in order (prefix groups stay adjacent); keep the order."""
+        """Send the batch concurrently and keep its order.
+
+        With a prefix cache each prefix group's first call goes ahead of its siblings (see
+        `judge.backends.prefix_order`); otherwise calls go in batch order.
+        """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
-                max_workers=self._options.max_concurrency, thread_name_prefix="judge-openai"
+                max_workers=self._max_in_flight, thread_name_prefix="judge-openai"
             )
-        futures = []
+        calls: list[Callable[[], list[Generation]]] = []
+        keys: list[str | None] = []
         for request in requests:
             n, seed = request.sampling.n, request.sampling.seed
             if n > 1 and self._dialect.expand_n:
                 for index in range(n):
                     sample_seed = None if seed is None else seed + index
-                    futures.append(
-                        self._pool.submit(self._run, request, range(index, index + 1), sample_seed)
+                    calls.append(
+                        functools.partial(self._run, request, range(index, index + 1), sample_seed)
                     )
+                    keys.append(request.prefix_group)
             else:
-                futures.append(self._pool.submit(self._run, request, range(n), seed))
-        return [generation for future in futures for generation in future.result()]
+                calls.append(functools.partial(self._run, request, range(n), seed))
+                keys.append(request.prefix_group)
+        if self._dialect.prefix_cache:
+            results = run_leaders_first(self._pool, calls, keys)
+        else:
+            results = [future.result() for future in [self._pool.submit(c) for c in calls]]
+        return [generation for result in results for generation in result]
 
     def close(self) -> None:
         """Close the connections and stop the worker threads."""

@@ -21,6 +21,8 @@ class Dialect:
     regex_style: RegexStyle
     expand_n: bool
     prefix_cache: bool
+    continuous_batching: bool = False
+    """The server batches whatever is in flight: send the whole batch at once, not 8 at a time."""
     body_defaults: Mapping[str, Any] = field(default_factory=dict)
     """Fields sent with every request, before `extra_body` (which may override them)."""
 
@@ -33,8 +35,16 @@ class Dialect:
 # verdicts after a rationale that mentions "yes", so they are turned off to decode as asked.
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("json_schema", "none", expand_n=False, prefix_cache=False),
-    "vllm": Dialect("json_schema", "structured_outputs", expand_n=False, prefix_cache=True),
-    "sglang": Dialect("json_schema", "regex", expand_n=False, prefix_cache=True),
+    "vllm": Dialect(
+        "json_schema",
+        "structured_outputs",
+        expand_n=False,
+        prefix_cache=True,
+        continuous_batching=True,
+    ),
+    "sglang": Dialect(
+        "json_schema", "regex", expand_n=False, prefix_cache=True, continuous_batching=True
+    ),
     "llama.cpp": Dialect(
         "json_object",
         "none",
@@ -43,6 +53,10 @@ DIALECTS: dict[str, Dialect] = {
         body_defaults={"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0},
     ),
 }
+DEFAULT_MAX_CONCURRENCY = 8
+"""In-flight requests for servers that do not batch continuously (OpenAI, llama.cpp)."""
+BATCH_IN_FLIGHT_CEILING = 512
+"""Most in-flight requests (worker threads) when the whole batch is sent at once."""
 OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
 
 
@@ -69,7 +83,9 @@ class OpenAIOptions(BaseModel):
     max_context_tokens: int | None = Field(default=None, ge=1)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     json_schema_strict: bool = False
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight at once. None: for vLLM and SGLang the whole batch (at most the
+    server's advertised ``max_running_requests``, and at most 512), else 8."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     """Longest silence between bytes of a response."""
