@@ -74,6 +74,7 @@ class PromptContext:
     criteria: tuple[str, ...] = ()
     solution: str | None = None
     max_rationale_chars: int = DEFAULTS.max_rationale_chars
+    reasoning: str = DEFAULTS.reasoning
     responses: tuple[str, ...] = ()
     min_items: int = 1
     max_items: int = 6

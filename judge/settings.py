@@ -17,6 +17,8 @@ from judge.types import stable_hash
 
 Strategy = Literal["breadth", "depth", "auto"]
 STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
+Reasoning = Literal["before", "after", "none"]
+REASONINGS: tuple[Reasoning, ...] = ("before", "after", "none")
 MAX_DEPTH_CRITERIA = 3
 """Depth verifies at most this many critical criteria (one solve, then a few checks)."""
 MAX_LIKERT_SCALE = 9
@@ -33,6 +35,9 @@ class JudgeSettings(BaseModel):
     critical criteria: objective tasks) or auto (route each sample: one more batch)."""
     max_rationale_chars: int = 200
     """Longest rationale per criterion (or per pairwise answer), in characters."""
+    reasoning: Reasoning = "before"
+    """before (a rationale, then the verdict), after (the verdict, then an optional rationale) or
+    none (no decoding: P(yes) read from the next token at the verdict marker, one forward pass)."""
     temperature: float = 0.0
     """Decoding temperature of judged requests (0: greedy)."""
     seed: int | None = 0
@@ -65,6 +70,11 @@ class JudgeSettings(BaseModel):
             raise ConfigError(
                 f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
             )
+        reasoning = data.get("reasoning") if isinstance(data, dict) else None
+        if reasoning is not None and reasoning not in REASONINGS:
+            raise ConfigError(
+                f"unknown reasoning {reasoning!r}", hint=f"choose one of {', '.join(REASONINGS)}"
+            )
         return data
 
     @model_validator(mode="after")
@@ -91,6 +101,11 @@ class JudgeSettings(BaseModel):
             raise ConfigError(f"tie_margin {self.tie_margin} is outside [0, 0.5)")
         if self.samples > 1 and self.temperature == 0 and self.sample_temperature <= 0:
             raise ConfigError("samples > 1 needs a temperature > 0: greedy draws are all the same")
+        if self.samples > 1 and self.reasoning == "none":
+            raise ConfigError(
+                f"samples {self.samples} > 1 with reasoning 'none': nothing is drawn",
+                hint="reasoning 'none' reads one distribution; use samples 1, or reasoning after",
+            )
         return self
 
     @classmethod

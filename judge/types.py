@@ -310,6 +310,9 @@ class GenerationRequest(_Frozen):
     constraint: Constraint | None = None
     probe: ChoiceProbe | None = None
     prefix_group: str | None = None
+    score_after: str | None = None
+    """No decoding: the reply begins with this text, and the backend returns the `probe`'s choice
+    probabilities of the next token (one forward pass, empty text, no constraint)."""
 
 
 class Usage(_Frozen):

@@ -27,6 +27,8 @@ class Capabilities(BaseModel):
     """Which `Constraint` kinds are honoured when `structured_output` is true."""
     choice_probabilities: bool = False
     """`ChoiceProbe` probabilities are read from the model's token distribution."""
+    score_without_decoding: bool = False
+    """A `score_after` request is answered from one forward pass, not by decoding."""
     prefix_cache: bool = False
     """A shared prompt prefix is computed once across requests."""
     max_context_tokens: int | None = None

@@ -9,6 +9,7 @@ the exact token ids of a probe's choices at the verdict step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from judge.errors import BackendUnavailableError, ConfigError
@@ -40,7 +41,7 @@ class PromptEncoder:
     def from_pretrained(
         cls, name_or_path: str, *, chat_template: str | None = None
     ) -> PromptEncoder:
-        """Load a tokenizer by local path or Hugging Face id (imports transformers lazily)."""
+        """Load a tokenizer by local path, ``.gguf`` file or Hugging Face id (lazy import)."""
         try:
             from transformers import AutoTokenizer
         except ImportError as exc:  # pragma: no cover - transformers is a core dependency
@@ -48,7 +49,11 @@ class PromptEncoder:
                 "transformers is not installed", hint="pip install judge"
             ) from exc
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            if name_or_path.endswith(".gguf"):
+                path = Path(name_or_path).expanduser()
+                tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         except Exception as exc:
             raise BackendUnavailableError(
                 f"cannot load the tokenizer {name_or_path!r}: {type(exc).__name__}: {exc}",

@@ -40,7 +40,10 @@ class ScriptedBackend:
         self._responder = responder
         self._model_id = model_id
         self._capabilities = capabilities or Capabilities(
-            structured_output=True, choice_probabilities=True, prefix_cache=False
+            structured_output=True,
+            choice_probabilities=True,
+            score_without_decoding=True,
+            prefix_cache=False,
         )
         self.batches: list[list[GenerationRequest]] = []
 
@@ -69,16 +72,18 @@ class ScriptedBackend:
                 if isinstance(reply, str):
                     reply = ScriptedReply(text=reply)
                 probs = reply.choice_probs if self._capabilities.choice_probabilities else None
+                # A scored request is not decoded: only the reply's probabilities are given.
+                text = "" if request.score_after is not None else reply.text
                 generations.append(
                     Generation(
                         request_id=request.id,
                         sample_index=index,
-                        text=reply.text,
+                        text=text,
                         choice_probs=probs,
                         probs_source="scripted" if probs is not None else None,
                         usage=Usage(
                             prompt_tokens=sum(len(m.content.split()) for m in request.messages),
-                            completion_tokens=len(reply.text.split()),
+                            completion_tokens=len(text.split()),
                         ),
                         finish_reason=reply.finish_reason,
                         error=reply.error,

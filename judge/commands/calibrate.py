@@ -13,6 +13,7 @@ from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
     ModelOpt,
+    ReasoningOpt,
     backend_options,
     judge_settings,
 )
@@ -67,6 +68,14 @@ def eval_command(
     chunk_size: Annotated[int, typer.Option(help="Items per backend batch.")] = 16,
     n_boot: BootOpt = 1000,
     seed: Annotated[int, typer.Option(help="Seed of pair placement and bootstrap.")] = 0,
+    reasoning: ReasoningOpt = None,
+    compare_reasoning: Annotated[
+        str | None,
+        typer.Option(
+            help="Also judge the items with this reasoning (before, after, none) and report "
+            "each mode's accuracy and their sign agreement, uncalibrated (mode-agreement.json)."
+        ),
+    ] = None,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
@@ -77,8 +86,11 @@ def eval_command(
 
     eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
     options = backend_options(ctx, backend, model, base_url)
-    settings = judge_settings(ctx)
-    judge = Judge(backend=backend, rubric=load_rubric(rubric), settings=settings, **options)
+    settings = judge_settings(ctx, reasoning=reasoning)
+    # Checked before any model loads: a bad mode is a one-line error.
+    other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
+    rubric_obj = load_rubric(rubric)
+    judge = Judge(backend=backend, rubric=rubric_obj, settings=settings, **options)
     fitted = calibration.load_calibrator(calibrator) if calibrator else None
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -97,6 +109,21 @@ def eval_command(
             seed=seed,
             progress=lambda done, _: progress.update(task, completed=done),
         )
+        if other is not None:
+            # The same backend, judged again under the other mode (no second model load).
+            second = Judge(backend=judge.backend, rubric=rubric_obj, settings=other)
+            task = progress.add_task(f"eval ({other.reasoning})", total=total)
+            compared = calibration.run_eval(
+                second,
+                eval_set,
+                limit=limit,
+                chunk_size=chunk_size,
+                own_models=own_model,
+                pair_method=pair_method,
+                n_boot=n_boot,
+                seed=seed,
+                progress=lambda done, _: progress.update(task, completed=done),
+            )
     judge.close()
     report = calibration.write_report(
         evaluation,
@@ -105,6 +132,12 @@ def eval_command(
         calibrator=fitted,
     )
     print_summary(evaluation, report)
+    if other is not None:
+        from calibration.modes import mode_agreement
+
+        agreement = mode_agreement((settings.reasoning, other.reasoning), evaluation, compared)
+        (out / "mode-agreement.json").write_text(agreement.model_dump_json(indent=2) + "\n")
+        console.print(agreement.summary())
 
 
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")

@@ -14,6 +14,7 @@ from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
     ModelOpt,
+    ReasoningOpt,
     RubricOpt,
     backend_options,
     cli_state,
@@ -76,6 +77,7 @@ def batch(
     max_rationale_chars: Annotated[
         int | None, typer.Option(help=setting_help("max_rationale_chars"))
     ] = None,
+    reasoning: ReasoningOpt = None,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
@@ -108,7 +110,7 @@ def batch(
     )
     # Every check that needs no model comes first (see judge.batch.preflight).
     rubric_obj = load_rubric(rubric)
-    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars)
+    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars, reasoning=reasoning)
     plan = plan_fingerprint(
         rubric=rubric_obj.fingerprint,
         settings=settings.fingerprint,
@@ -221,6 +223,7 @@ def serve(
     cache: Annotated[
         Path | None, typer.Option(help="Judgment cache file (SQLite): repeats are not re-judged.")
     ] = None,
+    reasoning: ReasoningOpt = None,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -229,10 +232,11 @@ def serve(
     from judge.reward import RubricReward
     from judge.reward.serve import serve as run_server
 
+    settings = judge_settings(ctx, reasoning=reasoning)
     reward = RubricReward(
         load_rubric(rubric),
         backend,
-        settings=judge_settings(ctx),
+        settings=settings,
         on_error=_on_error(on_error),
         timeout_s=timeout,
         scale=scale,

@@ -60,6 +60,12 @@ def setting_help(name: str) -> str:
     return f"{JudgeSettings.field_help(name)} [default: {getattr(DEFAULTS, name)}]"
 
 
+ReasoningOpt = Annotated[
+    str | None,
+    typer.Option(help=setting_help("reasoning") + " (before, after or none)", show_default=False),
+]
+
+
 def judge_settings(ctx: typer.Context, **flags: Any) -> JudgeSettings:
     """The run's judge settings with the flags that were given (None: not given) applied."""
     given = {name: value for name, value in flags.items() if value is not None}

@@ -19,6 +19,7 @@ from judge.commands.options import (
     BackendOpt,
     BaseUrlOpt,
     ModelOpt,
+    ReasoningOpt,
     RubricOpt,
     backend_options,
     judge_settings,
@@ -94,6 +95,7 @@ def score(
         int, typer.Option(help="Samples per backend batch when scoring a file.")
     ] = 16,
     strategy: Annotated[str | None, typer.Option(help=setting_help("strategy"))] = None,
+    reasoning: ReasoningOpt = None,
     draws: Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))] = None,
     likert: Annotated[int | None, typer.Option(help=setting_help("likert"))] = None,
     max_solution_tokens: Annotated[
@@ -130,6 +132,7 @@ def score(
         ctx,
         max_rationale_chars=max_rationale_chars,
         strategy=strategy,
+        reasoning=reasoning,
         samples=draws,
         likert=likert,
         max_solution_tokens=max_solution_tokens,
@@ -238,6 +241,7 @@ def compare(
         int | None, typer.Option(help=setting_help("max_rationale_chars"))
     ] = None,
     samples: Annotated[int | None, typer.Option(help=setting_help("samples"))] = None,
+    reasoning: ReasoningOpt = None,
 ) -> None:
     """Compare two responses in both orders: swap-averaged P(A), order consistency, winner.
 
@@ -245,13 +249,16 @@ def compare(
     """
     from judge.runner.judge import Judge
 
+    settings = judge_settings(
+        ctx, max_rationale_chars=max_rationale_chars, samples=samples, reasoning=reasoning
+    )
     given = {"prompt": prompt, "response_a": a, "response_b": b, "reference": reference}
     record = {"id": "cli", **{key: value for key, value in given.items() if value is not None}}
     pair = pair_from_record(record, where="judge compare")
     judge = Judge(
         backend=backend,
         rubric=load_rubric(rubric or "helpfulness"),
-        settings=judge_settings(ctx, max_rationale_chars=max_rationale_chars, samples=samples),
+        settings=settings,
         **backend_options(ctx, backend, model, base_url),
     )
     [result] = judge.compare([pair], method="rubric" if rubric else "direct")

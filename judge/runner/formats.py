@@ -4,6 +4,10 @@ A choice output is ``{"rationale": "...", "<field>": "<choice>"}`` (the rational
 the task type of a routing request, the winner of a pairwise request, the 1-N score of a Likert
 request. The choice is a JSON string right after a fixed marker, so a `ChoiceProbe` reads its
 probability from the first token of each choice, exactly as for yes/no verdicts.
+
+`reasoning` orders the output: ``before`` (rationale, then choice), ``after`` (choice first, then
+an optional rationale) or ``none``: nothing is decoded, the reply is scored right after
+``{`` + marker (`score_prefix`), and the answer is the most probable choice (`read`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 
 from judge.backends.base import Capabilities
 from judge.errors import VerdictParseError
-from judge.types import ChoiceProbe, Constraint
+from judge.settings import Reasoning
+from judge.types import ChoiceProbe, Constraint, Generation
 
 _RATIONALE_RE = re.compile(r'"rationale"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
@@ -37,6 +42,7 @@ class ChoiceFormat:
     field: str
     choices: tuple[str, ...]
     rationale_chars: int | None = None
+    reasoning: Reasoning = "before"
 
     @property
     def marker(self) -> str:
@@ -50,23 +56,33 @@ class ChoiceFormat:
     def regex(self) -> str:
         """The output grammar as a regex (the rationale has no quotes, backslashes or newlines)."""
         alternatives = "|".join(re.escape(choice) for choice in self.choices)
-        head = r"\{"
-        if self.rationale_chars is not None:
-            head += r'"rationale": "[^"\\\n]{0,' + str(self.rationale_chars) + r'}", '
+        rationale = None
+        if self.rationale_chars is not None and self.reasoning != "none":
+            rationale = r'"rationale": "[^"\\\n]{0,' + str(self.rationale_chars) + r'}"'
         # Field names are plain identifiers: the marker needs no escaping.
-        return head + self.marker + f"({alternatives})" + r'"\}'
+        answer = self.marker + f"({alternatives})" + '"'
+        if rationale is None:
+            return r"\{" + answer + r"\}"
+        if self.reasoning == "after":
+            return r"\{" + answer + f"(, {rationale})?" + r"\}"
+        return r"\{" + rationale + ", " + answer + r"\}"
 
     def schema(self) -> str:
         """The same output as a JSON schema."""
         properties: dict[str, object] = {}
-        if self.rationale_chars is not None:
-            properties["rationale"] = {"type": "string", "maxLength": self.rationale_chars}
+        rationale = {"type": "string", "maxLength": self.rationale_chars}
+        with_rationale = self.rationale_chars is not None and self.reasoning != "none"
+        if with_rationale and self.reasoning == "before":
+            properties["rationale"] = rationale
         properties[self.field] = {"type": "string", "enum": list(self.choices)}
+        required = list(properties)
+        if with_rationale and self.reasoning == "after":
+            properties["rationale"] = rationale
         return json.dumps(
             {
                 "type": "object",
                 "properties": properties,
-                "required": list(properties),
+                "required": required,
                 "additionalProperties": False,
             }
         )
@@ -79,6 +95,16 @@ class ChoiceFormat:
         """Enough new tokens for the longest output the grammar allows (a token is >= 1 char)."""
         fixed = len(self.marker) + max(len(choice) for choice in self.choices) + 24
         return fixed + (self.rationale_chars or 0)
+
+    @property
+    def score_prefix(self) -> str:
+        """The reply up to the choice: where `reasoning` none reads the next token."""
+        return "{" + self.marker
+
+    def read(self, generation: Generation) -> tuple[str, str]:
+        """(choice, rationale) of a usable output; a scored one reads as its likeliest choice."""
+        scored = scored_choice(generation, self.choices)
+        return (scored, "") if scored is not None else self.parse(generation.text)
 
     def parse(self, text: str) -> tuple[str, str]:
         """Return (choice, rationale) from an output; raise VerdictParseError if there is none.
@@ -115,6 +141,19 @@ VERDICT_MARKER = '"verdict": "'
 VERDICT_CHOICES = ("yes", "no")
 
 
+def scored_choice(generation: Generation, choices: tuple[str, ...]) -> str | None:
+    """The likeliest choice of a scored generation (no text, choice probabilities); else None."""
+    probs = generation.choice_probs
+    if generation.error is not None or generation.text or not probs:
+        return None
+    return max(choices, key=lambda choice: probs.get(choice, 0.0))
+
+
+def verdict_format(max_rationale_chars: int, reasoning: Reasoning) -> ChoiceFormat:
+    """The yes/no verdict output in the order `reasoning` asks for."""
+    return ChoiceFormat("verdict", VERDICT_CHOICES, max_rationale_chars, reasoning)
+
+
 def verdict_regex(max_rationale_chars: int) -> str:
     """The verdict grammar: a bounded rationale (no quotes, backslashes, newlines), then yes/no."""
     return (
@@ -148,15 +187,17 @@ def route_format() -> ChoiceFormat:
     return ChoiceFormat(field="task_type", choices=ROUTE_CHOICES)
 
 
-def pair_format(rationale_chars: int) -> ChoiceFormat:
+def pair_format(rationale_chars: int, reasoning: Reasoning = "before") -> ChoiceFormat:
     """The pairwise answer: a rationale, then which position is better, "A" or "B"."""
-    return ChoiceFormat(field="winner", choices=PAIR_CHOICES, rationale_chars=rationale_chars)
+    return ChoiceFormat("winner", PAIR_CHOICES, rationale_chars, reasoning)
 
 
-def likert_format(scale: int, rationale_chars: int) -> ChoiceFormat:
+def likert_format(
+    scale: int, rationale_chars: int, reasoning: Reasoning = "before"
+) -> ChoiceFormat:
     """The Likert answer: a rationale, then one digit 1..scale (one token per digit)."""
     choices = tuple(str(value) for value in range(1, scale + 1))
-    return ChoiceFormat(field="score", choices=choices, rationale_chars=rationale_chars)
+    return ChoiceFormat("score", choices, rationale_chars, reasoning)
 
 
 @dataclass(frozen=True)

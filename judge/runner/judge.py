@@ -91,6 +91,7 @@ class Judge:
             samples=self.settings.samples,
             sample_temperature=self.settings.sample_temperature,
             max_solution_tokens=self.settings.max_solution_tokens,
+            reasoning=self.settings.reasoning,
         )
         self.calibrator = calibrator
         self.force_calibrator = force_calibrator

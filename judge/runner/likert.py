@@ -78,7 +78,7 @@ def read_likert(
         errors = [failure.message for failure in failures if failure is not None]
         kind = first_kind(failure.kind for failure in failures if failure is not None)
         return LikertReading(scale=scale, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
-    parsed = [output.parse(generation.text) for generation in usable]
+    parsed = [output.read(generation) for generation in usable]
     scores = tuple(int(choice) for choice, _ in parsed)
     if all(generation.choice_probs is not None for generation in usable):
         probabilities = {

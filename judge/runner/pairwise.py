@@ -89,7 +89,7 @@ def read_order(generations: Sequence[Generation], rationale_chars: int) -> Order
         errors = [failure.message for failure in failures if failure is not None]
         kind = first_kind(failure.kind for failure in failures if failure is not None)
         return OrderReading(None, None, error="; ".join(dict.fromkeys(errors)), error_kind=kind)
-    answers = [output.parse(generation.text) for generation in usable]
+    answers = [output.read(generation) for generation in usable]
     votes = sum(answer == "A" for answer, _ in answers) / len(answers)
     p_first = None
     if all(g.choice_probs is not None for g in usable):

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from judge.errors import VerdictParseError
+from judge.runner.formats import VERDICT_CHOICES, scored_choice
 from judge.types import CriterionVerdict, ErrorKind, Generation
 
 _VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
@@ -50,9 +51,14 @@ class Failure:
 
 
 def output_failure(generation: Generation, parse: Callable[[str], object]) -> Failure | None:
-    """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable."""
+    """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable.
+
+    A scored generation (reasoning none: no text, choice probabilities) is usable as it is.
+    """
     if generation.error is not None:
         return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+    if not generation.text and generation.choice_probs:
+        return None
     if generation.finish_reason == "length":
         message = f"output cut at the token limit: {generation.text[-80:]!r}"
         return Failure(ErrorKind.TRUNCATED, message)
@@ -75,7 +81,8 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
         return CriterionVerdict(
             criterion_id=criterion_id, error=failure.message, error_kind=failure.kind
         )
-    verdict, rationale = parse_verdict_text(generation.text)
+    scored = scored_choice(generation, VERDICT_CHOICES)
+    verdict, rationale = (scored, "") if scored else parse_verdict_text(generation.text)
     p_yes = None
     if generation.choice_probs is not None:
         total = sum(generation.choice_probs.get(choice, 0.0) for choice in ("yes", "no"))

@@ -18,20 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.backends.base import Capabilities
+from judge.errors import ConfigError
 from judge.prompting import PromptContext, PromptLibrary
 from judge.runner.formats import (
-    VERDICT_CHOICES,
-    VERDICT_MARKER,
+    ChoiceFormat,
     PrincipleFormat,
     likert_format,
     pair_format,
     route_format,
-    verdict_constraint,
+    verdict_format,
     verdict_max_tokens,
 )
-from judge.settings import DEFAULTS
+from judge.settings import DEFAULTS, Reasoning
 from judge.types import (
-    ChoiceProbe,
     Criterion,
     GenerationRequest,
     Message,
@@ -70,7 +69,8 @@ class RequestBuilder:
 
     `samples` > 1 draws that many judgments per judged request (self-consistency) at
     `temperature`, or at `sample_temperature` when `temperature` is 0: greedy samples would all
-    be the same. Routing and solving are drawn once.
+    be the same. Routing and solving are drawn once. `reasoning` orders every judged answer
+    (verdicts, pairwise, Likert); under ``none`` they are scored, not decoded.
     """
 
     prompts: PromptLibrary
@@ -83,6 +83,15 @@ class RequestBuilder:
     max_solution_tokens: int = DEFAULTS.max_solution_tokens
     max_principles: int = 5
     principle_chars: int = 80
+    reasoning: Reasoning = DEFAULTS.reasoning
+
+    def __post_init__(self) -> None:
+        if self.reasoning == "none" and not self.capabilities.score_without_decoding:
+            raise ConfigError(
+                "this backend cannot score without decoding (reasoning 'none')",
+                hint="use reasoning before or after, or a backend that scores the next token "
+                "(transformers, sglang, or openai with vllm/sglang flavor or a tokenizer)",
+            )
 
     @property
     def judged_temperature(self) -> float:
@@ -104,6 +113,24 @@ class RequestBuilder:
     def _judged(self, max_tokens: int) -> SamplingParams:
         return self._sampling(max_tokens, n=self.samples, temperature=self.judged_temperature)
 
+    def _answer(self, output: ChoiceFormat, max_tokens: int) -> dict[str, Any]:
+        """Sampling, constraint and probe of a judged answer; under `none`, its score prefix."""
+        if self.reasoning == "none":
+            return {
+                "sampling": self._sampling(1, temperature=self.judged_temperature),
+                "probe": output.probe(),
+                "score_after": output.score_prefix,
+            }
+        return {
+            "sampling": self._judged(max_tokens),
+            "constraint": output.constraint(self.capabilities),
+            "probe": output.probe(),
+        }
+
+    def _verdict_answer(self) -> dict[str, Any]:
+        output = verdict_format(self.max_rationale_chars, self.reasoning)
+        return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
+
     def system(self) -> Message:
         """The judge's system message, identical in every verdict request."""
         return Message(role="system", content=self.prompts.render(SYSTEM_TEMPLATE, PromptContext()))
@@ -117,6 +144,7 @@ class RequestBuilder:
             conversation=_turns(sample),
             response=sample.response,
             max_rationale_chars=self.max_rationale_chars,
+            reasoning=self.reasoning,
             **fields,
         )
 
@@ -163,9 +191,7 @@ class RequestBuilder:
                 self.system(),
                 Message(role="user", content=self.prompts.render(POINTWISE_TEMPLATE, context)),
             ),
-            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
-            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
-            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
+            **self._verdict_answer(),
             prefix_group=stem,
         )
 
@@ -193,9 +219,7 @@ class RequestBuilder:
                 self.system(),
                 Message(role="user", content=self.prompts.render(DEPTH_TEMPLATE, context)),
             ),
-            sampling=self._judged(verdict_max_tokens(self.max_rationale_chars)),
-            constraint=verdict_constraint(self.capabilities, self.max_rationale_chars),
-            probe=ChoiceProbe(marker=VERDICT_MARKER, choices=VERDICT_CHOICES),
+            **self._verdict_answer(),
             prefix_group=f"s{index}",
         )
 
@@ -228,7 +252,7 @@ class RequestBuilder:
 
     def likert(self, index: int, sample: Sample, rubric: Rubric, scale: int) -> GenerationRequest:
         """A 1-`scale` overall rating, sharing the prefix of the sample's breadth verdicts."""
-        output = likert_format(scale, self.max_rationale_chars)
+        output = likert_format(scale, self.max_rationale_chars, self.reasoning)
         context = self._sample_context(
             sample,
             rubric,
@@ -242,9 +266,7 @@ class RequestBuilder:
                 self.system(),
                 Message(role="user", content=self.prompts.render(LIKERT_TEMPLATE, context)),
             ),
-            sampling=self._judged(output.max_tokens()),
-            constraint=output.constraint(self.capabilities),
-            probe=output.probe(),
+            **self._answer(output, output.max_tokens()),
             prefix_group=f"s{index}",
         )
 
@@ -280,7 +302,7 @@ class RequestBuilder:
             if order == "ab"
             else (pair.response_b, pair.response_a)
         )
-        output = pair_format(self.max_rationale_chars)
+        output = pair_format(self.max_rationale_chars, self.reasoning)
         context = PromptContext.from_data(
             rubric_name=rubric.name if rubric else "",
             rubric_description=rubric.description if rubric else "",
@@ -289,14 +311,13 @@ class RequestBuilder:
             response_a=first,
             response_b=second,
             max_rationale_chars=self.max_rationale_chars,
+            reasoning=self.reasoning,
         )
         return GenerationRequest(
             id=f"p{index}/{order}",
             messages=(
                 Message(role="user", content=self.prompts.render(PAIRWISE_TEMPLATE, context)),
             ),
-            sampling=self._judged(output.max_tokens()),
-            constraint=output.constraint(self.capabilities),
-            probe=output.probe(),
+            **self._answer(output, output.max_tokens()),
             prefix_group=f"p{index}",
         )

@@ -8,6 +8,7 @@ from tests.doubles.scripted import RECORDED_OPTIONS, always_yes
 CHANGED = {
     "strategy": "depth",
     "max_rationale_chars": 50,
+    "reasoning": "after",
     "temperature": 0.3,
     "seed": 7,
     "hard_rule_cap": False,
@@ -63,6 +64,8 @@ def test_judge_keywords_are_settings_and_the_rest_go_to_the_backend(monkeypatch)
         ({"samples": 0}, "samples 0 < 1"),
         ({"likert": 10}, "likert scale 10 is outside 2..9"),
         ({"tie_margin": 0.5}, "tie_margin 0.5"),
+        ({"reasoning": "later"}, "unknown reasoning 'later'"),
+        ({"reasoning": "none", "samples": 3, "temperature": 0.5}, "samples 3 > 1 with reasoning"),
         ({"retries": "many"}, "retries: Input should be a valid integer"),
         ({"max_rationale_char": 5}, "max_rationale_char: unknown field"),
     ],
@@ -76,6 +79,15 @@ def test_bad_settings_are_one_line_config_errors(values, message):
 def test_settings_are_frozen():
     with pytest.raises(Exception, match="frozen"):
         DEFAULTS.retries = 5  # type: ignore[misc]
+
+
+def test_reward_takes_the_reasoning_through_its_settings():
+    reward = RubricReward("helpfulness", always_yes(), settings=JudgeSettings(reasoning="none"))
+    assert reward.judge.builder.reasoning == "none"
+    assert (
+        reward.judge.settings_fingerprint
+        != RubricReward("helpfulness", always_yes()).judge.settings_fingerprint
+    )
 
 
 def test_reward_takes_settings_and_applies_its_keywords_on_them():

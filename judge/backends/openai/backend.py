@@ -22,15 +22,17 @@ import httpx
 from pydantic import ValidationError
 
 from judge.backends.base import Capabilities
+from judge.backends.chat_prompt import PromptEncoder
 from judge.backends.openai.options import (
-    BATCH_IN_FLIGHT_CEILING,
     DEFAULT_MAX_CONCURRENCY,
     DIALECTS,
     OWNERS,
     Dialect,
     OpenAIOptions,
+    batch_in_flight,
 )
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
+from judge.backends.openai.scoring import scored_call, scored_generation
 from judge.backends.openai.wire import generations_from_response, served_models, token_positions
 from judge.backends.prefix_order import run_leaders_first
 from judge.errors import BackendUnavailableError, ConfigError
@@ -78,8 +80,8 @@ class OpenAIBackend:
                 opts.read_timeout_s, connect=opts.connect_timeout_s, pool=opts.request_timeout_s
             ),
             limits=httpx.Limits(
-                max_connections=opts.max_concurrency or BATCH_IN_FLIGHT_CEILING,
-                max_keepalive_connections=opts.max_concurrency or BATCH_IN_FLIGHT_CEILING,
+                max_connections=opts.max_concurrency or batch_in_flight(None),
+                max_keepalive_connections=opts.max_concurrency or batch_in_flight(None),
             ),
             transport=transport,
         )
@@ -110,6 +112,10 @@ class OpenAIBackend:
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
             continuous_batching=dialect.continuous_batching,
             body_defaults=dialect.body_defaults,
+            continues_reply=dialect.continues_reply,
+        )
+        self._encoder = (
+            None if opts.tokenizer is None else PromptEncoder.from_pretrained(opts.tokenizer)
         )
         self._max_in_flight = opts.max_concurrency or self._default_in_flight()
         self._context = opts.max_context_tokens or context
@@ -129,28 +135,15 @@ class OpenAIBackend:
         """The whole batch for a continuous-batching server (up to the width it advertises)."""
         if not self._dialect.continuous_batching:
             return DEFAULT_MAX_CONCURRENCY
-        width = self._advertised_width() if self._options.check_model else None
-        return min(width or BATCH_IN_FLIGHT_CEILING, BATCH_IN_FLIGHT_CEILING)
-
-    def _advertised_width(self) -> int | None:
-        """SGLang's ``max_running_requests`` from /get_server_info; vLLM advertises none."""
-        if self._flavor != "sglang":
-            return None
-        root = self._base_url.removesuffix("/v1")
-        try:
-            response = self._client.get(f"{root}/get_server_info", timeout=10.0)
-            info = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            return None
-        if not isinstance(info, dict):
-            return None
-        states = info.get("internal_states")
-        candidates = [info, *(states if isinstance(states, list) else [])]
-        for source in candidates:
-            width = source.get("max_running_requests") if isinstance(source, dict) else None
-            if isinstance(width, int) and not isinstance(width, bool) and width > 0:
-                return width
-        return None
+        info = None
+        if self._flavor == "sglang" and self._options.check_model:  # vLLM advertises no width
+            try:
+                url = f"{self._base_url.removesuffix('/v1')}/get_server_info"
+                response = self._client.get(url, timeout=10.0)
+                info = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                info = None
+        return batch_in_flight(info)
 
     def _discover(self) -> tuple[str, str, int | None]:
         """Check the server and model at start-up; return model, flavor and context length."""
@@ -227,6 +220,8 @@ class OpenAIBackend:
             structured_output=bool(kinds),
             constraint_kinds=tuple(kind for kind in ("regex", "json_schema") if kind in kinds),
             choice_probabilities=self._logprobs,
+            score_without_decoding=self._logprobs
+            and (self._encoder is not None or self._dialect.continues_reply),
             prefix_cache=self._dialect.prefix_cache,
             max_context_tokens=self._context,
         )
@@ -342,6 +337,8 @@ class OpenAIBackend:
     ) -> list[Generation]:
         """One HTTP call for `samples` of `request`; a failure becomes each sample's error."""
         try:
+            if request.score_after is not None:
+                return [self._score(request)]
             body = self._body(request, len(samples), seed)
             asks_logprobs = "logprobs" in body
             try:
@@ -368,7 +365,10 @@ class OpenAIBackend:
                 payload, request, samples, top_k=self._options.top_logprobs
             )
         except RequestFailed as exc:
-            message = f"POST {self._base_url}/chat/completions: {exc}"
+            endpoint = (
+                "completions" if request.score_after and self._encoder else "chat/completions"
+            )
+            message = f"POST {self._base_url}/{endpoint}: {exc}"
         except Exception as exc:  # the batch contract: one request never sinks the others
             logger.exception("openai backend: unexpected failure of request %s", request.id)
             message = f"unexpected {type(exc).__name__}: {exc}"
@@ -383,6 +383,19 @@ class OpenAIBackend:
     def max_in_flight(self) -> int:
         """Requests sent at once: `max_concurrency`, or the flavor's default."""
         return self._max_in_flight
+
+    def _score(self, request: GenerationRequest) -> Generation:
+        """A scored request (reasoning none): one token, P(choice) from its top logprobs."""
+        endpoint, body = scored_call(
+            request,
+            self._model,
+            encoder=self._encoder,
+            top_logprobs=self._options.top_logprobs,
+            max_tokens_field=self._options.max_tokens_field,
+            defaults={**self._dialect.body_defaults, **self._options.extra_body},
+        )
+        payload = post_json(self._client, endpoint, body, self._policy)
+        return scored_generation(payload, request, self._options.top_logprobs)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Send the batch concurrently and keep its order.

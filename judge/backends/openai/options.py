@@ -25,6 +25,9 @@ class Dialect:
     """The server batches whatever is in flight: send the whole batch at once, not 8 at a time."""
     body_defaults: Mapping[str, Any] = field(default_factory=dict)
     """Fields sent with every request, before `extra_body` (which may override them)."""
+    continues_reply: bool = False
+    """Chat requests take ``continue_final_message`` (the prompt ends inside the last assistant
+    message): a scored request (reasoning none) needs no local tokenizer."""
 
 
 # What each server family accepts (checked against their docs and, for llama.cpp, by the tests):
@@ -41,9 +44,15 @@ DIALECTS: dict[str, Dialect] = {
         expand_n=False,
         prefix_cache=True,
         continuous_batching=True,
+        continues_reply=True,
     ),
     "sglang": Dialect(
-        "json_schema", "regex", expand_n=False, prefix_cache=True, continuous_batching=True
+        "json_schema",
+        "regex",
+        expand_n=False,
+        prefix_cache=True,
+        continuous_batching=True,
+        continues_reply=True,
     ),
     "llama.cpp": Dialect(
         "json_object",
@@ -57,6 +66,25 @@ DEFAULT_MAX_CONCURRENCY = 8
 """In-flight requests for servers that do not batch continuously (OpenAI, llama.cpp)."""
 BATCH_IN_FLIGHT_CEILING = 512
 """Most in-flight requests (worker threads) when the whole batch is sent at once."""
+
+
+def batch_in_flight(server_info: object) -> int:
+    """In-flight requests for a continuous-batching server, at most `BATCH_IN_FLIGHT_CEILING`.
+
+    SGLang's advertised ``max_running_requests`` (/get_server_info, top level or per DP rank)
+    when it gives one, else the whole batch.
+    """
+    sources: list[object] = []
+    if isinstance(server_info, dict):
+        states = server_info.get("internal_states")
+        sources = [server_info, *(states if isinstance(states, list) else [])]
+    for source in sources:
+        width = source.get("max_running_requests") if isinstance(source, dict) else None
+        if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+            return min(width, BATCH_IN_FLIGHT_CEILING)
+    return BATCH_IN_FLIGHT_CEILING
+
+
 OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
 
 
@@ -100,3 +128,6 @@ class OpenAIOptions(BaseModel):
     """Ask ``/models`` at start-up and fail if the server is down or lacks the model."""
     check_logprobs: bool = True
     """Send one 1-token request at start-up to learn whether the server returns logprobs."""
+    tokenizer: str | None = None
+    """The served model's Hugging Face tokenizer (local path or id): scored requests (reasoning
+    none) are then rendered here and sent to ``/completions``, ending exactly at the marker."""

@@ -109,7 +109,17 @@ def choice_probs_at_marker(
     if located is None:
         return None
     index, tail = located
-    position = positions[index]
+    return choice_probs_at(positions[index], tail, probe, top_k=top_k)
+
+
+def choice_probs_at(
+    position: TokenAlternatives, tail: bytes, probe: ChoiceProbe, *, top_k: int | None = None
+) -> dict[str, float] | None:
+    """P(choice) at one position whose token holds `tail` before the choice (b"": a boundary).
+
+    A scored request (reasoning none) reads its first output position with an empty tail: the
+    prompt already ends at the marker.
+    """
     if not position.top:
         return None
     alternatives = dict(position.top)

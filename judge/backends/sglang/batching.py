@@ -49,7 +49,8 @@ def prepare(
     errors: dict[int, str] = {}
     for index, request in enumerate(requests):
         try:
-            texts.append(encoder.render(request.messages))
+            # A scored request (reasoning none) ends inside the reply, right at the marker.
+            texts.append(encoder.render(request.messages) + (request.score_after or ""))
         except Exception as exc:  # a template error sinks only its own request
             texts.append(None)
             errors[index] = f"chat template failed: {type(exc).__name__}: {exc}"

@@ -122,6 +122,8 @@ def sampling_params(request: GenerationRequest, sample: int | None = None) -> di
         "repetition_penalty": 1.0,
         "n": sampling.n if sample is None else 1,
     }
+    if request.score_after is not None:  # scored: one step whose logprobs are read
+        params.update(max_new_tokens=1, temperature=0.0)
     if sampling.seed is not None:
         params["sampling_seed"] = sampling.seed + (sample or 0)
     if request.constraint is not None:
@@ -316,7 +318,9 @@ def read_choice_probs(
         return None, None
     token_logprobs = meta.get("output_token_logprobs") or []
     ids = [int(entry[1]) for entry in token_logprobs] if token_logprobs else list(output_ids)
-    step = choice_probs.verdict_step(ids, probe.marker, decode)
+    # A scored request's prompt ends at the marker: its first output step is the choice.
+    scored = wire.request.score_after is not None
+    step = (0, "") if scored and ids else choice_probs.verdict_step(ids, probe.marker, decode)
     if step is None:
         return None, None
     index, rest = step
@@ -378,14 +382,15 @@ def _generation(
         probs, source = read_choice_probs(
             wire, meta, output.get("output_ids") or [], decode, top_logprobs_num
         )
+    scored = wire.request.score_after is not None and error is None
     return Generation(
         request_id=wire.request.id,
         sample_index=sample,
-        text=str(output.get("text") or ""),
+        text="" if scored else str(output.get("text") or ""),
         choice_probs=probs,
         probs_source=source,
         usage=usage_of(output),
-        finish_reason=finish,
+        finish_reason="stop" if scored else finish,
         error=error,
     )
 
@@ -424,6 +429,7 @@ def capabilities(context_length: int | None) -> Capabilities:
     return Capabilities(
         structured_output=True,
         choice_probabilities=True,
+        score_without_decoding=True,
         prefix_cache=True,
         max_context_tokens=context_length,
     )

@@ -3,7 +3,8 @@
 Each batch is laid out prefix-first: the distinct shared prefixes (one per `prefix_group`, e.g.
 system + rubric + prompt + response) are prefilled once, their KV cache is copied to every row of
 the group, and only the per-row suffixes (the criterion) are computed per row. Rows are then
-decoded together, one token per step, under xgrammar masks.
+decoded together, one token per step, under xgrammar masks. A scored request (`score_after`,
+reasoning none) is answered from the prefill's last logits and never decoded.
 """
 
 from __future__ import annotations
@@ -140,10 +141,11 @@ class TransformersBackend:
 
     @property
     def capabilities(self) -> Capabilities:
-        """Grammar constraints, logit probabilities and a shared-prefix prefill."""
+        """Grammar constraints, logit probabilities, scoring and a shared-prefix prefill."""
         return Capabilities(
             structured_output=True,
             choice_probabilities=True,
+            score_without_decoding=True,
             prefix_cache=self.prefix_sharing,
             max_context_tokens=self._max_context,
             compute_dtype=self._compute_dtype,
@@ -159,6 +161,7 @@ class TransformersBackend:
         text = self._tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
+        text += request.score_after or ""
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -166,12 +169,12 @@ class TransformersBackend:
         rows: list[_Row] = []
         for request in requests:
             prompt_ids = self._encode(request)
-            total = len(prompt_ids) + request.sampling.max_new_tokens
+            new_tokens = 0 if request.score_after is not None else request.sampling.max_new_tokens
             error, kind = None, None
-            if total > self._max_context:
+            if len(prompt_ids) + new_tokens > self._max_context:
                 kind = ErrorKind.CONTEXT_OVERFLOW
                 error = (
-                    f"prompt is {len(prompt_ids)} tokens + {request.sampling.max_new_tokens} new "
+                    f"prompt is {len(prompt_ids)} tokens + {new_tokens} new "
                     f"> the model's context of {self._max_context} tokens"
                 )
             for sample_index in range(request.sampling.n):
@@ -358,6 +361,12 @@ class TransformersBackend:
             for r, state in enumerate(states):
                 assert state is not None
                 if state.finished:
+                    next_tokens.append(self._pad_id)
+                    continue
+                if batch[r].request.score_after is not None:
+                    # Scored, not decoded: the prefill's last logits are the whole answer.
+                    state.record_probe(raw[r])
+                    state.finished, state.finish_reason = True, "stop"
                     next_tokens.append(self._pad_id)
                     continue
                 if state.forced:

@@ -2,9 +2,10 @@
 
 The server is a real HTTP server on 127.0.0.1 that records when each chat-completions call
 arrived and when it was answered, so the concurrency and order the backend produces are observed
-on the wire, not inferred from the client's code. It holds every call until no new call has
-arrived for a while, then answers all it holds: whatever the client sends together is in flight
-together however loaded the machine is, and nothing the client holds back can arrive meanwhile.
+on the wire, not inferred from the client's code. It holds every call, then answers all it
+holds at once: when as many calls are in flight as the test's next gate says, or else once no
+new call has arrived for a while. So whatever the client sends together is in flight together
+however loaded the machine is, and nothing the client holds back can arrive meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from judge.backends.prefix_order import group_positions, run_leaders_first
 from judge.types import GenerationRequest, Message
 
 QUIET_S = 0.5
-"""The server answers what it holds once no new call has arrived for this long."""
+"""Without gates, the server answers what it holds once no new call has arrived for this long."""
+GATE_WAIT_S = 15.0
+"""With gates, the longest a call is held (a client that never fills the gate fails the test)."""
 
 
 @dataclass
@@ -42,10 +45,13 @@ class BatchingServer:
 
     owned_by: str
     server_info: dict[str, Any] | None = None
+    gates: list[int] = field(default_factory=list)
+    """In-flight counts at which all held calls are answered, in turn."""
     calls: list[Call] = field(default_factory=list)
     active: int = 0
     peak: int = 0
     last_arrival: float = 0.0
+    releases: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def handle_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -57,8 +63,18 @@ class BatchingServer:
             self.peak = max(self.peak, self.active)
             self.last_arrival = call.arrived
             self.changed.notify_all()
-            while (quiet := time.monotonic() - self.last_arrival) < QUIET_S:
-                self.changed.wait(QUIET_S - quiet)
+            if self.gates:
+                release = self.releases
+                if self.gates and self.active >= self.gates[0]:
+                    self.gates.pop(0)
+                    self.releases += 1
+                    self.changed.notify_all()
+                deadline = call.arrived + GATE_WAIT_S
+                while self.releases == release and time.monotonic() < deadline:
+                    self.changed.wait(deadline - time.monotonic())
+            else:
+                while (quiet := time.monotonic() - self.last_arrival) < QUIET_S:
+                    self.changed.wait(QUIET_S - quiet)
             self.active -= 1
             call.answered = time.monotonic()
         if content.startswith("fail"):
@@ -136,7 +152,7 @@ def _by_content(server: BatchingServer) -> dict[str, Call]:
 
 
 def test_vllm_sends_each_group_leader_first_then_all_siblings_at_once(serve: Any) -> None:
-    server = BatchingServer(owned_by="vllm")
+    server = BatchingServer(owned_by="vllm", gates=[4, 16])
     with OpenAIBackend(base_url=serve(server), check_logprobs=False) as backend:
         assert backend.max_in_flight == 512
         generations = backend.generate(_grouped(4, 5))
@@ -151,7 +167,8 @@ def test_vllm_sends_each_group_leader_first_then_all_siblings_at_once(serve: Any
     leaders_last = max(calls[f"s{g} c0"].arrived for g in range(4))
     siblings_first = min(calls[f"s{g} c{c}"].arrived for g in range(4) for c in range(1, 5))
     assert leaders_last < siblings_first, "leaders of all groups go out together, before siblings"
-    assert server.peak == 16, "the 16 siblings are in flight at once (the old default sent 8)"
+    arrivals = sorted(round(c.arrived - leaders_last, 2) for c in server.calls)
+    assert server.peak == 16, f"16 siblings in flight at once (8 before); arrivals {arrivals}"
 
 
 def test_sglang_in_flight_limit_is_the_advertised_width(serve: Any) -> None:
