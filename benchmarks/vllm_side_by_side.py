@@ -214,11 +214,16 @@ def reset_prefix_cache(base_url: str) -> None:
 
 
 def judge_arm(
-    name: str, base_url: str, rubric: Rubric, samples: Sequence[Sample], reasoning: str | None
+    name: str,
+    base_url: str,
+    rubric: Rubric,
+    samples: Sequence[Sample],
+    reasoning: str | None,
+    **backend_options: Any,
 ) -> Arm:
     """`Judge.score` at default settings (plus `reasoning` when given)."""
     settings = JudgeSettings(reasoning=reasoning) if reasoning else JudgeSettings()
-    backend = OpenAIBackend(base_url=base_url)
+    backend = OpenAIBackend(base_url=base_url, **backend_options)
     arm = Arm(name, note=f"{backend.max_in_flight} in flight")
     judge = Judge(backend, rubric, settings=settings)
     try:
@@ -242,7 +247,7 @@ def served_model(base_url: str) -> str:
     return str(httpx.get(f"{base_url}/models", timeout=30).json()["data"][0]["id"])
 
 
-def naive_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+def naive_body(request: GenerationRequest, model: str, flavor: str) -> dict[str, Any]:
     """The chat-completions body a user would write for one planned request."""
     body: dict[str, Any] = {
         "model": model,
@@ -255,10 +260,12 @@ def naive_body(request: GenerationRequest, model: str) -> dict[str, Any]:
     constraint = request.constraint
     if constraint is not None and constraint.kind == "json_schema":
         schema = json.loads(constraint.value)
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "judgment", "schema": schema},
-        }
+        body["response_format"] = (
+            # llama-cpp-python answers 500 to json_schema; its documented form is this one
+            {"type": "json_object", "schema": schema}
+            if flavor == "llama.cpp"
+            else {"type": "json_schema", "json_schema": {"name": "judgment", "schema": schema}}
+        )
     elif constraint is not None and constraint.kind == "regex":
         body["structured_outputs"] = {"regex": constraint.value}
     return body
@@ -280,10 +287,11 @@ def naive_arm(
     keyed: Sequence[tuple[str, GenerationRequest]],
     *,
     concurrent: bool,
+    flavor: str = "vllm",
 ) -> Arm:
     """One request per judgment with httpx: all gathered at once, or one after another."""
     arm = Arm(name)
-    bodies = [(key, naive_body(request, model)) for key, request in keyed]
+    bodies = [(key, naive_body(request, model, flavor)) for key, request in keyed]
     payloads: list[dict[str, Any]] = []
     timeout = httpx.Timeout(1800.0, connect=30.0)
     started = time.perf_counter()
@@ -364,7 +372,11 @@ def measured(
     counters_after = prefix_cache_counters(base_url)
     if counters_before and counters_after:
         arm.cached_tokens = int(counters_after[1] - counters_before[1])
-    print(f"  {arm.name}: {arm.judgments} judgments in {arm.seconds:.1f} s", file=sys.stderr)
+    print(
+        f"  {arm.name}: {arm.judgments} judgments in {arm.seconds:.1f} s, "
+        f"{arm.failures} failures, server CPU {arm.server_cpu_s}, cached {arm.cached_tokens}",
+        file=sys.stderr,
+    )
     return arm
 
 
@@ -394,9 +406,8 @@ def unique_prompt_tokens(model_dir: Path, requests: Sequence[GenerationRequest])
     groups: dict[str, list[list[int]]] = {}
     for request in requests:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
-        if isinstance(ids, dict):
-            ids = ids["input_ids"]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         groups.setdefault(request.prefix_group or request.id, []).append(list(ids))
     total = 0
     for members in groups.values():
@@ -454,53 +465,48 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
         unique = unique_prompt_tokens(model_dir, [r for _, r in keyed])
         # One small warm-up so no arm pays for the first compilation / allocation.
         naive_arm("warm-up", url, model, keyed[:2], concurrent=True)
-        arms: dict[str, Arm] = {}
-        arms["c"] = measured(
-            lambda: naive_arm("(c) naive asyncio.gather", url, model, keyed, concurrent=True),
-            server,
-            url,
-            True,
-        )
-        arms["a"] = measured(
-            lambda: judge_arm("(a) judge, reasoning before", url, rubric, samples, None),
-            server,
-            url,
-            True,
-        )
+        plan: list[tuple[str, Callable[[], Arm]]] = [
+            (
+                "c",
+                lambda: naive_arm("(c) naive asyncio.gather", url, model, keyed, concurrent=True),
+            ),
+            ("a", lambda: judge_arm("(a) judge, reasoning before", url, rubric, samples, None)),
+        ]
         if HAS_REASONING:
-            arms["b"] = measured(
-                lambda: judge_arm("(b) judge, reasoning none", url, rubric, samples, "none"),
-                server,
-                url,
-                True,
+            plan.append(
+                ("b", lambda: judge_arm("(b) judge, reasoning none", url, rubric, samples, "none"))
             )
         if not args.no_peer:
-            arms["e"] = measured(lambda: openevals_arm(url, samples, rubric), server, url, True)
+            plan.append(("e", lambda: openevals_arm(url, samples, rubric)))
         if not args.no_sequential:
-            arms["d"] = measured(
-                lambda: naive_arm("(d) sequential", url, model, keyed, concurrent=False),
-                server,
-                url,
-                True,
+            plan.append(
+                ("d", lambda: naive_arm("(d) sequential", url, model, keyed, concurrent=False))
             )
+        arms: dict[str, Arm] = {}
+        for key, run in plan:
+            try:
+                arms[key] = measured(run, server, url, True)
+            except Exception as exc:  # report the other arms; say which one failed and why
+                print(f"arm {key} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:
         server.stop()
     order = [arms[k] for k in "abcde" if k in arms]
     print(f"\n### vLLM CPU ({len(samples)} samples x {len(rubric.leaves())} criteria)\n")
-    print(table(order, unique, arms["c"]))
+    print(table(order, unique, arms.get("c")))
     for key in ("a", "b", "e"):
-        if key in arms:
+        if key in arms and "c" in arms:
             print(f"{arms[key].name} / (c): {arms[key].per_s / arms['c'].per_s:.2f}x")
-    if "b" in arms:
+    if "a" in arms and "b" in arms:
         print(f"verdict agreement (a) vs (b): {agreement(arms['a'], arms['b'])}")
-    print(f"verdict agreement (a) vs (c): {agreement(arms['a'], arms['c'])}")
+    if "a" in arms and "c" in arms:
+        print(f"verdict agreement (a) vs (c): {agreement(arms['a'], arms['c'])}")
     if args.json:
         dump = {k: {**vars(v), "per_s": v.per_s} for k, v in arms.items()}
         args.json.write_text(json.dumps({"unique": unique, "arms": dump}, indent=1, default=str))
 
 
 def run_llama(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]) -> None:
-    from tests.integration.llama_server import missing_requirement, start_llama_server
+    from tests.integration.llama_server import gguf_path, missing_requirement, start_llama_server
 
     reason = missing_requirement()
     if reason:
@@ -511,7 +517,7 @@ def run_llama(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample
     try:
         keyed = planned_requests(url, rubric, samples)
         model = server.model
-        naive_arm("warm-up", url, model, keyed[:1], concurrent=False)
+        naive_arm("warm-up", url, model, keyed[:1], concurrent=False, flavor="llama.cpp")
         pid = server.process.pid
 
         def timed(run: Callable[[], Arm]) -> Arm:
@@ -521,20 +527,37 @@ def run_llama(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample
             print(f"  {arm.name}: {arm.judgments} in {arm.seconds:.1f} s", file=sys.stderr)
             return arm
 
-        arms = [timed(lambda: judge_arm("(a) judge, reasoning before", url, rubric, samples, None))]
+        # llama.cpp takes no continue_final_message: reasoning none renders the prompt itself
+        tokenizer = str(gguf_path())
+        plan: list[Callable[[], Arm]] = [
+            lambda: judge_arm("(a) judge, reasoning before", url, rubric, samples, None),
+        ]
         if HAS_REASONING:
-            arms.append(
-                timed(lambda: judge_arm("(b) judge, reasoning none", url, rubric, samples, "none"))
+            plan.append(
+                lambda: judge_arm(
+                    "(b) judge, reasoning none", url, rubric, samples, "none", tokenizer=tokenizer
+                )
             )
-        arms.append(timed(lambda: naive_arm("(d) sequential", url, model, keyed, concurrent=False)))
+        plan.append(
+            lambda: naive_arm(
+                "(d) sequential", url, model, keyed, concurrent=False, flavor="llama.cpp"
+            )
+        )
+        arms = []
+        for run in plan:
+            try:
+                arms.append(timed(run))
+            except Exception as exc:
+                print(f"llama.cpp arm failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:
         server.stop()
         server.log_path.unlink(missing_ok=True)
     print(f"\n### llama-cpp-python server ({len(samples)} samples x {len(rubric.leaves())})\n")
     print(table(arms, unique_prompt_tokens(embedded_model_dir(), [r for _, r in keyed]), arms[-1]))
     print("(the ratio column is against (d) here)")
-    if len(arms) == 3:
-        print(f"verdict agreement (a) vs (b): {agreement(arms[0], arms[1])}")
+    named = {arm.name[:3]: arm for arm in arms}
+    if "(a)" in named and "(b)" in named:
+        print(f"verdict agreement (a) vs (b): {agreement(named['(a)'], named['(b)'])}")
 
 
 def main() -> None:
@@ -547,6 +570,7 @@ def main() -> None:
     parser.add_argument("--no-sequential", action="store_true", help="skip arm (d) on vLLM")
     parser.add_argument("--no-vllm", action="store_true", help="only the llama.cpp arms")
     parser.add_argument("--llama", action="store_true", help="also (a), (b), (d) on llama.cpp")
+    parser.add_argument("--llama-samples", type=int, help="fewer samples for llama.cpp")
     parser.add_argument("--json", type=Path, help="also write the vLLM figures here")
     parser.add_argument("--model-dir", type=Path, help="HF folder to serve (default: embedded)")
     parser.add_argument("--base-url", help="a vLLM server already running (its /v1 URL)")
@@ -556,6 +580,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     samples = load_samples(args.samples)
     rubric = load_criteria(args.criteria)
+    llama_samples = samples[: args.llama_samples or len(samples)]
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"reasoning none available: {HAS_REASONING}")
     if not args.no_vllm:
@@ -563,7 +588,7 @@ def main() -> None:
             raise SystemExit(f"no vLLM at {VLLM_VENV}: run benchmarks/install_vllm_cpu.sh")
         run_vllm(args, rubric, samples)
     if args.llama:
-        run_llama(args, rubric, samples)
+        run_llama(args, rubric, llama_samples)
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
