@@ -479,8 +479,9 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
         if not args.no_peer:
             plan.append(("e", lambda: openevals_arm(url, samples, rubric)))
         if not args.no_sequential:
+            subset = keyed[: args.sequential_limit or len(keyed)]
             plan.append(
-                ("d", lambda: naive_arm("(d) sequential", url, model, keyed, concurrent=False))
+                ("d", lambda: naive_arm("(d) sequential", url, model, subset, concurrent=False))
             )
         arms: dict[str, Arm] = {}
         for key, run in plan:
@@ -488,6 +489,11 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
                 arms[key] = measured(run, server, url, True)
             except Exception as exc:  # report the other arms; say which one failed and why
                 print(f"arm {key} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            except (KeyboardInterrupt, SystemExit):  # a time-out: report what was measured
+                print(f"arm {key} interrupted", file=sys.stderr)
+                break
+            else:
+                print(table([arms[key]], unique, arms.get("c")), file=sys.stderr)
     finally:
         server.stop()
     order = [arms[k] for k in "abcde" if k in arms]
@@ -538,9 +544,10 @@ def run_llama(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample
                     "(b) judge, reasoning none", url, rubric, samples, "none", tokenizer=tokenizer
                 )
             )
+        subset = keyed[: args.sequential_limit or len(keyed)]
         plan.append(
             lambda: naive_arm(
-                "(d) sequential", url, model, keyed, concurrent=False, flavor="llama.cpp"
+                "(d) sequential", url, model, subset, concurrent=False, flavor="llama.cpp"
             )
         )
         arms = []
@@ -571,6 +578,9 @@ def main() -> None:
     parser.add_argument("--no-vllm", action="store_true", help="only the llama.cpp arms")
     parser.add_argument("--llama", action="store_true", help="also (a), (b), (d) on llama.cpp")
     parser.add_argument("--llama-samples", type=int, help="fewer samples for llama.cpp")
+    parser.add_argument(
+        "--sequential-limit", type=int, help="time (d) on its first N judgments only (its rate)"
+    )
     parser.add_argument("--json", type=Path, help="also write the vLLM figures here")
     parser.add_argument("--model-dir", type=Path, help="HF folder to serve (default: embedded)")
     parser.add_argument("--base-url", help="a vLLM server already running (its /v1 URL)")

@@ -400,8 +400,9 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Send the batch concurrently and keep its order.
 
-        With a prefix cache each prefix group's first call goes ahead of its siblings (see
-        `judge.backends.prefix_order`); otherwise calls go in batch order.
+        With a prefix cache, each prefix group of scored (one-token) requests sends its first
+        call ahead of its siblings (see `judge.backends.prefix_order`); otherwise calls go in
+        batch order.
         """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
@@ -411,16 +412,19 @@ class OpenAIBackend:
         keys: list[str | None] = []
         for request in requests:
             n, seed = request.sampling.n, request.sampling.seed
+            # Only a one-token leader (a scored request) is worth waiting for: one that decodes
+            # holds its siblings back for its whole decode (measured 0.43x on vLLM CPU).
+            key = request.prefix_group if request.sampling.max_new_tokens == 1 else None
             if n > 1 and self._dialect.expand_n:
                 for index in range(n):
                     sample_seed = None if seed is None else seed + index
                     calls.append(
                         functools.partial(self._run, request, range(index, index + 1), sample_seed)
                     )
-                    keys.append(request.prefix_group)
+                    keys.append(key)
             else:
                 calls.append(functools.partial(self._run, request, range(n), seed))
-                keys.append(request.prefix_group)
+                keys.append(key)
         if self._dialect.prefix_cache:
             results = run_leaders_first(self._pool, calls, keys)
         else:

@@ -22,7 +22,7 @@ import pytest
 
 from judge.backends.openai import OpenAIBackend
 from judge.backends.prefix_order import group_positions, run_leaders_first
-from judge.types import GenerationRequest, Message
+from judge.types import GenerationRequest, Message, SamplingParams
 
 QUIET_S = 0.5
 """Without gates, the server answers what it holds once no new call has arrived for this long."""
@@ -131,7 +131,9 @@ def serve() -> Iterator[Any]:
         server.server_close()
 
 
-def _grouped(groups: int, size: int, *, failing_leader: bool = False) -> list[GenerationRequest]:
+def _grouped(
+    groups: int, size: int, *, failing_leader: bool = False, max_new_tokens: int = 1
+) -> list[GenerationRequest]:
     """`groups` samples x `size` criteria, each sample's requests adjacent, as planned."""
     requests = []
     for g in range(groups):
@@ -141,6 +143,7 @@ def _grouped(groups: int, size: int, *, failing_leader: bool = False) -> list[Ge
                 GenerationRequest(
                     id=f"s{g}c{c}",
                     messages=(Message(role="user", content=text),),
+                    sampling=SamplingParams(max_new_tokens=max_new_tokens),
                     prefix_group=f"s{g}",
                 )
             )
@@ -151,7 +154,14 @@ def _by_content(server: BatchingServer) -> dict[str, Call]:
     return {call.content.split(" ", 1)[1]: call for call in server.calls}
 
 
-def test_vllm_sends_each_group_leader_first_then_all_siblings_at_once(serve: Any) -> None:
+def test_vllm_sends_a_decoding_batch_all_at_once(serve: Any) -> None:
+    server = BatchingServer(owned_by="vllm", gates=[20])
+    with OpenAIBackend(base_url=serve(server), check_logprobs=False) as backend:
+        backend.generate(_grouped(4, 5, max_new_tokens=64))
+    assert server.peak == 20, "a leader that decodes would hold its siblings for its decode"
+
+
+def test_vllm_sends_each_scored_group_leader_first_then_all_siblings_at_once(serve: Any) -> None:
     server = BatchingServer(owned_by="vllm", gates=[4, 16])
     with OpenAIBackend(base_url=serve(server), check_logprobs=False) as backend:
         assert backend.max_in_flight == 512
