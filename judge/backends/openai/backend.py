@@ -9,11 +9,12 @@ fails that request). A batch is sent as concurrent requests over one pooled ``ht
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,11 +23,19 @@ from pydantic import ValidationError
 
 from judge.backends.base import Capabilities, seconds_left
 from judge.backends.chat_prompt import PromptEncoder
-from judge.backends.openai.options import DIALECTS, OWNERS, Dialect, OpenAIOptions
+from judge.backends.openai.discovery import discover
+from judge.backends.openai.options import (
+    DEFAULT_MAX_CONCURRENCY,
+    DIALECTS,
+    Dialect,
+    OpenAIOptions,
+    batch_in_flight,
+)
 from judge.backends.openai.retry import RequestFailed, RetryPolicy, post_json
 from judge.backends.openai.scoring import scored_call, scored_generation
-from judge.backends.openai.wire import generations_from_response, served_models, token_positions
-from judge.errors import BackendUnavailableError, ConfigError
+from judge.backends.openai.wire import generations_from_response, token_positions
+from judge.backends.prefix_order import run_leaders_first
+from judge.errors import ConfigError
 from judge.types import ErrorKind, Generation, GenerationRequest
 
 __all__ = ["OpenAIBackend", "OpenAIOptions"]
@@ -71,7 +80,8 @@ class OpenAIBackend:
                 opts.read_timeout_s, connect=opts.connect_timeout_s, pool=opts.request_timeout_s
             ),
             limits=httpx.Limits(
-                max_connections=opts.max_concurrency, max_keepalive_connections=opts.max_concurrency
+                max_connections=opts.max_concurrency or batch_in_flight(None),
+                max_keepalive_connections=opts.max_concurrency or batch_in_flight(None),
             ),
             transport=transport,
         )
@@ -92,7 +102,9 @@ class OpenAIBackend:
 
     def _start(self, opts: OpenAIOptions) -> None:
         """Check the server, settle the dialect, and learn whether logprobs come back."""
-        self._model, flavor, context = self._discover()
+        self._model, flavor, context, self._revision = discover(
+            self._client, self._base_url, self._options
+        )
         dialect = DIALECTS[flavor]
         self._flavor = flavor
         self._dialect = Dialect(
@@ -100,84 +112,40 @@ class OpenAIBackend:
             regex_style=opts.regex_style or dialect.regex_style,
             expand_n=dialect.expand_n if opts.expand_n is None else opts.expand_n,
             prefix_cache=dialect.prefix_cache if opts.prefix_cache is None else opts.prefix_cache,
+            continuous_batching=dialect.continuous_batching,
             body_defaults=dialect.body_defaults,
             continues_reply=dialect.continues_reply,
         )
         self._encoder = (
             None if opts.tokenizer is None else PromptEncoder.from_pretrained(opts.tokenizer)
         )
+        self._max_in_flight = opts.max_concurrency or self._default_in_flight()
         self._context = opts.max_context_tokens or context
         self._logprobs = opts.logprobs
         if opts.logprobs and opts.check_logprobs:
             self._logprobs = self._server_returns_logprobs()
         logger.info(
-            "openai backend: %s at %s, flavor %s, %s",
+            "openai backend: %s at %s, flavor %s, %d in flight, %s",
             self._model,
             self._base_url,
             flavor,
+            self._max_in_flight,
             self._dialect,
         )
 
-    def _discover(self) -> tuple[str, str, int | None]:
-        """Check the server and model at start-up; return model, flavor and context length."""
-        opts = self._options
-        self._revision: str | None = None
-        flavor: str = "openai" if opts.flavor == "auto" else opts.flavor
-        if not opts.check_model:
-            if opts.model is None:
-                raise ConfigError(
-                    "openai backend: no model given and check_model=False",
-                    hint="pass model=... (--model), or allow the /models check",
-                )
-            return opts.model, flavor, None
-        url = f"{self._base_url}/models"
-        try:
-            response = self._client.get("models", timeout=opts.connect_timeout_s + 10.0)
-        except httpx.HTTPError as exc:
-            raise BackendUnavailableError(
-                f"OpenAI-compatible server at {self._base_url} is unreachable "
-                f"({type(exc).__name__}: {exc})",
-                hint="start the server, or pass the right --base-url (it usually ends in /v1)",
-                retryable=True,
-            ) from exc
-        if response.status_code in (401, 403):
-            raise BackendUnavailableError(
-                f"{url} refused the request (HTTP {response.status_code}): bad or missing API key",
-                hint=f"set the API key in ${opts.api_key_env} (or choose another with api_key_env)",
-            )
-        if response.status_code != 200:
-            raise BackendUnavailableError(
-                f"{url} answered HTTP {response.status_code}; is this an OpenAI-compatible server?",
-                hint="check --base-url (it usually ends in /v1), or pass check_model=False",
-                retryable=response.status_code >= 500,
-            )
-        models = served_models(response)
-        if not models:
-            raise BackendUnavailableError(
-                f"{url} lists no models", hint="check that the server loaded a model"
-            )
-        if opts.model is None:
-            if len(models) > 1:
-                raise ConfigError(
-                    f"the server at {self._base_url} serves {len(models)} models; choose one",
-                    hint="pass --model with one of: " + ", ".join(sorted(models)),
-                )
-            model = next(iter(models))
-        elif opts.model not in models:
-            raise BackendUnavailableError(
-                f"the server at {self._base_url} does not serve model {opts.model!r}",
-                hint="pass --model with one of: " + ", ".join(sorted(models)),
-            )
-        else:
-            model = opts.model
-        entry = models[model]
-        # The name may be an alias: what the server says stands behind it keys the caches.
-        behind = [f"{k}={entry[k]}" for k in ("root", "parent", "owned_by") if entry.get(k)]
-        self._revision = ", ".join(behind) or None
-        if opts.flavor == "auto":
-            flavor = OWNERS.get(str(entry.get("owned_by", "")), "openai")
-        context = entry.get("max_model_len")
-        return model, flavor, context if isinstance(context, int) else None
+    def _default_in_flight(self) -> int:
+        """The whole batch for a continuous-batching server (up to the width it advertises)."""
+        if not self._dialect.continuous_batching:
+            return DEFAULT_MAX_CONCURRENCY
+        info = None
+        if self._flavor == "sglang" and self._options.check_model:  # vLLM advertises no width
+            try:
+                url = f"{self._base_url.removesuffix('/v1')}/get_server_info"
+                response = self._client.get(url, timeout=10.0)
+                info = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                info = None
+        return batch_in_flight(info)
 
     @property
     def model_id(self) -> str:
@@ -372,6 +340,11 @@ class OpenAIBackend:
             for index in samples
         ]
 
+    @property
+    def max_in_flight(self) -> int:
+        """Requests sent at once: `max_concurrency`, or the flavor's default."""
+        return self._max_in_flight
+
     def _score(self, request: GenerationRequest) -> Generation:
         """A scored request (reasoning none): one token, P(choice) from its top logprobs."""
         endpoint, body = scored_call(
@@ -386,23 +359,38 @@ class OpenAIBackend:
         return scored_generation(payload, request, self._options.top_logprobs)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Send the batch concurrently, in order (prefix groups stay adjacent); keep the order."""
+        """Send the batch concurrently and keep its order.
+
+        With a prefix cache, each prefix group of scored (one-token) requests sends its first
+        call ahead of its siblings (see `judge.backends.prefix_order`); otherwise calls go in
+        batch order.
+        """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
-                max_workers=self._options.max_concurrency, thread_name_prefix="judge-openai"
+                max_workers=self._max_in_flight, thread_name_prefix="judge-openai"
             )
-        futures = []
+        calls: list[Callable[[], list[Generation]]] = []
+        keys: list[str | None] = []
         for request in requests:
             n, seed = request.sampling.n, request.sampling.seed
+            # Only a one-token leader (a scored request) is worth waiting for: one that decodes
+            # holds its siblings back for its whole decode (measured 0.43x on vLLM CPU).
+            key = request.prefix_group if request.sampling.max_new_tokens == 1 else None
             if n > 1 and self._dialect.expand_n:
                 for index in range(n):
                     sample_seed = None if seed is None else seed + index
-                    futures.append(
-                        self._pool.submit(self._run, request, range(index, index + 1), sample_seed)
+                    calls.append(
+                        functools.partial(self._run, request, range(index, index + 1), sample_seed)
                     )
+                    keys.append(key)
             else:
-                futures.append(self._pool.submit(self._run, request, range(n), seed))
-        return [generation for future in futures for generation in future.result()]
+                calls.append(functools.partial(self._run, request, range(n), seed))
+                keys.append(key)
+        if self._dialect.prefix_cache:
+            results = run_leaders_first(self._pool, calls, keys)
+        else:
+            results = [future.result() for future in [self._pool.submit(c) for c in calls]]
+        return [generation for result in results for generation in result]
 
     def close(self) -> None:
         """Close the connections and stop the worker threads."""

@@ -21,6 +21,8 @@ class Dialect:
     regex_style: RegexStyle
     expand_n: bool
     prefix_cache: bool
+    continuous_batching: bool = False
+    """The server batches whatever is in flight: send the whole batch at once, not 8 at a time."""
     body_defaults: Mapping[str, Any] = field(default_factory=dict)
     """Fields sent with every request, before `extra_body` (which may override them)."""
     continues_reply: bool = False
@@ -41,10 +43,16 @@ DIALECTS: dict[str, Dialect] = {
         "structured_outputs",
         expand_n=False,
         prefix_cache=True,
+        continuous_batching=True,
         continues_reply=True,
     ),
     "sglang": Dialect(
-        "json_schema", "regex", expand_n=False, prefix_cache=True, continues_reply=True
+        "json_schema",
+        "regex",
+        expand_n=False,
+        prefix_cache=True,
+        continuous_batching=True,
+        continues_reply=True,
     ),
     "llama.cpp": Dialect(
         "json_object",
@@ -54,6 +62,29 @@ DIALECTS: dict[str, Dialect] = {
         body_defaults={"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0},
     ),
 }
+DEFAULT_MAX_CONCURRENCY = 8
+"""In-flight requests for servers that do not batch continuously (OpenAI, llama.cpp)."""
+BATCH_IN_FLIGHT_CEILING = 512
+"""Most in-flight requests (worker threads) when the whole batch is sent at once."""
+
+
+def batch_in_flight(server_info: object) -> int:
+    """In-flight requests for a continuous-batching server, at most `BATCH_IN_FLIGHT_CEILING`.
+
+    SGLang's advertised ``max_running_requests`` (/get_server_info, top level or per DP rank)
+    when it gives one, else the whole batch.
+    """
+    sources: list[object] = []
+    if isinstance(server_info, dict):
+        states = server_info.get("internal_states")
+        sources = [server_info, *(states if isinstance(states, list) else [])]
+    for source in sources:
+        width = source.get("max_running_requests") if isinstance(source, dict) else None
+        if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+            return min(width, BATCH_IN_FLIGHT_CEILING)
+    return BATCH_IN_FLIGHT_CEILING
+
+
 OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
 
 
@@ -80,7 +111,9 @@ class OpenAIOptions(BaseModel):
     max_context_tokens: int | None = Field(default=None, ge=1)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     json_schema_strict: bool = False
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight at once. None: for vLLM and SGLang the whole batch (at most the
+    server's advertised ``max_running_requests``, and at most 512), else 8."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     """Longest silence between bytes of a response."""

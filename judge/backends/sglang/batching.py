@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from judge.backends.chat_prompt import PromptEncoder
+from judge.backends.prefix_order import group_positions
 from judge.backends.sglang.wire import NotSent, WireRequest, constraint_error, length_error
 from judge.types import ErrorKind, GenerationRequest
 
@@ -103,32 +104,15 @@ def prefix_groups(batch: Sequence[WireRequest | NotSent]) -> list[PrefixGroup]:
     Requests without a group each form their own group. A group's `shared_tokens` is the
     common prefix of its members' tokens (0 for a group of one).
     """
-    members: dict[str, list[int]] = {}
-    groups: list[PrefixGroup | str] = []
-    for index, wire in enumerate(batch):
-        if isinstance(wire, NotSent):
-            continue
-        key = wire.request.prefix_group
-        if key is None:
-            groups.append(PrefixGroup(None, (index,)))
-        elif key in members:
-            members[key].append(index)
-        else:
-            members[key] = [index]
-            groups.append(key)
+    runnable = [(i, w) for i, w in enumerate(batch) if isinstance(w, WireRequest)]
+    keys = [wire.request.prefix_group for _, wire in runnable]
     result: list[PrefixGroup] = []
-    for group in groups:
-        if isinstance(group, PrefixGroup):
-            result.append(group)
-            continue
-        indices = members[group]
+    for key, positions in group_positions(keys):
+        indices = tuple(runnable[p][0] for p in positions)
         shared = 0
         if len(indices) > 1:
-            wires = [batch[i] for i in indices]
-            shared = common_prefix_length(
-                [w.input_ids for w in wires if isinstance(w, WireRequest)]
-            )
-        result.append(PrefixGroup(group, tuple(indices), shared))
+            shared = common_prefix_length([runnable[p][1].input_ids for p in positions])
+        result.append(PrefixGroup(key, indices, shared))
     return result
 
 

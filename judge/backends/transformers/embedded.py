@@ -209,3 +209,11 @@ def pick_dtype(name: str) -> Any:
         raise ConfigError(
             f"unknown dtype {name!r}", hint="use auto, float32, bfloat16 or float16"
         ) from None
+
+
+def embedded_model_dir() -> Path:
+    """The embedded model as a local Hugging Face folder (config, tokenizer, safetensors).
+
+    Dequantized once into the user cache; other engines (vLLM) can serve it offline from there.
+    """
+    return _dequantized_dir(embedded_gguf_path(), None)
