@@ -65,7 +65,9 @@ def run(embedded_backend, monkeypatch, capsys, tmp_path):
 
 
 def test_compare_runs_both_orders_and_swap_averages(run):
-    out = run("compare", "--prompt", "What is 3+4?", "--a", "7", "--b", "8", *SHORT)
+    # Direct on purpose (the default is rubric): the question asked in both orders.
+    args = ("--prompt", "What is 3+4?", "--a", "7", "--b", "8", "--method", "direct")
+    out = run("compare", *args, *SHORT)
     result = PairJudgment.model_validate_json(out)
     assert result.error is None and result.strategy == "direct"
     assert 0.0 <= result.p_a_ab <= 1.0 and 0.0 <= result.p_a_ba <= 1.0
