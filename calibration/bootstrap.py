@@ -76,27 +76,12 @@ def bootstrap_ci(
     if n_boot == 0 or size == 0:
         return Interval(value=estimate, level=level)
     rng = np.random.default_rng(seed)
-    draws: list[float] = []
-    for _ in range(n_boot):
+
+    def resample() -> float:
         rows = rng.integers(0, size, size=size)
-        try:
-            value = float(statistic(*(column[rows] for column in columns)))
-        except InputError:
-            continue
-        if not math.isnan(value):
-            draws.append(value)
-    if not draws:
-        return Interval(value=estimate, level=level, n_boot=n_boot, n_valid=0)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(np.asarray(draws), [tail, 1.0 - tail])
-    return Interval(
-        value=estimate,
-        low=float(low),
-        high=float(high),
-        level=level,
-        n_boot=n_boot,
-        n_valid=len(draws),
-    )
+        return float(statistic(*(column[rows] for column in columns)))
+
+    return _percentile_interval(estimate, resample, n_boot=n_boot, level=level)
 
 
 def bootstrap_difference(
@@ -132,11 +117,25 @@ def bootstrap_difference(
     if math.isnan(estimate) or n_boot == 0 or n_old == 0 or n_new == 0:
         return Interval(value=None if math.isnan(estimate) else estimate, level=level)
     rng = np.random.default_rng(seed)
+
+    def resample() -> float:
+        return difference(rng.integers(0, n_old, n_old), rng.integers(0, n_new, n_new))
+
+    return _percentile_interval(estimate, resample, n_boot=n_boot, level=level)
+
+
+def _percentile_interval(
+    estimate: float, resample: Callable[[], float], *, n_boot: int, level: float
+) -> Interval:
+    """The percentile interval of `n_boot` draws of `resample` around `estimate`.
+
+    A draw whose statistic is undefined (InputError or NaN) is skipped and counted out of
+    `n_valid`; with no valid draw the interval has no bounds.
+    """
     draws: list[float] = []
     for _ in range(n_boot):
-        rows_old, rows_new = rng.integers(0, n_old, n_old), rng.integers(0, n_new, n_new)
         try:
-            value = difference(rows_old, rows_new)
+            value = resample()
         except InputError:
             continue
         if not math.isnan(value):
