@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,24 @@ class PromptContext:
         return cls(**fields)
 
 
+_CONTEXT_TYPES = (PromptContext, Turn)
+_CONTEXT_FIELDS = frozenset(item.name for item in dataclass_fields(PromptContext))
+
+
+def with_fields(context: PromptContext, **changes: Any) -> PromptContext:
+    """`dataclasses.replace` for a context, without running `__init__` over every field again.
+
+    A context has no `__post_init__`, so a copy of its fields with `changes` is what `replace`
+    builds; unknown names are a TypeError, as there.
+    """
+    unknown = changes.keys() - _CONTEXT_FIELDS
+    if unknown:
+        raise TypeError(f"PromptContext has no field {sorted(unknown)[0]!r}")
+    copied = object.__new__(PromptContext)
+    copied.__dict__.update(context.__dict__, **changes)
+    return copied
+
+
 class PromptSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with its attribute rule read cheaply on the two context types.
 
@@ -163,9 +182,23 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """The sandbox's rule; on the context types, its result without the type checks."""
-        if type(obj) in (PromptContext, Turn):
+        if type(obj) in _CONTEXT_TYPES:
             return not attr.startswith("_")
         return bool(super().is_safe_attribute(obj, attr, value))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """A template's ``obj.attribute``; a safe one of the context types read directly.
+
+        The context types have no ``format`` method to wrap, so an attribute they have and the
+        rule allows is returned as it is, which is what the full lookup returns for it; anything
+        else (a missing or underscored attribute, another type) takes the full lookup.
+        """
+        if type(obj) in _CONTEXT_TYPES and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
+        return super().getattr(obj, attribute)
 
 
 class PromptLibrary:
@@ -187,6 +220,7 @@ class PromptLibrary:
         )
 
         self._verbatim: dict[str, frozenset[str]] = {}
+        self._templates: dict[str, jinja2.Template] = {}
 
     def names(self) -> list[str]:
         """Template names (file stems) available in this library."""
@@ -195,8 +229,7 @@ class PromptLibrary:
     def render(self, name: str, context: PromptContext) -> str:
         """Render template `name` (without `.j2`) from `context`."""
         try:
-            template = self._env.get_template(f"{name}.j2")
-            return template.render(ctx=context).strip()
+            return self._template(name).render(ctx=context).strip()
         except jinja2.TemplateNotFound:
             raise TemplateError(
                 f"prompt template {name!r} not found in {self.directory}",
@@ -204,6 +237,21 @@ class PromptLibrary:
             ) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"prompt template {name!r} failed to render: {exc}") from exc
+
+    def _template(self, name: str) -> jinja2.Template:
+        """Template `name`, loaded once, with its globals flattened into one dict.
+
+        A template's globals are a chain of its own and the environment's; every render copied
+        the chain twice (into its context and its set of global names), half the cost of a
+        render (issue 14). This library's environment and its globals never change after it is
+        built, so the flat dict holds the same names and values.
+        """
+        template = self._templates.get(name)
+        if template is None:
+            template = self._env.get_template(f"{name}.j2")
+            template.globals = dict(template.globals)
+            self._templates[name] = template
+        return template
 
     def verbatim(self, name: str) -> frozenset[str]:
         """The context fields template `name` prints as they are and reads nowhere else."""
@@ -230,7 +278,7 @@ class PromptLibrary:
         if field_name not in self.verbatim(name):
             return None
         fixed[field_name] = SLOT
-        text = self.render(name, replace(context, **fixed))
+        text = self.render(name, with_fields(context, **fixed))
         head, slot, tail = text.partition(SLOT)
         if not slot or SLOT in tail:
             return None

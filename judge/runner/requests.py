@@ -14,13 +14,13 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
 from judge.backends.base import Capabilities
 from judge.errors import ConfigError
-from judge.prompting import PromptContext, PromptLibrary, neutralise
+from judge.prompting import PromptContext, PromptLibrary, neutralise, with_fields
 from judge.runner.formats import (
     ChoiceFormat,
     PrincipleFormat,
@@ -186,7 +186,7 @@ class RequestBuilder:
             if parts is not None and text and text == text.strip():
                 prompt = parts[0] + text + parts[1]
             else:
-                full = replace(context, criterion=text, criterion_kind=kind)
+                full = with_fields(context, criterion=text, criterion_kind=kind)
                 prompt = self.prompts.render(template, full)
             requests.append(self._verdict_request(f"{stem}/{criterion.id}", prompt, stem))
         return requests

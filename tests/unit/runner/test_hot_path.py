@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
+from jinja2 import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from judge.prompting import PromptContext, PromptSandbox, Turn
+from judge.prompting import PromptContext, PromptSandbox, Turn, with_fields
 from judge.runner import parse
 from judge.runner.parse import parse_verdict_text
 
@@ -29,6 +31,17 @@ def test_the_sandbox_rule_on_context_types_equals_the_full_rule(obj: object) -> 
     assert not fast.is_safe_attribute(obj, "__class__", type(obj))
 
 
+@pytest.mark.parametrize("obj", _contexts(), ids=lambda o: type(o).__name__)
+def test_the_sandbox_lookup_on_context_types_equals_the_full_lookup(obj: object) -> None:
+    fast, full = PromptSandbox(), ImmutableSandboxedEnvironment()
+    names = [*dir(obj), "mro", "format", "missing", "_private"]
+    for name in names:
+        quick, slow = fast.getattr(obj, name), full.getattr(obj, name)
+        assert type(quick) is type(slow), name
+        if not isinstance(slow, Undefined):
+            assert quick == slow, name
+
+
 def test_other_objects_get_the_full_sandbox_rule() -> None:
     fast = PromptSandbox()
     assert not fast.is_safe_attribute([], "append", [].append)  # a mutating method
@@ -48,3 +61,12 @@ def test_the_constrained_reading_equals_the_general_reading(
     fast = parse_verdict_text(text)
     monkeypatch.setattr(parse, "_CONSTRAINED_RE", re.compile(r"(?!)"))  # never matches
     assert fast == parse_verdict_text(text) == (verdict, rationale.strip())
+
+
+def test_a_context_with_fields_equals_the_dataclass_replace() -> None:
+    context = PromptContext(conversation=(Turn("user", "hi"),), response="r", extra={"k": 1})
+    changed = with_fields(context, criterion="c", criterion_kind="hard_rule")
+    assert changed == replace(context, criterion="c", criterion_kind="hard_rule")
+    assert context.criterion == "" and changed.extra is context.extra
+    with pytest.raises(TypeError, match="criterium"):
+        with_fields(context, criterium="c")
