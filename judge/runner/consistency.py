@@ -56,11 +56,12 @@ def merge_verdicts(
 
     `check`, when it is the round's `VerdictCheck`, gives the readings it already made.
     """
-    read = check.reading if isinstance(check, VerdictCheck) else None
-    readings = tuple(
-        read(generation) if read is not None else read_verdict(criterion_id, generation)
-        for generation in generations
-    )
+    if isinstance(check, VerdictCheck):
+        readings = tuple(map(check.reading, generations))
+    else:
+        readings = tuple(read_verdict(criterion_id, generation) for generation in generations)
+    if len(readings) == 1 and readings[0].error is None:
+        return MergedVerdict(readings[0], None, readings)
     valid = [reading for reading in readings if reading.error is None]
     if not valid:
         errors = list(dict.fromkeys(reading.error or "" for reading in readings))

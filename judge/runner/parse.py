@@ -82,12 +82,21 @@ def first_kind(kinds: Iterable[ErrorKind | None]) -> ErrorKind:
 
 
 def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
-    """Turn one generation into a CriterionVerdict; failures become the verdict's `error`."""
-    failure = output_failure(generation, _not_parsed)
-    scored = scored_choice(generation, VERDICT_CHOICES) if failure is None else None
-    if scored is not None:
-        verdict, rationale = scored, ""
-    elif failure is None:
+    """Turn one generation into a CriterionVerdict; failures become the verdict's `error`.
+
+    The checks of `output_failure`, in its order, with the text parsed once: a backend failure,
+    a scored generation (no text, choice probabilities), a cut output, then the parse.
+    """
+    failure = None
+    rationale = ""
+    if generation.error is not None:
+        failure = Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+    elif not generation.text and generation.choice_probs:
+        verdict = scored_choice(generation, VERDICT_CHOICES)
+    elif generation.finish_reason == "length":
+        message = f"output cut at the token limit: {generation.text[-80:]!r}"
+        failure = Failure(ErrorKind.TRUNCATED, message)
+    else:
         try:
             verdict, rationale = parse_verdict_text(generation.text)
         except VerdictParseError as exc:
@@ -114,10 +123,6 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
         p_yes=p_yes,
         rationale=rationale,
     )
-
-
-def _not_parsed(text: str) -> None:
-    """`output_failure` without its parse: `read_verdict` parses the text once itself."""
 
 
 class VerdictCheck:

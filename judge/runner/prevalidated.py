@@ -8,7 +8,6 @@ Public types stay validated wherever a user's value enters.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -16,13 +15,21 @@ from pydantic import BaseModel
 Model = TypeVar("Model", bound=BaseModel)
 
 
-@lru_cache(maxsize=64)
+_PLAIN_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+"""Each model's fields that have a plain default, with it (filled on a model's first use)."""
+_set_slot = object.__setattr__
+
+
 def _plain_defaults(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        name: field.default
-        for name, field in model.model_fields.items()
-        if field.default_factory is None
-    }
+    defaults = _PLAIN_DEFAULTS.get(model)
+    if defaults is None:
+        defaults = {
+            name: field.default
+            for name, field in model.model_fields.items()
+            if field.default_factory is None
+        }
+        _PLAIN_DEFAULTS[model] = defaults
+    return defaults
 
 
 def prevalidated(model: type[Model], **values: Any) -> Model:
@@ -33,11 +40,9 @@ def prevalidated(model: type[Model], **values: Any) -> Model:
     plain defaults (a field with a default factory must be given); the given ones are the
     instance's `model_fields_set`, as with the validating constructor.
     """
-    fields = _plain_defaults(model).copy()
-    fields.update(values)
     instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", fields)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _set_slot(instance, "__dict__", {**_plain_defaults(model), **values})
+    _set_slot(instance, "__pydantic_fields_set__", set(values))
+    _set_slot(instance, "__pydantic_extra__", None)
+    _set_slot(instance, "__pydantic_private__", None)
     return instance
