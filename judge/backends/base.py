@@ -97,9 +97,24 @@ def check_batch(requests: Sequence[GenerationRequest], generations: Sequence[Gen
 def group_by_request(
     requests: Sequence[GenerationRequest], generations: Sequence[Generation]
 ) -> dict[str, list[Generation]]:
-    """Map each request id to its generations (n of them with self-consistency sampling)."""
-    check_batch(requests, generations)
+    """Map each request id to its generations (n of them with self-consistency sampling).
+
+    Checks the batch as `check_batch` does, in the same pass (a batch can hold 10,000).
+    """
     grouped: dict[str, list[Generation]] = {request.id: [] for request in requests}
-    for generation in generations:
-        grouped[generation.request_id].append(generation)
+    position, count = 0, len(generations)
+    for request in requests:
+        found = grouped[request.id]
+        for index in range(request.sampling.n):
+            generation = generations[position] if position < count else None
+            if (
+                generation is None
+                or generation.request_id != request.id
+                or generation.sample_index != index
+            ):
+                check_batch(requests, generations)  # raises: the batch breaks the contract
+            found.append(generations[position])
+            position += 1
+    if position != count:
+        check_batch(requests, generations)  # raises: more generations than expected
     return grouped

@@ -21,7 +21,7 @@ MAX_MERGED_PRINCIPLES = 10
 Verdict = Literal["yes", "no"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MergedVerdict:
     """One criterion's verdict over K samples, with the agreement and the per-sample readings."""
 

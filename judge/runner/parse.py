@@ -132,18 +132,21 @@ class VerdictCheck:
     (`reading`), so each output is parsed once.
     """
 
+    __slots__ = ("_readings", "criterion_id")
+
     def __init__(self, criterion_id: str) -> None:
         self.criterion_id = criterion_id
-        self._readings: dict[int, tuple[Generation, CriterionVerdict]] = {}
+        # (generation, its verdict) pairs, a request's n generations and their retries: a few.
+        # The generations are kept with their readings, so none is confused with a new object.
+        self._readings: list[tuple[Generation, CriterionVerdict]] = []
 
     def reading(self, generation: Generation) -> CriterionVerdict:
         """The verdict read from `generation` (read on first sight, then remembered)."""
-        kept = self._readings.get(id(generation))
-        if kept is not None and kept[0] is generation:
-            return kept[1]
+        for seen, verdict in self._readings:
+            if seen is generation:
+                return verdict
         verdict = read_verdict(self.criterion_id, generation)
-        # The generation is kept with its reading, so its id cannot be reused meanwhile.
-        self._readings[id(generation)] = (generation, verdict)
+        self._readings.append((generation, verdict))
         return verdict
 
     def __call__(self, generation: Generation) -> str | None:

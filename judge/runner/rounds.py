@@ -38,7 +38,7 @@ class BatchStats:
     """Where the backend read choice probabilities from (logits, top_logprobs, ...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """A request, how to tell whether one of its generations is usable, and its role."""
 
@@ -47,7 +47,7 @@ class Task:
     role: str = "judge"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """The final generations of a request (n of them, retries merged in) and all their tokens."""
 
@@ -107,13 +107,12 @@ def run_round(
     if len(set(ids)) != len(ids):
         raise ValueError(f"request ids repeat within one round: {sorted(ids)}")
     stats.rounds.append(label)
-    grouped = _call(backend, [task.request for task in tasks], stats)
-    final = {request_id: list(generations) for request_id, generations in grouped.items()}
+    final = _call(backend, [task.request for task in tasks], stats)  # fresh lists: ours to edit
     usage = {
         request_id: generations[0].usage
         if len(generations) == 1
         else Usage.total(g.usage for g in generations)
-        for request_id, generations in grouped.items()
+        for request_id, generations in final.items()
     }
     for attempt in range(1, retries + 1):
         failed: dict[str, list[int]] = {}

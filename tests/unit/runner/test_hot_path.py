@@ -9,9 +9,12 @@ import pytest
 from jinja2 import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from judge.backends.base import check_batch, group_by_request
+from judge.errors import GenerationError
 from judge.prompting import PromptContext, PromptSandbox, Turn, with_fields
 from judge.runner import parse
 from judge.runner.parse import parse_verdict_text
+from judge.types import Generation, GenerationRequest, Message, SamplingParams
 
 
 def _contexts() -> list[object]:
@@ -70,3 +73,24 @@ def test_a_context_with_fields_equals_the_dataclass_replace() -> None:
     assert context.criterion == "" and changed.extra is context.extra
     with pytest.raises(TypeError, match="criterium"):
         with_fields(context, criterium="c")
+
+
+def _generation(request_id: str, index: int = 0) -> Generation:
+    return Generation(request_id=request_id, sample_index=index, text="x")
+
+
+def test_grouping_a_batch_checks_it_as_check_batch_does() -> None:
+    requests = [
+        GenerationRequest(id="a", messages=(Message(role="user", content="q"),)),
+        GenerationRequest(
+            id="b", messages=(Message(role="user", content="q"),), sampling=SamplingParams(n=2)
+        ),
+    ]
+    good = [_generation("a"), _generation("b"), _generation("b", 1)]
+    assert group_by_request(requests, good) == {"a": good[:1], "b": good[1:]}
+    for bad in (good[:2], [*good, _generation("b", 2)], [good[1], good[0], good[2]], []):
+        with pytest.raises(GenerationError) as grouped:
+            group_by_request(requests, bad)
+        with pytest.raises(GenerationError) as checked:
+            check_batch(requests, bad)
+        assert grouped.value.message == checked.value.message
