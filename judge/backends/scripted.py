@@ -68,7 +68,16 @@ class ScriptedBackend:
         """Answer every request and sample from the script; record the batch."""
         self.batches.append(list(requests))
         generations = []
+        # Words per message object: the requests of a batch share their system message. The
+        # batch keeps every message alive meanwhile, so an id names one message.
+        words: dict[int, int] = {}
         for request in requests:
+            prompt_tokens = 0
+            for message in request.messages:
+                count = words.get(id(message))
+                if count is None:
+                    count = words[id(message)] = len(message.content.split())
+                prompt_tokens += count
             for index in range(request.sampling.n):
                 reply = self._responder(request, index)
                 if isinstance(reply, str):
@@ -84,7 +93,7 @@ class ScriptedBackend:
                         choice_probs=probs,
                         probs_source="scripted" if probs is not None else None,
                         usage=Usage(
-                            prompt_tokens=sum(len(m.content.split()) for m in request.messages),
+                            prompt_tokens=prompt_tokens,
                             completion_tokens=len(text.split()),
                         ),
                         finish_reason=reply.finish_reason,

@@ -11,6 +11,7 @@ Rubric margin (pairwise): the same weighted mean over A's values minus B's (`rub
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -116,18 +117,15 @@ def aggregate(
     weights = normalised_weights(criteria)
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
     values = verdict_values(verdicts)
-    score = sum(w * v for w, v in zip(weights, values, strict=True))
-    capped_by: list[str] = []
+    # Sums in the order of the criteria, as always: a score is the same float on every run.
+    score = sum(map(operator.mul, weights, values))
+    capped_by: tuple[str, ...] = ()
     if hard_rule_cap:
-        for criterion, value in zip(criteria, values, strict=True):
-            if criterion.kind == "hard_rule" and value < score:
-                capped_by.append(criterion.id)
-        hard_values = [v for c, v in zip(criteria, values, strict=True) if c.kind == "hard_rule"]
-        if hard_values:
-            score = min(score, min(hard_values))
+        hard = [(c.id, v) for c, v in zip(criteria, values, strict=True) if c.kind == "hard_rule"]
+        if hard:
+            capped_by = tuple(criterion_id for criterion_id, value in hard if value < score)
+            score = min(score, min(value for _, value in hard))
     confidence = None
     if with_probs:
         confidence = sum(w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True))
-    return Aggregate(
-        score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=tuple(capped_by)
-    )
+    return Aggregate(score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=capped_by)

@@ -132,21 +132,31 @@ class VerdictCheck:
     (`reading`), so each output is parsed once.
     """
 
-    __slots__ = ("_readings", "criterion_id")
+    __slots__ = ("_generation", "_more", "_verdict", "criterion_id")
 
     def __init__(self, criterion_id: str) -> None:
         self.criterion_id = criterion_id
-        # (generation, its verdict) pairs, a request's n generations and their retries: a few.
-        # The generations are kept with their readings, so none is confused with a new object.
-        self._readings: list[tuple[Generation, CriterionVerdict]] = []
+        # The first generation read and its verdict, then (generation, verdict) pairs of a
+        # request's other samples and retries. The generations are kept with their readings,
+        # so none is confused with a new object.
+        self._generation: Generation | None = None
+        self._verdict: CriterionVerdict | None = None
+        self._more: list[tuple[Generation, CriterionVerdict]] | None = None
 
     def reading(self, generation: Generation) -> CriterionVerdict:
         """The verdict read from `generation` (read on first sight, then remembered)."""
-        for seen, verdict in self._readings:
+        if generation is self._generation and self._verdict is not None:
+            return self._verdict
+        for seen, verdict in self._more or ():
             if seen is generation:
                 return verdict
         verdict = read_verdict(self.criterion_id, generation)
-        self._readings.append((generation, verdict))
+        if self._generation is None:
+            self._generation, self._verdict = generation, verdict
+        elif self._more is None:
+            self._more = [(generation, verdict)]
+        else:
+            self._more.append((generation, verdict))
         return verdict
 
     def __call__(self, generation: Generation) -> str | None:

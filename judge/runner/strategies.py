@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from judge.backends.base import Backend
@@ -64,6 +65,11 @@ class ScoringPlan:
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
     content_gate: bool = DEFAULTS.content_gate
     reference_depth: bool = DEFAULTS.reference_depth
+
+    @cached_property
+    def leaves(self) -> tuple[Criterion, ...]:
+        """The rubric's judged criteria, walked once per call rather than once per sample."""
+        return self.rubric.leaves()
 
 
 def critical_criteria(rubric: Rubric, limit: int) -> list[Criterion]:
@@ -263,7 +269,7 @@ def _consistency(
 
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     """One round: every leaf criterion (plus principles and Likert when asked) on one prefix."""
-    criteria = list(plan.rubric.leaves())
+    criteria = list(plan.leaves)
     requests = plan.builder.verdicts(index, sample, plan.rubric, criteria)
     verdict_tasks = [
         Task(request, verdict_check(c.id)) for c, request in zip(criteria, requests, strict=True)

@@ -10,11 +10,12 @@ from jinja2 import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge.backends.base import check_batch, group_by_request
+from judge.backends.scripted import ScriptedBackend
 from judge.errors import GenerationError
 from judge.prompting import PromptContext, PromptSandbox, Turn, with_fields
 from judge.runner import parse
 from judge.runner.parse import parse_verdict_text
-from judge.types import Generation, GenerationRequest, Message, SamplingParams
+from judge.types import CriterionVerdict, Generation, GenerationRequest, Message, SamplingParams
 
 
 def _contexts() -> list[object]:
@@ -94,3 +95,40 @@ def test_grouping_a_batch_checks_it_as_check_batch_does() -> None:
         with pytest.raises(GenerationError) as checked:
             check_batch(requests, bad)
         assert grouped.value.message == checked.value.message
+
+
+def test_a_verdict_check_reads_each_generation_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[Generation] = []
+    real = parse.read_verdict
+
+    def counted(criterion_id: str, generation: Generation) -> CriterionVerdict:
+        read.append(generation)
+        return real(criterion_id, generation)
+
+    monkeypatch.setattr(parse, "read_verdict", counted)
+    check = parse.verdict_check("tone")
+    texts = ['{"rationale": "r", "verdict": "yes"}', '{"rationale": "r", "verdict": "no"}', "?"]
+    generations = [
+        Generation(request_id="a", sample_index=index, text=text)
+        for index, text in enumerate(texts)
+    ]
+    first = [check(generation) for generation in generations]
+    again = [check.reading(generation) for generation in reversed(generations)]
+    assert first[:2] == [None, None] and first[2] is not None
+    assert [verdict.verdict for verdict in again] == [None, "no", "yes"]
+    assert read == generations, "each generation is read once, in the order first seen"
+
+
+def test_the_scripted_backend_counts_shared_messages_in_every_request() -> None:
+    system = Message(role="system", content="You are a careful judge.")
+    requests = [
+        GenerationRequest(
+            id=f"r{number}",
+            messages=(system, Message(role="user", content="word " * number)),
+            sampling=SamplingParams(n=2),
+        )
+        for number in range(1, 4)
+    ]
+    generations = ScriptedBackend(lambda request, index: "one two").generate(requests)
+    assert [g.usage.prompt_tokens for g in generations] == [6, 6, 7, 7, 8, 8]
+    assert {g.usage.completion_tokens for g in generations} == {2}
