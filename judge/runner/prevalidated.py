@@ -8,6 +8,7 @@ Public types stay validated wherever a user's value enters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,6 +19,10 @@ Model = TypeVar("Model", bound=BaseModel)
 _PLAIN_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
 """Each model's fields that have a plain default, with it (filled on a model's first use)."""
 _set_slot = object.__setattr__
+# The slot descriptors every pydantic model has, set directly (cheaper than by name).
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _plain_defaults(model: type[BaseModel]) -> dict[str, Any]:
@@ -41,8 +46,28 @@ def prevalidated(model: type[Model], **values: Any) -> Model:
     instance's `model_fields_set`, as with the validating constructor.
     """
     instance = model.__new__(model)
-    _set_slot(instance, "__dict__", {**_plain_defaults(model), **values})
-    _set_slot(instance, "__pydantic_fields_set__", set(values))
-    _set_slot(instance, "__pydantic_extra__", None)
-    _set_slot(instance, "__pydantic_private__", None)
+    defaults = _PLAIN_DEFAULTS.get(model) or _plain_defaults(model)
+    _set_slot(instance, "__dict__", {**defaults, **values})
+    _set_fields_set(instance, set(values))
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
+
+
+def prevalidated_factory(model: type[Model], **fixed: Any) -> Callable[..., Model]:
+    """`prevalidated` with some values fixed, merged with the defaults once, not per instance.
+
+    ``factory(**values)`` builds what ``prevalidated(model, **fixed, **values)`` builds.
+    """
+    base = {**_plain_defaults(model), **fixed}
+    fixed_names = frozenset(fixed)
+
+    def build(**values: Any) -> Model:
+        instance = model.__new__(model)
+        _set_slot(instance, "__dict__", {**base, **values})
+        _set_fields_set(instance, {*fixed_names, *values})
+        _set_extra(instance, None)
+        _set_private(instance, None)
+        return instance
+
+    return build

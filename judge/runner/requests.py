@@ -13,7 +13,7 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -30,7 +30,7 @@ from judge.runner.formats import (
     verdict_format,
     verdict_max_tokens,
 )
-from judge.runner.prevalidated import prevalidated
+from judge.runner.prevalidated import prevalidated_factory
 from judge.settings import DEFAULTS, Reasoning
 from judge.types import (
     Criterion,
@@ -55,6 +55,9 @@ RELATIVE_TEMPLATE = "relative_confidence"
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
+
+
+_user_message = prevalidated_factory(Message, role="user")
 
 
 @lru_cache(maxsize=4096)
@@ -150,15 +153,14 @@ class RequestBuilder:
         output = verdict_format(self.max_rationale_chars, self.reasoning)
         return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
 
+    @cached_property
+    def _verdict_factory(self) -> Callable[..., GenerationRequest]:
+        return prevalidated_factory(GenerationRequest, **self._verdict_output)
+
     def _verdict_request(self, request_id: str, prompt: str, group: str) -> GenerationRequest:
         # Every part was validated when it was built: construct without validating again.
-        return prevalidated(
-            GenerationRequest,
-            id=request_id,
-            messages=(self._system, prevalidated(Message, role="user", content=prompt)),
-            prefix_group=group,
-            **self._verdict_output,
-        )
+        messages = (self._system, _user_message(content=prompt))
+        return self._verdict_factory(id=request_id, messages=messages, prefix_group=group)
 
     def _per_criterion(
         self,
@@ -184,7 +186,7 @@ class RequestBuilder:
                 )
             parts = around[kind]
             if parts is not None and text and text == text.strip():
-                prompt = parts[0] + text + parts[1]
+                prompt = f"{parts[0]}{text}{parts[1]}"
             else:
                 full = with_fields(context, criterion=text, criterion_kind=kind)
                 prompt = self.prompts.render(template, full)

@@ -116,13 +116,11 @@ def run_round(
     }
     for attempt in range(1, retries + 1):
         failed: dict[str, list[int]] = {}
-        for task in tasks:
-            slots = []
-            for slot, generation in enumerate(final[task.request.id]):
-                if task.check(generation) is not None and retryable(generation):
-                    slots.append(slot)
-            if slots:
-                failed[task.request.id] = slots
+        for request_id, task in zip(ids, tasks, strict=True):
+            check = task.check
+            for slot, generation in enumerate(final[request_id]):
+                if check(generation) is not None and retryable(generation):
+                    failed.setdefault(request_id, []).append(slot)
         if not failed:
             break
         stats.retried += len(failed)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from judge.runner.prevalidated import prevalidated
+from judge.runner.prevalidated import prevalidated, prevalidated_factory
 from judge.types import (
     ChoiceProbe,
     CriterionVerdict,
@@ -55,3 +55,18 @@ def test_prevalidated_skips_validation_so_callers_must_pass_valid_values() -> No
     assert built.p_yes == 2.0
     with pytest.raises(ValueError):
         CriterionVerdict(criterion_id="a", p_yes=2.0)
+
+
+@pytest.mark.parametrize(("model", "values"), CASES)
+def test_a_prevalidated_factory_equals_the_validated_model(
+    model: type[BaseModel], values: dict[str, Any]
+) -> None:
+    fixed_name = next(iter(values))
+    factory = prevalidated_factory(model, **{fixed_name: values[fixed_name]})
+    rest = {name: value for name, value in values.items() if name != fixed_name}
+    built, validated = factory(**rest), model(**values)
+    assert built == validated and factory(**rest) is not built
+    assert built.model_fields_set == validated.model_fields_set
+    assert type(built.model_fields_set) is set
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_copy(update={fixed_name: values[fixed_name]}) == validated
