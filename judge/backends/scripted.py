@@ -71,6 +71,8 @@ class ScriptedBackend:
         # Words per message object: the requests of a batch share their system message. The
         # batch keeps every message alive meanwhile, so an id names one message.
         words: dict[int, int] = {}
+        # One Usage per distinct count (frozen values, so generations may share one).
+        usages: dict[tuple[int, int], Usage] = {}
         for request in requests:
             prompt_tokens = 0
             for message in request.messages:
@@ -85,6 +87,12 @@ class ScriptedBackend:
                 probs = reply.choice_probs if self._capabilities.choice_probabilities else None
                 # A scored request is not decoded: only the reply's probabilities are given.
                 text = "" if request.score_after is not None else reply.text
+                counts = (prompt_tokens, len(text.split()))
+                usage = usages.get(counts)
+                if usage is None:
+                    usage = usages[counts] = Usage(
+                        prompt_tokens=counts[0], completion_tokens=counts[1]
+                    )
                 generations.append(
                     Generation(
                         request_id=request.id,
@@ -92,10 +100,7 @@ class ScriptedBackend:
                         text=text,
                         choice_probs=probs,
                         probs_source="scripted" if probs is not None else None,
-                        usage=Usage(
-                            prompt_tokens=prompt_tokens,
-                            completion_tokens=len(text.split()),
-                        ),
+                        usage=usage,
                         finish_reason=reply.finish_reason,
                         error=reply.error,
                         error_kind=reply.error_kind,

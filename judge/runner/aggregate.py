@@ -116,7 +116,15 @@ def aggregate(
         raise ValueError(f"{len(verdicts)} verdicts for {len(criteria)} criteria")
     weights = normalised_weights(criteria)
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
-    values = verdict_values(verdicts)
+    # `verdict_values`, inline: a batch aggregates once per sample.
+    values = [
+        0.0
+        if verdict.error is not None or verdict.verdict is None
+        else p_yes
+        if with_probs and (p_yes := verdict.p_yes) is not None
+        else (1.0 if verdict.verdict == "yes" else 0.0)
+        for verdict in verdicts
+    ]
     # Sums in the order of the criteria, as always: a score is the same float on every run.
     score = sum(map(operator.mul, weights, values))
     capped_by: tuple[str, ...] = ()
@@ -127,5 +135,5 @@ def aggregate(
             score = min(score, min(value for _, value in hard))
     confidence = None
     if with_probs:
-        confidence = sum(w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True))
+        confidence = sum([w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True)])
     return Aggregate(score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=capped_by)
