@@ -157,13 +157,17 @@ class Judge:
 
         The settings enter as the hash of the whole `JudgeSettings`, so no setting can escape it.
         """
-        return stable_hash(
-            {
-                **self._decoding(),
-                "rubric": self.rubric.fingerprint,
-                "templates": self.template_fingerprint,
-            }
-        )
+        return self._score_fingerprints()["settings_fingerprint"]
+
+    def _score_fingerprints(self) -> dict[str, str]:
+        """The rubric, template and settings fingerprints of `score`, each computed once."""
+        rubric, templates = self.rubric.fingerprint, self.template_fingerprint
+        settings = stable_hash({**self._decoding(), "rubric": rubric, "templates": templates})
+        return {
+            "rubric_fingerprint": rubric,
+            "template_fingerprint": templates,
+            "settings_fingerprint": settings,
+        }
 
     def compare_fingerprints(self, method: Method = DEFAULT_METHOD) -> dict[str, str]:
         """The rubric, template and settings fingerprints of `compare` with `method`.
@@ -205,9 +209,7 @@ class Judge:
             record={
                 "model": self.backend.model_id,
                 "rubric": self.rubric.name,
-                "rubric_fingerprint": self.rubric.fingerprint,
-                "template_fingerprint": self.template_fingerprint,
-                "settings_fingerprint": self.settings_fingerprint,
+                **self._score_fingerprints(),
             },
         )
         try:
