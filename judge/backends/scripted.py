@@ -27,6 +27,27 @@ class ScriptedReply:
 Responder = Callable[[GenerationRequest, int], ScriptedReply | str]
 
 
+class _LineWords:
+    """``len(text.split())``, counted line by line with each distinct line split once.
+
+    A word never spans a newline, so a text's count is the sum of its lines' counts; the
+    prompts of a batch repeat most of their lines (a sample's conversation and response in the
+    request of each of its criteria), so one counter per batch splits each of them once.
+    """
+
+    def __init__(self) -> None:
+        self._lines: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        total = 0
+        for line in text.split("\n"):
+            count = self._lines.get(line)
+            if count is None:
+                count = self._lines[line] = len(line.split())
+            total += count
+        return total
+
+
 class ScriptedBackend:
     """Answers each request with ``responder(request, sample_index)`` and records the batches."""
 
@@ -71,6 +92,7 @@ class ScriptedBackend:
         # Words per message object: the requests of a batch share their system message. The
         # batch keeps every message alive meanwhile, so an id names one message.
         words: dict[int, int] = {}
+        count_words = _LineWords()
         # One Usage per distinct count (frozen values, so generations may share one).
         usages: dict[tuple[int, int], Usage] = {}
         for request in requests:
@@ -78,7 +100,7 @@ class ScriptedBackend:
             for message in request.messages:
                 count = words.get(id(message))
                 if count is None:
-                    count = words[id(message)] = len(message.content.split())
+                    count = words[id(message)] = count_words(message.content)
                 prompt_tokens += count
             for index in range(request.sampling.n):
                 reply = self._responder(request, index)

@@ -132,3 +132,15 @@ def test_the_scripted_backend_counts_shared_messages_in_every_request() -> None:
     generations = ScriptedBackend(lambda request, index: "one two").generate(requests)
     assert [g.usage.prompt_tokens for g in generations] == [6, 6, 7, 7, 8, 8]
     assert {g.usage.completion_tokens for g in generations} == {2}
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "\n", "one\ntwo three\n\nfour", "a\r\nb \t c\u3000d\u00a0e\n\n  f  ", "x\n" * 5],
+)
+def test_the_scripted_backend_counts_words_as_split_does(content: str) -> None:
+    """Two messages with the same text: the second is counted from the remembered lines."""
+    messages = (Message(role="system", content=content), Message(role="user", content=content))
+    request = GenerationRequest(id="r", messages=messages)
+    generation = ScriptedBackend(lambda request, index: "").generate([request])[0]
+    assert generation.usage.prompt_tokens == 2 * len(content.split())
