@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from judge.runner.parse import VerdictCheck, first_kind, read_verdict
 from judge.types import CriterionVerdict, Generation
@@ -21,9 +21,11 @@ MAX_MERGED_PRINCIPLES = 10
 Verdict = Literal["yes", "no"]
 
 
-@dataclass(frozen=True, slots=True)
-class MergedVerdict:
-    """One criterion's verdict over K samples, with the agreement and the per-sample readings."""
+class MergedVerdict(NamedTuple):
+    """One criterion's verdict over K samples, with the agreement and the per-sample readings.
+
+    A named tuple: a batch merges one per criterion-judgment.
+    """
 
     verdict: CriterionVerdict
     agreement: float | None
