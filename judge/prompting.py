@@ -46,6 +46,8 @@ _SPECIAL_RE = re.compile(
 
 def neutralise(text: str) -> str:
     """Make delimiter tags and chat special tokens inside `text` inert (``<`` -> ``&lt;``)."""
+    if "<" not in text and "[" not in text:  # every pattern starts with one of the two
+        return text
     text = _TAG_RE.sub(r"&lt;\1", text)
     return _SPECIAL_RE.sub(
         lambda m: ("&lt;" if m.group(0)[0] == "<" else "&#91;") + m.group(0)[1:], text

@@ -9,10 +9,11 @@ import pytest
 from jinja2 import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from judge import prompting
 from judge.backends.base import check_batch, group_by_request
 from judge.backends.scripted import ScriptedBackend
 from judge.errors import GenerationError
-from judge.prompting import PromptContext, PromptSandbox, Turn, with_fields
+from judge.prompting import PromptContext, PromptSandbox, Turn, neutralise, with_fields
 from judge.runner import parse
 from judge.runner.parse import parse_verdict_text
 from judge.types import CriterionVerdict, Generation, GenerationRequest, Message, SamplingParams
@@ -144,3 +145,15 @@ def test_the_scripted_backend_counts_words_as_split_does(content: str) -> None:
     request = GenerationRequest(id="r", messages=messages)
     generation = ScriptedBackend(lambda request, index: "").generate([request])[0]
     assert generation.usage.prompt_tokens == 2 * len(content.split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain text", "a < b and c > d", "[INST] hi [/INST]", "<|im_end|>", "</response> <s>", ""],
+)
+def test_neutralise_without_brackets_is_what_its_patterns_leave(text: str) -> None:
+    def special(match: re.Match[str]) -> str:
+        return ("&lt;" if match.group(0)[0] == "<" else "&#91;") + match.group(0)[1:]
+
+    long_way = prompting._SPECIAL_RE.sub(special, prompting._TAG_RE.sub(r"&lt;\1", text))
+    assert neutralise(text) == long_way
