@@ -57,18 +57,26 @@ class Failure:
     message: str
 
 
+def _backend_failure(generation: Generation) -> Failure:
+    assert generation.error is not None
+    return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+
+
+def _cut(generation: Generation) -> Failure:
+    return Failure(ErrorKind.TRUNCATED, f"output cut at the token limit: {generation.text[-80:]!r}")
+
+
 def output_failure(generation: Generation, parse: Callable[[str], object]) -> Failure | None:
     """The backend's failure, a cut output, or `parse`'s VerdictParseError; None when usable.
 
     A scored generation (reasoning none: no text, choice probabilities) is usable as it is.
     """
     if generation.error is not None:
-        return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+        return _backend_failure(generation)
     if not generation.text and generation.choice_probs:
         return None
     if generation.finish_reason == "length":
-        message = f"output cut at the token limit: {generation.text[-80:]!r}"
-        return Failure(ErrorKind.TRUNCATED, message)
+        return _cut(generation)
     try:
         parse(generation.text)
     except VerdictParseError as exc:
@@ -90,12 +98,11 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
     failure = None
     rationale = ""
     if generation.error is not None:
-        failure = Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+        failure = _backend_failure(generation)
     elif not generation.text and generation.choice_probs:
         verdict = scored_choice(generation, VERDICT_CHOICES)
     elif generation.finish_reason == "length":
-        message = f"output cut at the token limit: {generation.text[-80:]!r}"
-        failure = Failure(ErrorKind.TRUNCATED, message)
+        failure = _cut(generation)
     else:
         try:
             verdict, rationale = parse_verdict_text(generation.text)
