@@ -136,4 +136,6 @@ def aggregate(
     confidence = None
     if with_probs:
         confidence = sum([w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True)])
+        # Normalised weights can sum to 1 + 1 ulp: a weighted mean of values in [0, 1] is in it.
+        confidence = min(1.0, confidence)
     return Aggregate(score=min(1.0, max(0.0, score)), confidence=confidence, capped_by=capped_by)

@@ -148,6 +148,21 @@ def test_aggregate_without_probabilities_uses_verdicts_and_no_confidence():
     assert result.score == pytest.approx(0.25) and result.confidence is None
 
 
+def test_certain_verdicts_under_weights_summing_past_one_score_with_confidence_one(scripted):
+    # weights [0.3, 2.0, 0.3] normalise to a sum of 1 + 1 ulp: the weighted confidence of
+    # certain verdicts was 1.0000000000000002, and the Judgment failed validation (<= 1).
+    weights = {"c0": 0.3, "c1": 2.0, "c2": 0.3}
+    rubric = Rubric(
+        name="ulp",
+        criteria=[
+            Criterion(id=key, text=f"Criterion {key} holds.", weight=weight)
+            for key, weight in weights.items()
+        ],
+    )
+    judgment = Judge(backend=scripted(lambda request: 1.0), rubric=rubric).score(SAMPLES[:1])[0]
+    assert judgment.error is None and judgment.confidence == 1.0 and judgment.score == 1.0
+
+
 def test_judge_scores_a_whole_call_in_one_backend_batch(scripted):
     backend = scripted(lambda request: 0.9 if request.id.endswith("/rule") else 0.6)
     judge = Judge(backend=backend, rubric=_rubric())
