@@ -139,8 +139,14 @@ class Attached:
         return tree_cpu_seconds(self.pid) if self.pid else None
 
 
-def start_vllm(model_dir: Path, *, max_model_len: int, kv_gib: int, timeout_s: float) -> Server:
-    """`vllm serve` the local model folder on a free loopback port, offline, prefix caching on."""
+def start_vllm(
+    model_dir: Path, *, max_model_len: int, kv_gib: int, block_size: int, timeout_s: float
+) -> Server:
+    """`vllm serve` the local model folder on a free loopback port, offline, prefix caching on.
+
+    `block_size` is the KV-cache block, the unit of prefix-cache reuse: vLLM's CPU build defaults
+    to 128 tokens, so a request reuses its group's prefix only up to a multiple of 128.
+    """
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="vllm-server-", suffix=".log")[1])
     env = {
@@ -166,6 +172,7 @@ def start_vllm(model_dir: Path, *, max_model_len: int, kv_gib: int, timeout_s: f
         "--max-model-len", str(max_model_len),
         "--enable-prefix-caching",
         "--enable-prompt-tokens-details",
+        "--block-size", str(block_size),
     ]  # fmt: skip
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -420,6 +427,11 @@ def unique_prompt_tokens(model_dir: Path, requests: Sequence[GenerationRequest])
     return total
 
 
+def median_run(runs: Sequence[Arm]) -> Arm:
+    """The run of median wall time (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda arm: arm.seconds)[(len(runs) - 1) // 2]
+
+
 def agreement(first: Arm, second: Arm) -> str:
     """Verdicts equal between two arms, over judgments both answered."""
     both = [k for k in first.verdicts if first.verdicts[k] and second.verdicts.get(k)]
@@ -455,7 +467,11 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
         print(f"serving {model_dir} with vLLM ({VLLM_VENV})", file=sys.stderr)
         started = time.perf_counter()
         server = start_vllm(
-            model_dir, max_model_len=args.max_model_len, kv_gib=args.kv_gib, timeout_s=1800
+            model_dir,
+            max_model_len=args.max_model_len,
+            kv_gib=args.kv_gib,
+            block_size=args.block_size,
+            timeout_s=1800,
         )
         print(f"vLLM ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     url = server.base_url
@@ -465,7 +481,7 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
         unique = unique_prompt_tokens(model_dir, [r for _, r in keyed])
         # One small warm-up so no arm pays for the first compilation / allocation.
         naive_arm("warm-up", url, model, keyed[:2], concurrent=True)
-        plan: list[tuple[str, Callable[[], Arm]]] = [
+        rounds: list[tuple[str, Callable[[], Arm]]] = [
             (
                 "c",
                 lambda: naive_arm("(c) naive asyncio.gather", url, model, keyed, concurrent=True),
@@ -473,9 +489,11 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
             ("a", lambda: judge_arm("(a) judge, reasoning before", url, rubric, samples, None)),
         ]
         if HAS_REASONING:
-            plan.append(
+            rounds.append(
                 ("b", lambda: judge_arm("(b) judge, reasoning none", url, rubric, samples, "none"))
             )
+        # (c), (a), (b) `--repeats` times in turn, so each ratio compares neighbours in time.
+        plan = rounds * max(1, args.repeats)
         if not args.no_peer:
             plan.append(("e", lambda: openevals_arm(url, samples, rubric)))
         if not args.no_sequential:
@@ -483,25 +501,34 @@ def run_vllm(args: argparse.Namespace, rubric: Rubric, samples: Sequence[Sample]
             plan.append(
                 ("d", lambda: naive_arm("(d) sequential", url, model, subset, concurrent=False))
             )
-        arms: dict[str, Arm] = {}
+        runs: dict[str, list[Arm]] = {}
         for key, run in plan:
             try:
-                arms[key] = measured(run, server, url, True)
+                arm = measured(run, server, url, True)
             except Exception as exc:  # report the other arms; say which one failed and why
                 print(f"arm {key} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             except (KeyboardInterrupt, SystemExit):  # a time-out: report what was measured
                 print(f"arm {key} interrupted", file=sys.stderr)
                 break
             else:
-                print(table([arms[key]], unique, arms.get("c")), file=sys.stderr)
+                runs.setdefault(key, []).append(arm)
+                baseline = runs["c"][-1] if "c" in runs else None
+                print(table([arm], unique, baseline), file=sys.stderr)
     finally:
         server.stop()
+    arms = {key: median_run(measured_runs) for key, measured_runs in runs.items()}
     order = [arms[k] for k in "abcde" if k in arms]
     print(f"\n### vLLM CPU ({len(samples)} samples x {len(rubric.leaves())} criteria)\n")
+    if args.repeats > 1:
+        print(f"(each of (a), (b), (c): the median of {args.repeats} interleaved runs)\n")
     print(table(order, unique, arms.get("c")))
     for key in ("a", "b", "e"):
         if key in arms and "c" in arms:
             print(f"{arms[key].name} / (c): {arms[key].per_s / arms['c'].per_s:.2f}x")
+            if len(runs[key]) > 1:
+                pairs = zip(runs[key], runs["c"], strict=False)
+                each = ", ".join(f"{arm.per_s / base.per_s:.2f}x" for arm, base in pairs)
+                print(f"  round by round: {each}")
     if "a" in arms and "b" in arms:
         print(f"verdict agreement (a) vs (b): {agreement(arms['a'], arms['b'])}")
     if "a" in arms and "c" in arms:
@@ -573,6 +600,12 @@ def main() -> None:
     parser.add_argument("--criteria", type=int, default=10)
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--kv-gib", type=int, default=2, help="vLLM CPU KV cache size")
+    parser.add_argument(
+        "--block-size", type=int, default=32, help="vLLM KV block (its CPU default: 128)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="rounds of (c), (a), (b), interleaved"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip arm (e)")
     parser.add_argument("--no-sequential", action="store_true", help="skip arm (d) on vLLM")
     parser.add_argument("--no-vllm", action="store_true", help="only the llama.cpp arms")

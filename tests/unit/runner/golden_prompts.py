@@ -129,6 +129,9 @@ CAPABILITIES = {
         structured_output=True, constraint_kinds=("json_schema",), choice_probabilities=True
     ),
     "free": Capabilities(structured_output=False, choice_probabilities=False),
+    "scored": Capabilities(
+        structured_output=True, choice_probabilities=True, score_without_decoding=True
+    ),
 }
 
 SCENARIOS: list[tuple[str, str, dict[str, Any], str]] = [
@@ -143,6 +146,10 @@ SCENARIOS: list[tuple[str, str, dict[str, Any], str]] = [
     ("auto", "regex", {"strategy": "auto"}, "score"),
     ("pairwise-rubric", "regex", {}, "compare:rubric"),
     ("pairwise-direct", "schema", {"max_rationale_chars": 60}, "compare:direct"),
+    # Added with the reasoning-none layout (the question before the criterion): not in the
+    # pre-planner fixture, written by this module when that layout was chosen.
+    ("breadth-none", "scored", {"strategy": "breadth", "reasoning": "none"}, "score"),
+    ("depth-none", "scored", {"strategy": "depth", "reasoning": "none"}, "score"),
 ]
 
 

@@ -79,11 +79,18 @@ def test_none_is_a_scored_request_ending_at_the_marker():
     assert request.score_after == "{" + VERDICT_MARKER
     assert request.constraint is None and request.sampling.max_new_tokens == 1
     assert request.probe is not None and request.probe.choices == ("yes", "no")
-    assert request.messages[-1].content.endswith('Reply with JSON only: {"verdict": "yes" or "no"}')
-    # The shared prefix (system message and everything before the criterion) is unchanged.
+    # The question comes before the criterion: the prompt ends with the criterion line, so what
+    # differs between a sample's criteria is that line alone.
+    prompt = request.messages[-1].content
+    question = 'Reply with JSON only: {"verdict": "yes" or "no"}\n\nCriterion ('
+    assert question in prompt
+    assert prompt.endswith("Criterion (explicit requirement of the request): The answer is right.")
     before = verdict("before")
     assert request.messages[0] == before.messages[0]
     assert request.prefix_group == before.prefix_group
+    # Everything before the question is the text `before` shows.
+    head = prompt.split("\n\nDoes the response satisfy the criterion below?")[0]
+    assert before.messages[-1].content.startswith(head + "\n\nCriterion (")
 
 
 def test_every_judged_answer_follows_the_mode():
