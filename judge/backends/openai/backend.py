@@ -27,6 +27,7 @@ from judge.backends.openai.discovery import discover
 from judge.backends.openai.options import (
     DEFAULT_MAX_CONCURRENCY,
     DIALECTS,
+    SINGLE_SLOT_OWNER,
     Dialect,
     OpenAIOptions,
     batch_in_flight,
@@ -102,9 +103,9 @@ class OpenAIBackend:
 
     def _start(self, opts: OpenAIOptions) -> None:
         """Check the server, settle the dialect, and learn whether logprobs come back."""
-        self._model, flavor, context, self._revision = discover(
-            self._client, self._base_url, self._options
-        )
+        found = discover(self._client, self._base_url, self._options)
+        self._model, flavor, context, self._revision = found[:4]
+        self._owner = found.owner
         dialect = DIALECTS[flavor]
         self._flavor = flavor
         self._dialect = Dialect(
@@ -136,7 +137,9 @@ class OpenAIBackend:
     def _default_in_flight(self) -> int:
         """The whole batch for a continuous-batching server (up to the width it advertises)."""
         if not self._dialect.continuous_batching:
-            return DEFAULT_MAX_CONCURRENCY
+            # llama-cpp-python serves one request at a time: more in flight only queue there
+            # (measured 45.5 s at 8 against 41 s at 1 for 10 judgments, benchmarks/README.md).
+            return 1 if self._owner == SINGLE_SLOT_OWNER else DEFAULT_MAX_CONCURRENCY
         info = None
         if self._flavor == "sglang" and self._options.check_model:  # vLLM advertises no width
             try:

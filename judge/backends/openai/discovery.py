@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import httpx
 
 from judge.backends.openai.options import OWNERS, OpenAIOptions
@@ -9,14 +11,21 @@ from judge.backends.openai.wire import served_models
 from judge.errors import BackendUnavailableError, ConfigError
 
 
-def discover(
-    client: httpx.Client, base_url: str, opts: OpenAIOptions
-) -> tuple[str, str, int | None, str | None]:
-    """Check the server and model at start-up: model, flavor, context length and revision.
+class Discovered(NamedTuple):
+    """What start-up learned about the server."""
 
-    The revision is what the server says stands behind the model name (``root``, ``parent``,
-    ``owned_by``): a name may be an alias, and the caches key on what it resolves to.
-    """
+    model: str
+    flavor: str
+    context: int | None
+    revision: str | None
+    """What the server says stands behind the model name (``root``, ``parent``, ``owned_by``):
+    a name may be an alias, and the caches key on what it resolves to."""
+    owner: str | None = None
+    """The model's ``owned_by``: tells servers of one flavor apart (llama-cpp-python says "me")."""
+
+
+def discover(client: httpx.Client, base_url: str, opts: OpenAIOptions) -> Discovered:
+    """Check the server and model at start-up: model, flavor, context length and revision."""
     flavor: str = "openai" if opts.flavor == "auto" else opts.flavor
     if not opts.check_model:
         if opts.model is None:
@@ -24,7 +33,7 @@ def discover(
                 "openai backend: no model given and check_model=False",
                 hint="pass model=... (--model), or allow the /models check",
             )
-        return opts.model, flavor, None, None
+        return Discovered(opts.model, flavor, None, None)
     url = f"{base_url}/models"
     try:
         response = client.get("models", timeout=opts.connect_timeout_s + 10.0)
@@ -71,4 +80,11 @@ def discover(
     if opts.flavor == "auto":
         flavor = OWNERS.get(str(entry.get("owned_by", "")), "openai")
     context = entry.get("max_model_len")
-    return model, flavor, (context if isinstance(context, int) else None), revision
+    owner = entry.get("owned_by")
+    return Discovered(
+        model,
+        flavor,
+        context if isinstance(context, int) else None,
+        revision,
+        owner if isinstance(owner, str) else None,
+    )

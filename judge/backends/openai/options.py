@@ -86,6 +86,9 @@ def batch_in_flight(server_info: object) -> int:
 
 
 OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
+SINGLE_SLOT_OWNER = "me"
+"""llama-cpp-python's ``owned_by``: its server runs one request at a time (llama.cpp's own
+``llama-server``, "llamacpp", has parallel slots)."""
 
 
 class OpenAIOptions(BaseModel):

@@ -206,6 +206,18 @@ def test_llama_cpp_keeps_eight_in_flight_in_batch_order(serve: Any) -> None:
     assert calls["s0 c1"].arrived < calls["s0 c0"].answered
 
 
+def test_llama_cpp_python_gets_one_in_flight(serve: Any) -> None:
+    # llama-cpp-python ("owned_by": "me") serves one request at a time: more only queue there.
+    server = BatchingServer(owned_by="me")
+    with OpenAIBackend(base_url=serve(server), check_logprobs=False) as backend:
+        assert backend.flavor == "llama.cpp" and backend.max_in_flight == 1
+        generations = backend.generate(_grouped(2, 3))
+    assert server.peak == 1 and [g.error for g in generations] == [None] * 6
+    assert [call.content.split(" ", 1)[1] for call in server.calls] == [
+        f"s{g} c{c}" for g in range(2) for c in range(3)
+    ], "one at a time, in planner order"
+
+
 def test_a_failed_leader_still_releases_its_siblings(serve: Any) -> None:
     server = BatchingServer(owned_by="vllm")
     with OpenAIBackend(base_url=serve(server), check_logprobs=False, max_retries=0) as backend:
