@@ -30,6 +30,8 @@ from typing import Any
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
+from tests.loopback import send_json
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sglang"
 MARKER = '"verdict": "'
 SCORED_END = re.compile(r'\{"(verdict|winner|score)": "$')
@@ -316,12 +318,7 @@ class FakeSGLangServer:
                 return None
 
             def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body)
 
             def do_GET(self) -> None:
                 model = owner.double.model_path

@@ -7,12 +7,13 @@ chat-completions call gets the next behaviour of a script ("ok", "500", "stall",
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.loopback import send_json
 
 OK_BODY = {
     "object": "chat.completion",
@@ -45,12 +46,7 @@ class FaultServer:
                 return None
 
             def _send_json(self, status: int, payload: object) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def do_GET(self) -> None:
                 models = [{"id": "fault-model", "object": "model", "owned_by": "fault-injector"}]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import cli
 from calibration.data import shared_data_dir
+from tests.cli_main import run_judge
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +23,7 @@ DATA = shared_data_dir()
 
 
 def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.argv", ["judge", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_judge(monkeypatch, capsys, *args)
 
 
 @pytest.mark.skipif(DATA is None, reason="../shared/data (the released benchmarks) is not present")

@@ -13,8 +13,8 @@ import shlex
 import pytest
 from PIL import Image
 
-import cli
 from calibration.attacks import ATTACK_SET_VERSION
+from tests.cli_main import run_judge
 from tests.conftest import REPO
 from tests.snippets import snippet
 
@@ -27,14 +27,8 @@ def _commands() -> list[list[str]]:
 
 
 def _run(monkeypatch, capsys, command: list[str]) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.argv", command)
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    assert command[0] == "judge"
+    return run_judge(monkeypatch, capsys, *command[1:])
 
 
 def test_the_readme_probe_runs_on_the_embedded_model(tmp_path, monkeypatch, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from tests.cli_main import run_judge
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +52,7 @@ def test_relative_confidence_and_best_of_n_on_the_embedded_model(
     rubric.write_text(RUBRIC)
     out = tmp_path / "eval"
     args = ["eval", str(data), "--rubric", str(rubric), "--out", str(out), "--n-boot", "50"]
-    monkeypatch.setattr("sys.argv", ["judge", *args, "--relative-confidence", "2"])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    _, err = capsys.readouterr()
+    code, _, err = run_judge(monkeypatch, capsys, *args, "--relative-confidence", "2")
     assert code == 0, err
     evaluation = json.loads((out / "evaluation.json").read_text())
     relative = evaluation["relative_confidence"]

@@ -103,9 +103,9 @@ class OpenAIBackend:
 
     def _start(self, opts: OpenAIOptions) -> None:
         """Check the server, settle the dialect, and learn whether logprobs come back."""
-        found = discover(self._client, self._base_url, self._options)
-        self._model, flavor, context, self._revision = found[:4]
-        self._owner = found.owner
+        self._model, flavor, context, self._revision, self._owner = discover(
+            self._client, self._base_url, self._options
+        )
         dialect = DIALECTS[flavor]
         self._flavor = flavor
         self._dialect = Dialect(

@@ -23,6 +23,7 @@ import pytest
 from judge.backends.openai import OpenAIBackend
 from judge.backends.prefix_order import group_positions, run_leaders_first
 from judge.types import GenerationRequest, Message, SamplingParams
+from tests.loopback import send_json
 
 QUIET_S = 0.5
 """Without gates, the server answers what it holds once no new call has arrived for this long."""
@@ -105,12 +106,7 @@ def serve() -> Iterator[Any]:
                 return None
 
             def _send(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def do_GET(self) -> None:
                 self._send(*state.handle_get(self.path))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import cli
 from calibration.jsonl import write_records
 from calibration.records import PairRecord
 from judge import backends
 from judge.backends.scripted import ScriptedBackend
 from judge.types import GenerationRequest
+from tests.cli_main import run_judge
 from tests.doubles.scripted import verdict_reply
 
 _RESPONSE = re.compile(r"<response>\n(.*?)\n</response>", re.DOTALL)
@@ -37,14 +37,7 @@ def _backends(monkeypatch):
 
 
 def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.argv", ["judge", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_judge(monkeypatch, capsys, *args)
 
 
 def labelled_pairs(path: Path, n: int = 24) -> Path:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import cli
 from calibration.attacks import ATTACK_SET_VERSION
 from judge import backends
+from tests.cli_main import run_judge
 from tests.conftest import REPO
 
 ROWS = REPO / "tests" / "fixtures" / "probe" / "rows.jsonl"
@@ -21,14 +21,7 @@ def _scripted_backend(monkeypatch):
 
 
 def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.argv", ["judge", "probe", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_judge(monkeypatch, capsys, "probe", *args)
 
 
 def test_fail_above_changes_the_exit_code_and_the_report_is_written_either_way(
