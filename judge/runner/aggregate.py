@@ -116,15 +116,7 @@ def aggregate(
         raise ValueError(f"{len(verdicts)} verdicts for {len(criteria)} criteria")
     weights = normalised_weights(criteria)
     with_probs = all(verdict.p_yes is not None for verdict in verdicts)
-    # `verdict_values`, inline: a batch aggregates once per sample.
-    values = [
-        0.0
-        if verdict.error is not None or verdict.verdict is None
-        else p_yes
-        if with_probs and (p_yes := verdict.p_yes) is not None
-        else (1.0 if verdict.verdict == "yes" else 0.0)
-        for verdict in verdicts
-    ]
+    values = verdict_values(verdicts)
     # Sums in the order of the criteria, as always: a score is the same float on every run.
     score = sum(map(operator.mul, weights, values))
     capped_by: tuple[str, ...] = ()

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from judge.errors import VerdictParseError
 from judge.runner.formats import VERDICT_CHOICES, scored_choice
@@ -57,13 +58,24 @@ class Failure:
     message: str
 
 
-def _backend_failure(generation: Generation) -> Failure:
-    assert generation.error is not None
-    return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+SCORED: Literal["scored"] = "scored"
+"""`unparsed_failure`'s answer for a scored generation (reasoning none: no text, choice
+probabilities), usable as it is."""
 
 
-def _cut(generation: Generation) -> Failure:
-    return Failure(ErrorKind.TRUNCATED, f"output cut at the token limit: {generation.text[-80:]!r}")
+def unparsed_failure(generation: Generation) -> Failure | Literal["scored"] | None:
+    """The checks before a parse, in order: the backend's failure, `SCORED`, a cut output.
+
+    None: the text is to be parsed.
+    """
+    if generation.error is not None:
+        return Failure(generation.error_kind or ErrorKind.GENERATION, generation.error)
+    if not generation.text and generation.choice_probs:
+        return SCORED
+    if generation.finish_reason == "length":
+        message = f"output cut at the token limit: {generation.text[-80:]!r}"
+        return Failure(ErrorKind.TRUNCATED, message)
+    return None
 
 
 def output_failure(generation: Generation, parse: Callable[[str], object]) -> Failure | None:
@@ -71,12 +83,11 @@ def output_failure(generation: Generation, parse: Callable[[str], object]) -> Fa
 
     A scored generation (reasoning none: no text, choice probabilities) is usable as it is.
     """
-    if generation.error is not None:
-        return _backend_failure(generation)
-    if not generation.text and generation.choice_probs:
+    found = unparsed_failure(generation)
+    if isinstance(found, Failure):
+        return found
+    if found == SCORED:
         return None
-    if generation.finish_reason == "length":
-        return _cut(generation)
     try:
         parse(generation.text)
     except VerdictParseError as exc:
@@ -92,18 +103,15 @@ def first_kind(kinds: Iterable[ErrorKind | None]) -> ErrorKind:
 def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
     """Turn one generation into a CriterionVerdict; failures become the verdict's `error`.
 
-    The checks of `output_failure`, in its order, with the text parsed once: a backend failure,
-    a scored generation (no text, choice probabilities), a cut output, then the parse.
+    The checks of `output_failure` (`unparsed_failure`, then the parse), with the text parsed
+    once.
     """
-    failure = None
+    found = unparsed_failure(generation)
+    failure = found if isinstance(found, Failure) else None
     rationale = ""
-    if generation.error is not None:
-        failure = _backend_failure(generation)
-    elif not generation.text and generation.choice_probs:
+    if found == SCORED:
         verdict = scored_choice(generation, VERDICT_CHOICES)
-    elif generation.finish_reason == "length":
-        failure = _cut(generation)
-    else:
+    elif found is None:
         try:
             verdict, rationale = parse_verdict_text(generation.text)
         except VerdictParseError as exc:

@@ -45,10 +45,14 @@ def prevalidated(model: type[Model], **values: Any) -> Model:
     plain defaults (a field with a default factory must be given); the given ones are the
     instance's `model_fields_set`, as with the validating constructor.
     """
+    return _instance(model, {**_plain_defaults(model), **values}, set(values))
+
+
+def _instance(model: type[Model], data: dict[str, Any], fields_set: set[str]) -> Model:
+    """An instance of `model` with `data` as its fields, set without validation."""
     instance = model.__new__(model)
-    defaults = _PLAIN_DEFAULTS.get(model) or _plain_defaults(model)
-    _set_slot(instance, "__dict__", {**defaults, **values})
-    _set_fields_set(instance, set(values))
+    _set_slot(instance, "__dict__", data)
+    _set_fields_set(instance, fields_set)
     _set_extra(instance, None)
     _set_private(instance, None)
     return instance
@@ -63,11 +67,6 @@ def prevalidated_factory(model: type[Model], **fixed: Any) -> Callable[..., Mode
     fixed_names = frozenset(fixed)
 
     def build(**values: Any) -> Model:
-        instance = model.__new__(model)
-        _set_slot(instance, "__dict__", {**base, **values})
-        _set_fields_set(instance, {*fixed_names, *values})
-        _set_extra(instance, None)
-        _set_private(instance, None)
-        return instance
+        return _instance(model, {**base, **values}, {*fixed_names, *values})
 
     return build

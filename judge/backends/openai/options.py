@@ -85,10 +85,15 @@ def batch_in_flight(server_info: object) -> int:
     return BATCH_IN_FLIGHT_CEILING
 
 
-OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama.cpp", "me": "llama.cpp"}
 SINGLE_SLOT_OWNER = "me"
 """llama-cpp-python's ``owned_by``: its server runs one request at a time (llama.cpp's own
 ``llama-server``, "llamacpp", has parallel slots)."""
+OWNERS = {
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "llamacpp": "llama.cpp",
+    SINGLE_SLOT_OWNER: "llama.cpp",
+}
 
 
 class OpenAIOptions(BaseModel):

