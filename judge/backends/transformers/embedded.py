@@ -129,7 +129,7 @@ def _prune_stale_copies(models: Path, keep: Path) -> None:
         except (OSError, ValueError):
             continue
         if isinstance(source, dict) and source.get("key") == "path" and not _is_current(source):
-            logger.info("removing %s: its source %s is gone or changed", folder, source["path"])
+            logger.info("removing %s: its source %s is gone or changed", folder, source.get("path"))
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -204,17 +204,51 @@ def gguf_model_name(gguf: Path) -> str:
     return "unnamed GGUF model"
 
 
-def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
+def _dequantized_dir(gguf: Path) -> Path:
     """Dequantize `gguf` once into the cache (atomically) and return that folder."""
     source = _gguf_source(gguf)
     target = _gguf_cache_dir(gguf, source)
     if (target / "model.safetensors").is_file():
         return target
+    # The folder first: a cache that cannot be written fails before the 10-30 s of loading.
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    except OSError as exc:
+        raise _cache_error(target, exc) from exc
+    try:
+        model, tokenizer = _load_gguf(gguf)
+        from safetensors import SafetensorError
+
+        try:
+            model.save_pretrained(str(staging))
+            tokenizer.save_pretrained(str(staging))
+            _publish(staging, target, source)
+        # A full disk, mostly (260 MB are written); safetensors reports it as its own error.
+        except (OSError, SafetensorError) as exc:
+            raise _cache_error(target, exc) from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _cache_error(target: Path, exc: Exception) -> BackendUnavailableError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return BackendUnavailableError(
+        f"cannot prepare the model in {target.parent}: {reason}",
+        hint="the dequantized model needs ~260 MB in a writable folder: free some space, or "
+        "point JUDGE_CACHE_DIR at another folder",
+    )
+
+
+def _load_gguf(gguf: Path) -> tuple[Any, Any]:
+    """`gguf` loaded by Transformers as a dense model (savable as safetensors) and tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # Progress, not a warning: shown with --verbose (a normal run prints no warning).
-    logger.info("preparing %s once (dequantizing into %s, ~10-30 s)", gguf.name, target)
+    logger.info("preparing %s once (dequantizing, ~10-30 s)", gguf.name)
     # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
     with contextlib.redirect_stderr(io.StringIO()):
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -226,16 +260,7 @@ def _dequantized_dir(gguf: Path, dtype: Any) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
-        model.save_pretrained(str(staging))
-        tokenizer.save_pretrained(str(staging))
-        _publish(staging, target, source)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return model, tokenizer
 
 
 def _publish(staging: Path, target: Path, source: dict[str, Any]) -> None:
@@ -268,7 +293,7 @@ def load_model_and_tokenizer(
 
     model_id, hf_dir, gguf = resolve_model(model)
     dtype = pick_dtype(dtype_name)
-    folder = hf_dir if hf_dir is not None else _dequantized_dir(gguf, dtype)  # type: ignore[arg-type]
+    folder = hf_dir if hf_dir is not None else _dequantized_dir(gguf)  # type: ignore[arg-type]
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         loaded: Any = AutoModelForCausalLM.from_pretrained(
@@ -303,4 +328,4 @@ def embedded_model_dir() -> Path:
 
     Dequantized once into the user cache; other engines (vLLM) can serve it offline from there.
     """
-    return _dequantized_dir(embedded_gguf_path(), None)
+    return _dequantized_dir(embedded_gguf_path())

@@ -138,3 +138,21 @@ def test_a_copy_another_process_published_first_is_kept(cache: Path, tmp_path: P
 
     assert (target / "model.safetensors").read_bytes() == b"weights"
     assert not staging.exists()
+
+
+def test_a_copy_with_a_broken_record_is_removed_not_a_crash(cache: Path, tmp_path: Path) -> None:
+    models = cache / "models"
+    gguf = _gguf(tmp_path / "weights")
+    source = _gguf_source(gguf)
+    target = _gguf_cache_dir(gguf, source)
+    broken = _copy(models, "Broken-555555555555", {"key": "path"})  # no path, size or mtime
+    unreadable = _copy(models, "Garbled-666666666666", None)
+    (unreadable / SOURCE_FILE).write_text("{not json", encoding="utf-8")
+    staging = models / ".staging-mine"
+    staging.mkdir()
+
+    _publish(staging, target, source)
+
+    assert target.is_dir()
+    assert not broken.exists()
+    assert unreadable.exists()  # no record to judge it by: left alone, as a legacy copy
