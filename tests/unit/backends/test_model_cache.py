@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from safetensors import SafetensorError
 
+from judge.backends.transformers import embedded
 from judge.backends.transformers.embedded import (
     SOURCE_FILE,
     _gguf_cache_dir,
@@ -21,6 +23,7 @@ from judge.backends.transformers.embedded import (
     _publish,
     embedded_gguf_path,
 )
+from judge.errors import BackendUnavailableError
 
 
 @pytest.fixture
@@ -156,3 +159,32 @@ def test_a_copy_with_a_broken_record_is_removed_not_a_crash(cache: Path, tmp_pat
     assert target.is_dir()
     assert not broken.exists()
     assert unreadable.exists()  # no record to judge it by: left alone, as a legacy copy
+
+
+def test_a_cache_that_is_not_a_folder_fails_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("JUDGE_CACHE_DIR", str(not_a_folder))
+    monkeypatch.setattr(embedded, "_load_gguf", lambda gguf: pytest.fail("loaded the model"))
+
+    with pytest.raises(BackendUnavailableError, match=r"cannot prepare the model in .*file"):
+        embedded._dequantized_dir(_gguf(tmp_path / "weights"))
+
+
+def test_a_full_disk_while_saving_is_an_error_and_leaves_no_staging(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FullDisk:
+        def save_pretrained(self, folder: str) -> None:
+            (Path(folder) / "model.safetensors").write_bytes(b"half")
+            raise SafetensorError("I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(embedded, "_load_gguf", lambda gguf: (FullDisk(), FullDisk()))
+
+    with pytest.raises(BackendUnavailableError, match="No space left on device") as raised:
+        embedded._dequantized_dir(_gguf(tmp_path / "weights"))
+
+    assert "JUDGE_CACHE_DIR" in (raised.value.hint or "")
+    assert list((cache / "models").iterdir()) == []
