@@ -291,9 +291,9 @@ class FakeSGLangServer:
     (close the connection without answering), ``("stall", seconds)`` or ``(status, body)``
     (an error answer of that exact shape). Paths in `missing` answer 404 (an older server, or a
     router that does not proxy them). /server_info tells `dp_size` and ``max_req_input_len``
-    (by default SGLang's rule: the context length less 6) and, where `deterministic` is given,
-    ``enable_deterministic_inference`` at its top level as SGLang's own; a ``routed_dp_rank`` at or above
-    `dp_size` is refused as SGLang refuses it.
+    (by default SGLang's rule: the context length less 6) and, where `deterministic` is
+    given, ``enable_deterministic_inference`` at its top level as SGLang's own; a
+    ``routed_dp_rank`` at or above `dp_size` is refused as SGLang refuses it.
     """
 
     def __init__(

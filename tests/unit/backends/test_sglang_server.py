@@ -408,15 +408,17 @@ def test_deterministic_inference_is_read_from_the_server_and_required_by_a_stric
     from judge.runner.judge import Judge
 
     double = SGLangDouble(tokenizer)
-    with FakeSGLangServer(double, deterministic=deterministic) as running:
-        with backend(running, tokenizer) as judge_backend:
-            assert judge_backend.capabilities.batch_invariant is deterministic
-            if deterministic:
-                judge = Judge(judge_backend, "helpfulness", batch_invariant=True)
-                assert judge.settings.batch_invariant
-                return
-            with pytest.raises(ConfigError, match="batch_invariant is set") as caught:
-                Judge(judge_backend, "helpfulness", batch_invariant=True)
+    with (
+        FakeSGLangServer(double, deterministic=deterministic) as running,
+        backend(running, tokenizer) as judge_backend,
+    ):
+        assert judge_backend.capabilities.batch_invariant is deterministic
+        if deterministic:
+            judge = Judge(judge_backend, "helpfulness", batch_invariant=True)
+            assert judge.settings.batch_invariant
+            return
+        with pytest.raises(ConfigError, match="batch_invariant is set") as caught:
+            Judge(judge_backend, "helpfulness", batch_invariant=True)
     said = "says it is not" if deterministic is False else "does not say whether it is"
     assert said in caught.value.message
     assert "--enable-deterministic-inference" in (caught.value.hint or "")
