@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.errors import ConfigError, InputError
+from judge.errors import ConfigError, InputError, StorageError
 
 InputFormat = Literal["jsonl", "parquet", "csv"]
 OutputFormat = Literal["jsonl", "parquet"]
@@ -166,16 +166,17 @@ class Journal:
         return records
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append records as lines in one write, then flush and fsync."""
+        """Append records as lines in one write, then flush and fsync.
+
+        A write that fails (full disk, I/O error) is undone: the file is cut back to its size
+        before, so it holds whole batches only, and `StorageError` is raised.
+        """
         if not records:
             return
         payload = "".join(
             json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records
         )
-        with self.path.open("ab") as handle:
-            handle.write(payload.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_durably(self.path, payload.encode("utf-8"))
 
     def keep_first(self) -> list[dict[str, Any]]:
         """Rewrite the journal with the first record of each (row, id), atomically; return it."""
@@ -191,13 +192,55 @@ class Journal:
             return records
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.unlink(missing_ok=True)
-        Journal(temporary).append(kept)
+        try:
+            Journal(temporary).append(kept)
+        except StorageError:
+            temporary.unlink(missing_ok=True)
+            raise
         os.replace(temporary, self.path)
         return kept
 
     def remove(self) -> None:
         """Delete the journal file if it exists."""
         self.path.unlink(missing_ok=True)
+
+
+def append_durably(path: Path, payload: bytes) -> None:
+    """Append `payload` to `path` and fsync; on failure cut the file back and raise StorageError.
+
+    Cutting back needs no free space, so after a full disk the file ends where the last
+    successful append ended: every line in it is whole, and a rerun resumes from there.
+    """
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError.writing(path, exc) from exc
+    try:
+        write_all(fd, payload)
+        os.fsync(fd)
+    except OSError as exc:
+        cut_back(fd, size)
+        raise StorageError.writing(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """Write every byte of `payload` (unbuffered, so a failed write is never retried later)."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def cut_back(fd: int, size: int) -> None:
+    """Truncate the open file to `size` bytes, as far as a failing file system allows."""
+    try:
+        os.ftruncate(fd, size)
+        os.lseek(fd, size, os.SEEK_SET)
+        os.fsync(fd)
+    except OSError:
+        pass  # a torn last line is still cut off by the next `Journal.load`
 
 
 # Parquet column types of the record fields; any other field is stored as a JSON string.
@@ -261,13 +304,35 @@ def write_parquet(
     existing: Path | None,
     records: Iterator[Mapping[str, Any]],
 ) -> int:
-    """Write `existing` Parquet rows then `records` to `target` atomically; return the row count."""
+    """Write `existing` Parquet rows then `records` to `target` atomically; return the row count.
+
+    A failed write (full disk) removes the temporary file and raises `StorageError`; `target`
+    and the journal it is made from stay as they were.
+    """
+    schema = parquet_schema(columns)
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        written = _write_parquet(temporary, schema, existing, records, columns)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:  # pyarrow's I/O errors are OSErrors too
+        temporary.unlink(missing_ok=True)
+        raise StorageError.writing(target, exc) from exc
+    return written
+
+
+def _write_parquet(
+    temporary: Path,
+    schema: Any,
+    existing: Path | None,
+    records: Iterator[Mapping[str, Any]],
+    columns: Sequence[str],
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_schema(columns)
     typed = set(_parquet_types())
-    temporary = target.with_name(target.name + ".tmp")
     written = 0
     with pq.ParquetWriter(temporary, schema) as writer:
         if existing is not None:
@@ -284,9 +349,6 @@ def write_parquet(
         if chunk:
             writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
             written += len(chunk)
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
     return written
 
 

@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
-from judge.errors import ConfigError
+from judge.errors import STORAGE_ERRNOS, ConfigError, StorageError
 
 
 def lock_path(output: Path) -> Path:
@@ -39,6 +39,8 @@ class OutputLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
+                if exc.errno in STORAGE_ERRNOS:
+                    raise StorageError.writing(self.path, exc) from exc
                 raise ConfigError(
                     f"cannot write beside {self.output}: {exc.strerror}",
                     hint="choose an output in a folder you can write to",
@@ -60,9 +62,14 @@ class OutputLock:
             if not same:  # released and removed between our open and our flock
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+                os.fsync(fd)
+            except OSError as exc:  # a full disk: refused now, before any judging
+                self._fd = fd
+                self.release()
+                raise StorageError.writing(self.path, exc) from exc
             self._fd = fd
             return
         raise ConfigError(f"could not lock {self.path}", hint="another job keeps taking it")

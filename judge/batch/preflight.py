@@ -14,6 +14,7 @@ any other rerun loads it and is checked record by record as before.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from judge.types import stable_hash
 
 if TYPE_CHECKING:
     from judge.batch.job import BatchOptions
+
+logger = logging.getLogger(__name__)
 
 
 def check_options(options: BatchOptions) -> None:
@@ -106,11 +109,19 @@ def plan_path(output: Path) -> Path:
 
 
 def record_plan(output: Path, plan: str, job_fingerprint: str) -> None:
-    """Write the plan sidecar (write-then-rename) once a run has finished its output."""
+    """Write the plan sidecar (write-then-rename) once a run has finished its output.
+
+    The sidecar only spares a later rerun its model load, so a full disk here is a warning:
+    the finished output is whole, and a rerun without the sidecar finds nothing left to judge.
+    """
     target = plan_path(output)
     temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
-    os.replace(temporary, target)
+    try:
+        temporary.write_text(json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        logger.warning("%s not written (%s); a rerun will load the model to check", target, exc)
 
 
 def _planned(output: Path, plan: str | None) -> str | None:

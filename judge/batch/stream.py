@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from judge.batch.files import cut_back, write_all
 from judge.batch.lock import OutputLock
-from judge.errors import ConfigError
+from judge.errors import STORAGE_ERRNOS, ConfigError, StorageError
 
 
 def check_output_path(path: Path) -> None:
@@ -41,18 +42,32 @@ class LineWriter:
         self._lock = OutputLock(path)
         self._lock.acquire()
         try:
-            self._handle = path.open("wb")
+            self._handle = path.open("wb", buffering=0)
         except OSError as exc:
             self._lock.release()
+            if exc.errno in STORAGE_ERRNOS:
+                raise StorageError.writing(path, exc) from exc
             raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+        self._size = 0
 
     def write(self, lines: Sequence[str]) -> None:
-        """Append whole lines (without their newline) and make them durable."""
+        """Append whole lines (without their newline) and make them durable.
+
+        A failed write (full disk, I/O error) is undone, so the file holds whole lines only,
+        and raises `StorageError` saying how many judgments it keeps.
+        """
         if not lines:
             return
-        self._handle.write("".join(line + "\n" for line in lines).encode("utf-8"))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        payload = "".join(line + "\n" for line in lines).encode("utf-8")
+        fd = self._handle.fileno()
+        try:
+            write_all(fd, payload)
+            os.fsync(fd)
+        except OSError as exc:
+            cut_back(fd, self._size)
+            kept = f"the {self.lines} judgments written before stay in it"
+            raise StorageError.writing(self.path, exc, kept) from exc
+        self._size += len(payload)
         self.lines += len(lines)
 
     def close(self) -> None:
