@@ -44,14 +44,43 @@ class RawRow:
 
 
 def detect_format(path: Path, given: str | None = None) -> InputFormat:
-    """The file format from `given` or the file's suffix."""
+    """The file format from `given` (``--input-format``) or the file's suffix."""
+    if given is not None and given not in ("jsonl", "parquet", "csv"):
+        raise ConfigError(f"--input-format {given!r}", hint="use jsonl, parquet or csv")
     name = given or _SUFFIXES.get(path.suffix.lower())
     if name not in ("jsonl", "parquet", "csv"):
         raise ConfigError(
-            f"cannot tell the format of {path}",
-            hint="name it .jsonl, .parquet or .csv, or pass the format explicitly",
+            f"cannot tell the format of {path} from its suffix {path.suffix or '(none)'!r}",
+            hint="name it .jsonl, .parquet or .csv, or pass --input-format jsonl|parquet|csv",
         )
     return name  # type: ignore[return-value]
+
+
+OUTPUT_SUFFIXES: dict[str, OutputFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""Output suffixes and the format each means; any other suffix is refused, not guessed."""
+
+
+def output_format_of(path: Path, allowed: Sequence[OutputFormat] = ("jsonl", "parquet")) -> str:
+    """The format an output's suffix names, refusing one that names none of `allowed`.
+
+    A ``.txt`` or ``.csv`` (or ``.json``, which readers take for one JSON document) written as
+    JSON lines would be misread by whoever opens it, and the next run would read it back; so
+    the suffix must say what is inside.
+    """
+    fmt = OUTPUT_SUFFIXES.get(path.suffix.lower())
+    if fmt not in allowed:
+        names = " or ".join(s for s, f in OUTPUT_SUFFIXES.items() if f in allowed)
+        kinds = " or ".join({"jsonl": "JSON lines", "parquet": "Parquet"}[f] for f in allowed)
+        raise ConfigError(
+            f"output {path}: the suffix {path.suffix or '(none)'!r} names no output format",
+            hint=f"name it {names} ({kinds})",
+        )
+    return fmt  # type: ignore[return-value]
 
 
 def read_rows(path: Path, fmt: InputFormat) -> Iterator[RawRow]:
@@ -82,6 +111,27 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
                 line = line.removeprefix(codecs.BOM_UTF8)
             total += bool(line.strip()) and (number - 1) % count == index
     return total
+
+
+def columns_seen(path: Path, fmt: InputFormat, wanted: Sequence[set[str]]) -> list[str]:
+    """The column names of a file, in order of first appearance.
+
+    CSV and Parquet name their columns once (the header, the schema). JSONL rows each name
+    their own, so rows are read until every set in `wanted` has a member (at once, in the
+    usual file) or the file ends (only when a column is missing from every row).
+    """
+    if fmt == "parquet":
+        return parquet_columns(path)
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            return list(csv.DictReader(handle).fieldnames or [])
+    seen: dict[str, None] = {}
+    for row in _jsonl_rows(path):
+        if row.record is not None:
+            seen.update(dict.fromkeys(row.record))
+            if all(names & seen.keys() for names in wanted):
+                break
+    return list(seen)
 
 
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from judge.batch.files import cut_back, write_all
+from judge.batch.files import cut_back, output_format_of, write_all
 from judge.batch.lock import OutputLock
 from judge.errors import STORAGE_ERRNOS, ConfigError, StorageError
 
@@ -22,9 +22,15 @@ def check_output_path(path: Path) -> None:
         raise ConfigError(f"output {path} is a folder", hint="give a file path, e.g. out.jsonl")
     parent = path.parent
     if not parent.is_dir():
-        missing = "does not exist" if not parent.exists() else "is not a folder"
+        blocker = _file_above(parent)
+        if blocker is not None:  # mkdir -p cannot help: a file stands where a folder must be
+            raise ConfigError(
+                f"output {path}: {blocker} is a file, not a folder",
+                hint="choose an output path inside a folder",
+            )
         raise ConfigError(
-            f"output {path}: folder {parent} {missing}", hint=f"create it first: mkdir -p {parent}"
+            f"output {path}: folder {parent} does not exist",
+            hint=f"create it first: mkdir -p {parent}",
         )
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(
@@ -32,11 +38,20 @@ def check_output_path(path: Path) -> None:
         )
 
 
+def _file_above(folder: Path) -> Path | None:
+    """The nearest existing ancestor of `folder` (itself included) if it is not a folder."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 class LineWriter:
     """A locked output file that takes lines as they come (append, flush, fsync per call)."""
 
     def __init__(self, path: Path) -> None:
         check_output_path(path)
+        output_format_of(path, allowed=("jsonl",))
         self.path = path
         self.lines = 0
         self._lock = OutputLock(path)
