@@ -20,7 +20,7 @@ from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, scor
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import print_error
-from judge.errors import BackendError, JudgeError, StorageError
+from judge.errors import STORAGE_ERRNOS, BackendError, JudgeError, StorageError
 
 app = typer.Typer(
     name="judge",
@@ -94,6 +94,11 @@ def main() -> None:
             raise
         print_error(str(exc))
         sys.exit(exit_code(exc))
+    except OSError as exc:  # a full or failing disk under a file no writer translated
+        if state.debug or exc.errno not in STORAGE_ERRNOS:
+            raise
+        print_error(str(StorageError.from_os_error(exc)))
+        sys.exit(5)
 
 
 def exit_code(exc: JudgeError) -> int:

@@ -82,11 +82,28 @@ class StorageError(JudgeError):
             message += f"; {kept}"
         return cls(message, hint=_storage_hint(path, exc.errno))
 
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> StorageError:
+        """The error for a storage failure met outside the writers that translate their own."""
+        code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if exc.filename:
+            path = Path(os.fsdecode(exc.filename))
+            return cls(
+                f"{path}: {reason}" + (f" ({code})" if code else ""),
+                hint=_storage_hint(path, exc.errno),
+            )
+        return cls(
+            f"cannot write an output: {reason}" + (f" ({code})" if code else ""),
+            hint=_storage_hint(None, exc.errno),
+        )
 
-def _storage_hint(path: Path, number: int | None) -> str:
-    where = _mount_point(path)
+
+def _storage_hint(path: Path | None, number: int | None) -> str:
+    where = _mount_point(path) if path is not None else "the disk it goes to"
     if number in (errno.ENOSPC, errno.EDQUOT):
-        return f"free space on {where} (df -h {where}) or write elsewhere, then rerun"
+        shown = f"{where} (df -h {where})" if path is not None else f"{where} (df -h)"
+        return f"free space on {shown} or write elsewhere, then rerun"
     if number == errno.EFBIG:
         return "the file hit a size limit (ulimit -f, or the file system's): write elsewhere"
     if number == errno.EROFS:

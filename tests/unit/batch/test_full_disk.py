@@ -201,3 +201,19 @@ def test_score_output_over_a_file_size_limit_is_one_line_and_keeps_whole_lines(t
     assert f"cannot write {output}: File too large (EFBIG)" in line
     assert "the 4 judgments written before stay in it" in line
     assert output.read_bytes() == first_chunk, "the failed chunk's partial write is undone"
+
+
+def test_any_other_output_on_a_full_disk_is_one_line_and_exit_5(tmp_path, small_disk):
+    """`judge eval --out` (records, report, plots) on a disk that is full from the start."""
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [
+        {"id": f"q{i}", "prompt": f"Question {i}?", "chosen": "a full answer", "rejected": "no"}
+        for i in range(6)
+    ]
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    small_disk.mount(2 * PAGE)
+    (small_disk.path / "filler").write_bytes(b"x" * 2 * PAGE)
+    done = _judge("eval", str(pairs), "--out", str(small_disk.path / "report"), "--n-boot", "10")
+    assert done.returncode == FULL_DISK_EXIT, done.stderr
+    line = _one_error_line(done.stderr)
+    assert "No space left on device (ENOSPC)" in line and "free space on" in line
