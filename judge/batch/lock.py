@@ -85,7 +85,10 @@ class OutputLock:
         """Remove the lock file and drop the lock (removing first, so no one locks a ghost)."""
         if self._fd is None:
             return
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a failing file system: the lock file stays, stale once the fd is closed
         os.close(self._fd)
         self._fd = None
 

@@ -94,14 +94,18 @@ class LineWriter:
         if self._handle.closed:
             return
         self._handle.close()
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with self.path.open("r+b") as handle:
-                handle.truncate(end)
-                os.fsync(handle.fileno())
-        self.lines = data.count(b"\n")
-        self._lock.release()
+        try:
+            data = self.path.read_bytes()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                with self.path.open("r+b") as handle:
+                    handle.truncate(end)
+                    os.fsync(handle.fileno())
+            self.lines = data.count(b"\n")
+        except OSError:
+            pass  # a failing file system: the write that failed has raised StorageError already
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> LineWriter:
         return self

@@ -9,6 +9,7 @@ with the scripted test backend (the model is not the point here).
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -106,6 +107,93 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     finally:
         if os.path.ismount(mount_point):
             subprocess.run(["umount", str(mount_point)], check=True, timeout=30)
+
+
+class DyingDisk:
+    """An ext4 file system on a sparse image that lives on a small tmpfs (thin provisioning).
+
+    When the tmpfs is full, the block writes under ext4 fail: fsync returns EIO, ext4 aborts
+    its journal and turns read-only (EROFS), as on a failing disk. `repair` gives the image
+    room, checks it (e2fsck) and mounts it again, as an administrator would.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.thin = root / "thin"
+        self.path = root / "disk"
+        self.image = self.thin / "disk.img"
+
+    def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    def create(self, room: int) -> None:
+        self.thin.mkdir()
+        self.path.mkdir()
+        steps = [
+            ("mount", "-t", "tmpfs", "-o", "size=64m", "judge-test-thin", str(self.thin)),
+            ("truncate", "-s", "64M", str(self.image)),
+            ("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0",
+             str(self.image)),
+            ("mount", "-o", "loop", str(self.image), str(self.path)),
+        ]  # fmt: skip
+        for step in steps:
+            done = self._run(*step)
+            if done.returncode != 0:
+                self.remove()
+                pytest.skip(f"cannot build a loop-mounted ext4 here: {done.stderr.strip()}")
+        used = shutil.disk_usage(self.thin).used
+        self._run("mount", "-o", f"remount,size={used + room}", str(self.thin))
+
+    def repair(self) -> None:
+        subprocess.run(["umount", str(self.path)], check=True, timeout=60)
+        subprocess.run(["mount", "-o", "remount,size=128m", str(self.thin)], check=True)
+        fsck = self._run("e2fsck", "-f", "-y", str(self.image))
+        assert fsck.returncode in (0, 1, 2), fsck.stdout + fsck.stderr  # 1, 2: errors fixed
+        subprocess.run(["mount", "-o", "loop", str(self.image), str(self.path)], check=True)
+
+    def remove(self) -> None:
+        for mount_point in (self.path, self.thin):
+            if os.path.ismount(mount_point):
+                self._run("umount", str(mount_point))
+
+
+@pytest.fixture
+def dying_disk(tmp_path: Path) -> Iterator[DyingDisk]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a loop device needs root (the RLIMIT_FSIZE test runs)")
+    if shutil.which("mkfs.ext4") is None or shutil.which("e2fsck") is None:
+        pytest.skip("mkfs.ext4 and e2fsck (e2fsprogs) are not installed")
+    disk = DyingDisk(tmp_path)
+    try:
+        yield disk
+    finally:
+        disk.remove()
+
+
+def test_a_job_on_a_failing_disk_stops_with_exit_5_and_resumes_once_it_is_repaired(
+    tmp_path, dying_disk
+):
+    source = _input(tmp_path, rows=200)
+    reference = tmp_path / "reference.jsonl"
+    assert _batch(source, reference).returncode == 0
+    expected = reference.read_bytes()
+    dying_disk.create(room=len(expected) // 2)
+    output = dying_disk.path / "out.jsonl"
+
+    done = _batch(source, output)
+    assert done.returncode == FULL_DISK_EXIT, done.stderr
+    line = _one_error_line(done.stderr)
+    assert "(EIO)" in line or "(EROFS)" in line, line
+    if f"cannot write {output}:" in line:  # else the disk died as the job took its lock
+        assert "rows written before stay, and rerunning the same command resumes" in line
+    else:
+        assert f"cannot write {output}.lock:" in line, line
+
+    dying_disk.repair()
+    written = output.read_bytes() if output.exists() else b""
+    assert expected.startswith(written[: written.rfind(b"\n") + 1]), "what stayed is right"
+    done = _batch(source, output)
+    assert done.returncode == 0, done.stderr
+    assert output.read_bytes() == expected
 
 
 def test_a_jsonl_job_on_a_full_disk_stops_with_exit_5_and_resumes_to_the_same_bytes(
