@@ -10,6 +10,7 @@ names the inode it locked) and tries again, so two jobs never both believe they 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -85,10 +86,9 @@ class OutputLock:
         """Remove the lock file and drop the lock (removing first, so no one locks a ghost)."""
         if self._fd is None:
             return
-        try:
+        # On a failing file system the lock file stays: stale once the fd is closed.
+        with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
-        except OSError:
-            pass  # a failing file system: the lock file stays, stale once the fd is closed
         os.close(self._fd)
         self._fd = None
 
