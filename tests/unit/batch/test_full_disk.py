@@ -36,7 +36,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 FULL_DISK_EXIT = 5
 
 
-def _judge(*args: str, limit: int | None = None) -> subprocess.CompletedProcess[str]:
+def _judge(
+    *args: str, limit: int | None = None, marker: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     launch = [LAUNCH] if limit is None else [LAUNCH_LIMITED, str(limit)]
     env = {
         **os.environ,
@@ -44,6 +46,8 @@ def _judge(*args: str, limit: int | None = None) -> subprocess.CompletedProcess[
         "COLUMNS": "200",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if marker is not None:  # the scripted backend's factory creates it: "the model loaded"
+        env["JUDGE_TEST_BACKEND_MARKER"] = str(marker)
     return subprocess.run(
         [sys.executable, "-c", *launch, *args, "--backend", "scripted-graded"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
@@ -231,11 +235,13 @@ def test_a_full_disk_before_the_first_row_is_refused_before_judging(tmp_path, sm
     small_disk.mount(PAGE)
     (small_disk.path / "filler").write_bytes(b"x" * PAGE)  # the disk is full from the start
     output = small_disk.path / "out.jsonl"
-    done = _batch(source, output)
+    marker = tmp_path / "backend-loaded"
+    done = _judge("batch", str(source), str(output), marker=marker)
     assert done.returncode == FULL_DISK_EXIT, done.stderr
     line = _one_error_line(done.stderr)
-    assert "No space left on device" in line and str(small_disk.path) in line
-    assert not output.exists() or output.read_bytes() == b""
+    assert f"cannot write {output}.lock: No space left on device (ENOSPC)" in line
+    assert f"free space on {small_disk.path}" in line
+    assert not output.exists() and not marker.exists(), "refused before the model loaded"
 
 
 def test_a_parquet_conversion_on_a_full_disk_keeps_the_journal_and_resumes_exactly(
