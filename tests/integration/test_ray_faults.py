@@ -35,6 +35,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 pytestmark = [
     pytest.mark.ray,
+    pytest.mark.slow,
     # Ray's own DataContext warns about its deprecated fields when it is created.
     pytest.mark.filterwarnings("ignore:.*is deprecated.*:DeprecationWarning"),
 ]

@@ -43,7 +43,7 @@ from tests.doubles.sglang_worker import hashed_p_yes
 from tests.loopback import SERVER_START_S
 from tests.peers import skip_or_fail
 
-pytestmark = pytest.mark.sglang_conformance
+pytestmark = [pytest.mark.sglang_conformance, pytest.mark.slow]
 
 RUBRIC = Rubric(
     name="answers",
@@ -75,17 +75,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_worker(folder: Path, name: str) -> Worker:
-    port_file, calls = folder / f"{name}.url", folder / f"{name}.calls"
-    calls.touch()
-    command = [sys.executable, "-m", "tests.doubles.sglang_worker", str(port_file)]
-    process = subprocess.Popen([*command, str(DELAY_S), str(calls)], cwd=REPO)
+def _start_workers(folder: Path, count: int) -> list[Worker]:
+    """Start `count` worker processes at once (each loads a tokenizer), then wait for each."""
+    started = []
+    for index in range(count):
+        port_file, calls = folder / f"worker{index}.url", folder / f"worker{index}.calls"
+        calls.touch()
+        command = [sys.executable, "-m", "tests.doubles.sglang_worker", str(port_file)]
+        process = subprocess.Popen([*command, str(DELAY_S), str(calls)], cwd=REPO)
+        started.append((port_file, process, calls))
+    workers = []
     deadline = time.monotonic() + 60
-    while not port_file.exists():
-        assert process.poll() is None, f"worker {name} exited with {process.returncode}"
-        assert time.monotonic() < deadline, f"worker {name} did not start in 60 s"
-        time.sleep(0.05)
-    return Worker(port_file.read_text(encoding="utf-8"), process, calls)
+    for port_file, process, calls in started:
+        while not port_file.exists():
+            assert process.poll() is None, f"{port_file.stem} exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"{port_file.stem} did not start in 60 s"
+            time.sleep(0.05)
+        workers.append(Worker(port_file.read_text(encoding="utf-8"), process, calls))
+    return workers
 
 
 @dataclass
@@ -107,7 +114,7 @@ def routed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Routed]:
     workers: list[Worker] = []
     router = None
     try:
-        workers = [_start_worker(tmp_path, f"worker{i}") for i in range(2)]
+        workers = _start_workers(tmp_path, 2)
         port = _free_port()
         command = [sys.executable, "-m", "sglang_router.launch_router", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--policy", "round_robin", "--worker-urls"]

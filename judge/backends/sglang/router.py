@@ -67,4 +67,6 @@ def serving_health(base_url: str, timeout: float = 2.0) -> ServingHealth:
     detail = f"router: {answering} of {len(workers)} workers answer"
     if lost:
         detail += "; lost: " + ", ".join(f"{w.url} ({w.detail})" for w in lost)
-    return ServingHealth(url=base, healthy=not lost and bool(workers), detail=detail, workers=workers)
+    return ServingHealth(
+        url=base, healthy=not lost and bool(workers), detail=detail, workers=workers
+    )
