@@ -10,6 +10,7 @@ SGLang server (no ``/workers``) is one server with no workers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -50,10 +51,12 @@ def _worker(client: httpx.Client, url: str, router_says: bool, timeout: float) -
     return WorkerHealth(url=url, healthy=True, detail="ok")
 
 
-def serving_health(base_url: str, timeout: float = 2.0) -> ServingHealth:
-    """Probe a server, or a router and every worker it lists."""
+def serving_health(
+    base_url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+) -> ServingHealth:
+    """Probe a server, or a router and every worker it lists (`headers`: e.g. a bearer token)."""
     base = base_url.rstrip("/")
-    with httpx.Client(timeout=timeout) as client:
+    with httpx.Client(timeout=timeout, headers=dict(headers or {})) as client:
         status, _, reason = _get(client, base + "/health", timeout)
         if status != 200:
             return ServingHealth(url=base, healthy=False, detail=f"server {reason}")

@@ -309,7 +309,10 @@ class SGLangServerBackend:
 
     def serving_health(self) -> ServingHealth:
         """The server now, or sglang-router and each worker it lists (`router.serving_health`)."""
-        return router.serving_health(self.base_url)
+        token = self._client.headers.get("Authorization")
+        return router.serving_health(
+            self.base_url, headers={"Authorization": token} if token else None
+        )
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """`generate` for asyncio code (an HTTP reward server): runs in a worker thread."""
