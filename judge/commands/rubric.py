@@ -145,7 +145,7 @@ def rubric_refine(
     """
     from judge.backends import create_backend
     from judge.rubric.pool import read_pool_file
-    from judge.rubric.refine import refine_with_stats
+    from judge.rubric.refine import refine
     from judge.rubric.settings import load_refine_settings
 
     rubric_obj = load_rubric(rubric)
@@ -153,7 +153,7 @@ def rubric_refine(
     settings = load_refine_settings(settings_file, pool_size=pool_size)
     engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
     try:
-        result = refine_with_stats(
+        result = refine(
             rubric_obj,
             prompt,
             responses,
@@ -170,6 +170,6 @@ def rubric_refine(
         err_console.print(f"read from the cache ({result.cache_path}): 0 backend calls")
     else:
         err_console.print(
-            f"{stats.rounds} rounds = {stats.backend_calls} backend calls, {stats.requests} "
+            f"{len(stats.rounds)} rounds = {stats.backend_calls} backend calls, {stats.requests} "
             f"requests, {stats.rejections} rejections; stopped: {stats.stop_reason}"
         )
