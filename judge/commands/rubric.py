@@ -12,6 +12,7 @@ from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, backend_opt
 from judge.commands.render import console, err_console, print_error, rubric_tree
 from judge.errors import JudgeError
 from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
+from judge.storage import write_atomic
 from judge.types import Rubric
 
 rubric_app = typer.Typer(
@@ -71,7 +72,7 @@ def rubric_check(
 
 def _emit_rubric(rubric: Rubric, output: Path | None) -> None:
     if output is not None:
-        output.write_text(dump_rubric(rubric), encoding="utf-8")
+        write_atomic(output, dump_rubric(rubric))
     console.print(rubric_tree(rubric))
     if output is not None:
         err_console.print(f"written to {output}")

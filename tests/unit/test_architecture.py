@@ -23,6 +23,7 @@ FLOORS = {
     "judge.errors": 1,
     "judge.settings": 2,
     "judge.paths": 2,
+    "judge.storage": 2,
     "judge.prompting": 2,
     "judge.library": 2,
     "judge.inputs": 2,
