@@ -38,7 +38,7 @@ from judge.storage import write_atomic
 from judge.types import stable_hash
 
 if TYPE_CHECKING:
-    from judge.batch.job import BatchOptions
+    from judge.batch.options import BatchOptions
 
 logger = logging.getLogger(__name__)
 
