@@ -23,6 +23,9 @@ from tests.conftest import REPO
 # module prefix -> floor; the longest matching prefix wins
 FLOORS = {
     "judge.types": 1,
+    "judge.values": 1,
+    "judge.generations": 1,
+    "judge.judgments": 1,
     "judge.judgment_parts": 1,
     "judge.errors": 1,
     "judge.settings": 2,
