@@ -40,8 +40,8 @@ class BatchStats:
 class Task(NamedTuple):
     """A request, how to tell whether one of its generations is usable, and its role.
 
-    A named tuple, as `Attempt`: a batch builds one per request, and a tuple is built at half
-    the cost of a frozen dataclass.
+    A named tuple, as `Attempt`: a batch builds one per request, and a tuple is the cheapest
+    immutable record.
     """
 
     request: GenerationRequest
