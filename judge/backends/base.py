@@ -112,11 +112,6 @@ def seconds_left(request: GenerationRequest) -> float | None:
     return None if request.deadline is None else request.deadline - time.monotonic()
 
 
-def expected_count(requests: Sequence[GenerationRequest]) -> int:
-    """How many generations a batch of requests must produce."""
-    return sum(request.sampling.n for request in requests)
-
-
 def check_batch(requests: Sequence[GenerationRequest], generations: Sequence[Generation]) -> None:
     """Raise if a backend broke the contract of `generate` (count or order of generations)."""
     expected = [(request.id, index) for request in requests for index in range(request.sampling.n)]
