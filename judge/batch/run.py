@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from judge.batch.job import BatchJob, BatchOptions, BatchProgress
 from judge.batch.preflight import plan_fingerprint, preflight, record_plan
@@ -28,7 +28,6 @@ from judge.types import Rubric
 if TYPE_CHECKING:
     from judge.batch.ray_engine import RayPool
 
-Engine = Literal["local", "ray"]
 OnProgress = Callable[[BatchProgress], None]
 
 
@@ -81,7 +80,7 @@ def run_batch(
     backend_options: Mapping[str, Any] | None = None,
     settings: JudgeSettings = DEFAULTS,
     options: BatchOptions | None = None,
-    engine: Engine = "local",
+    engine: str = "local",
     pool: RayPool | None = None,
     ray_address: str | None = None,
     cache: CacheChoice = True,
@@ -90,9 +89,11 @@ def run_batch(
 ) -> BatchRun:
     """Judge every row of `source` into `output`; rerun the same call to resume after a crash.
 
-    `cache` is the local engine's judgment cache (True: the default store, False: none, or a
-    path); the Ray engine takes none, and a path is refused there. `on_start` is called with
-    the counters once the checks passed and judging begins, `on_progress` after each batch.
+    `engine` is ``local`` (this process) or ``ray`` (`output` is then a folder of Parquet
+    files). `cache` is the local engine's judgment cache (True: the default store, False:
+    none, or a path); the Ray engine takes none, and a path is refused there. `on_start` is
+    called with the counters once the checks passed and judging begins, `on_progress` after
+    each batch.
     """
     rubric_obj = load_rubric(rubric) if isinstance(rubric, str) else rubric
     options = options or BatchOptions()

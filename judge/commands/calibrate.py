@@ -19,6 +19,7 @@ from judge.commands.options import (
     NBootOpt,
     PairMethodOpt,
     RubricOpt,
+    checked_pair_method,
 )
 from judge.commands.render import (
     console,
@@ -138,7 +139,7 @@ def eval_command(
             report_format=report_format,
             limit=limit,
             batch_size=batch_size,
-            pair_method=pair_method,
+            pair_method=checked_pair_method(pair_method),
             calibrator=calibrator,
             force_calibrator=force_calibrator,
             own_models=own_model,

@@ -15,6 +15,7 @@ from judge.commands.options import (
     BatchSizeOpt,
     PairMethodOpt,
     RubricOpt,
+    checked_pair_method,
     check_batch_size,
 )
 from judge.commands.render import print_pair
@@ -77,6 +78,7 @@ def compare(
     from judge.runner.judge import Judge
 
     # Every check that needs no model comes first: a mistake costs seconds, not a model load.
+    method = checked_pair_method(pair_method)
     check_batch_size(batch_size)
     if input_file is not None and (prompt, a, b) != (None, None, None):
         raise InputError("--input with --prompt/--a/--b", hint="give one of them, not both")
@@ -97,7 +99,7 @@ def compare(
                 **flags.backend_options,
             ),
             batch_size,
-            method=pair_method,
+            method=method,
         )  # fmt: skip
     finally:
         if writer is not None:

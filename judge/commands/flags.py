@@ -93,7 +93,11 @@ def setting_parameter(name: str) -> inspect.Parameter:
     if annotation is bool:
         decls = (f"{_flag_name(name)}/--no-{name.replace('_', '-')}",)
         kind: Any = bool
-    elif get_origin(annotation) is Literal or annotation in (int, float, str):
+    elif get_origin(annotation) is Literal:
+        # Read as text and checked by JudgeSettings: a wrong value is its one-line ConfigError.
+        kind = str
+        option["metavar"] = "|".join(str(choice) for choice in get_args(annotation))
+    elif annotation in (int, float, str):
         kind = annotation
     elif optional and members[0] in (int, float, str):
         kind = annotation

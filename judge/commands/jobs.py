@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,6 +29,7 @@ from judge.commands.options import (
     NoCacheOpt,
     PairMethodOpt,
     RubricOpt,
+    checked_pair_method,
     check_cache_flags,
     judgment_cache,
 )
@@ -85,8 +86,11 @@ def batch(
         ),
     ] = False,
     engine: Annotated[
-        Literal["local", "ray"],
-        typer.Option(help="local (this process) or ray (OUTPUT is a folder of Parquet files)."),
+        str,
+        typer.Option(
+            metavar="local|ray",
+            help="local (this process) or ray (OUTPUT is a folder of Parquet files).",
+        ),
     ] = "local",
     replicas: Annotated[int, typer.Option(help="Ray: judge actors, one backend each.")] = 1,
     replica_cpus: Annotated[float, typer.Option(help="Ray: CPUs per replica.")] = 1.0,
@@ -122,7 +126,7 @@ def batch(
         force=force,
         repair=repair,
         keep_inputs=not drop_inputs,
-        compare_method=pair_method,
+        compare_method=checked_pair_method(pair_method),
     )
     check_cache_flags(cache, no_cache)
     if engine == "ray":

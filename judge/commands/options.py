@@ -51,10 +51,12 @@ NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Judge every sample again; never touch the cache.")
 ]
 PairMethod = Literal["rubric", "direct"]
+PAIR_METHODS: tuple[PairMethod, ...] = ("rubric", "direct")
 PairMethodOpt = Annotated[
-    PairMethod,
+    str,
     typer.Option(
         "--pair-method",
+        metavar="rubric|direct",
         help="How a pair is compared: rubric (each response judged on every criterion; "
         "order-free, compared directly on a tie) or direct (which is better, asked in both "
         "orders: shows position bias).",
@@ -100,6 +102,14 @@ def check_cache_flags(cache: Path | None, no_cache: bool) -> None:
         raise typer.BadParameter("give --cache FILE or --no-cache, not both")
     if cache is not None and cache.is_dir():
         raise typer.BadParameter(f"--cache {cache} is a folder; give a file path")
+
+
+def checked_pair_method(value: str) -> PairMethod:
+    """The `--pair-method` value, refused (one line, before any model loads) if unknown."""
+    for method in PAIR_METHODS:
+        if value == method:
+            return method
+    raise ConfigError(f"--pair-method {value!r}", hint="rubric or direct")
 
 
 def check_batch_size(batch_size: int) -> None:

@@ -24,6 +24,7 @@ from judge.commands.options import (
     NBootOpt,
     PairMethodOpt,
     RubricOpt,
+    checked_pair_method,
 )
 from judge.commands.render import console, err_console
 
@@ -85,7 +86,7 @@ def probe(
         settings=flags.settings,
         output=output,
         mode=mode,
-        pair_method=pair_method,
+        pair_method=checked_pair_method(pair_method),
         threshold=threshold,
         attacks=[name.strip() for name in attacks.split(",")] if attacks else None,
         limit=limit,
