@@ -15,8 +15,8 @@ from judge.commands.options import (
     BatchSizeOpt,
     PairMethodOpt,
     RubricOpt,
-    checked_pair_method,
     check_batch_size,
+    checked_pair_method,
 )
 from judge.commands.render import print_pair
 from judge.commands.score import file_rows, finish, judge_rows, split_rows

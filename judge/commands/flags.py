@@ -25,7 +25,7 @@ import typer
 from rich.markup import escape
 
 from judge.commands.options import cli_state
-from judge.settings import DEFAULTS, JudgeSettings
+from judge.settings import JudgeSettings
 
 HTTP_BACKENDS = ("openai", "sglang-server")
 DTYPE_BACKENDS = ("transformers",)
@@ -72,21 +72,23 @@ def _flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _help(name: str) -> str:
+def _help(settings: type[JudgeSettings], name: str) -> str:
     """The field's whole docstring on one line, escaped so Rich prints its brackets."""
-    description = JudgeSettings.model_fields[name].description or name
+    description = settings.model_fields[name].description or name
     return escape(" ".join(description.split()))
 
 
-def setting_parameter(name: str) -> inspect.Parameter:
-    """The CLI parameter of one `JudgeSettings` field: its type, its default and its help.
+def setting_parameter(
+    name: str, settings: type[JudgeSettings] = JudgeSettings
+) -> inspect.Parameter:
+    """The CLI parameter of one settings field: its type, its default and its help.
 
     Raises TypeError for a field type the CLI cannot read from a flag, so a new field of such a
     type fails the test suite instead of silently missing from the command line.
     """
-    field = JudgeSettings.model_fields[name]
-    annotation, default = field.annotation, getattr(DEFAULTS, name)
-    option: dict[str, Any] = {"help": _help(name), "rich_help_panel": JUDGING_PANEL}
+    field = settings.model_fields[name]
+    annotation, default = field.annotation, field.default
+    option: dict[str, Any] = {"help": _help(settings, name), "rich_help_panel": JUDGING_PANEL}
     decls: tuple[str, ...] = (_flag_name(name),)
     members = [arg for arg in get_args(annotation) if arg is not type(None)]
     optional = get_origin(annotation) in (Union, types.UnionType) and len(members) == 1
@@ -104,7 +106,7 @@ def setting_parameter(name: str) -> inspect.Parameter:
         option.update(parser=_none_or(members[0]), metavar=f"{members[0].__name__.upper()}|none")
         default = "none" if default is None else str(default)
     else:
-        raise TypeError(f"JudgeSettings.{name}: no CLI flag for a field of type {annotation}")
+        raise TypeError(f"{settings.__name__}.{name}: no CLI flag for a field of type {annotation}")
     return inspect.Parameter(
         name,
         inspect.Parameter.KEYWORD_ONLY,
@@ -113,9 +115,9 @@ def setting_parameter(name: str) -> inspect.Parameter:
     )
 
 
-def setting_parameters() -> list[inspect.Parameter]:
-    """One parameter per `JudgeSettings` field, in the fields' order."""
-    return [setting_parameter(name) for name in JudgeSettings.model_fields]
+def setting_parameters(settings: type[JudgeSettings] = JudgeSettings) -> list[inspect.Parameter]:
+    """One parameter per settings field, in the fields' order."""
+    return [setting_parameter(name, settings) for name in settings.model_fields]
 
 
 def backend_parameters() -> list[inspect.Parameter]:

@@ -29,8 +29,8 @@ from judge.commands.options import (
     NoCacheOpt,
     PairMethodOpt,
     RubricOpt,
-    checked_pair_method,
     check_cache_flags,
+    checked_pair_method,
     judgment_cache,
 )
 from judge.commands.render import batch_summary, err_console
