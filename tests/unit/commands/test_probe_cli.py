@@ -83,7 +83,14 @@ def test_user_mistakes_exit_2_in_one_line_before_the_model_loads(
     monkeypatch, capsys, tmp_path, extra, message
 ):
     code, _, err = run_main(
-        monkeypatch, capsys, str(ROWS), "--backend", "never-loads", "--output", str(tmp_path), *extra
+        monkeypatch,
+        capsys,
+        str(ROWS),
+        "--backend",
+        "never-loads",
+        "--output",
+        str(tmp_path),
+        *extra,
     )
     assert code == 2, err
     assert message in err and "Traceback" not in err

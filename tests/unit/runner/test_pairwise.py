@@ -330,7 +330,10 @@ def test_cli_compare_json_and_rubric(cli_backend, monkeypatch, capsys):
     "args, message",
     [
         (["--a", "x", "--b", "y"], "judge compare: pair: needs a prompt or messages"),
-        (["--prompt", "Q", "--a", "x", "--b", "y", "--pair-method", "vote"], "--pair-method 'vote'"),
+        (
+            ["--prompt", "Q", "--a", "x", "--b", "y", "--pair-method", "vote"],
+            "--pair-method 'vote'",
+        ),
         (["--prompt", "Q", "--a", "x"], "judge compare: response_b: missing"),
     ],
 )
