@@ -248,3 +248,11 @@ def test_config_defaults_may_not_hold_judge_settings(tmp_path, monkeypatch, caps
 def test_the_base_url_defaults_in_help_are_the_backends_own():
     assert f"sglang-server {DEFAULT_URL}" in shared.BASE_URL_DEFAULTS
     assert f"openai {OpenAIOptions.model_fields['base_url'].default}" in shared.BASE_URL_DEFAULTS
+
+
+def test_the_flags_page_lists_every_shared_flag():
+    from tests.conftest import REPO
+
+    page = (REPO / "docs" / "cli-flags.md").read_text(encoding="utf-8")
+    for flag in expected_defaults():
+        assert f"| `{flag}`" in page, f"docs/cli-flags.md does not list {flag}"
