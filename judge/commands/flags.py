@@ -47,12 +47,6 @@ class JudgingFlags:
     settings: JudgeSettings
     """`--config` ``settings`` with the flags that were given applied on them."""
 
-    @property
-    def model(self) -> str | None:
-        """The model the backend is asked for (None: the backend's default)."""
-        model = self.backend_options.get("model")
-        return None if model is None else str(model)
-
 
 def _none_or(kind: type) -> Callable[[str], Any]:
     """A parser of a flag whose value may also be ``none`` (the field's None)."""
