@@ -197,6 +197,7 @@ def _run_ray(
         pool or RayPool(batch_size=options.batch_size),
         plan=plan,
         force=options.force,
+        input_format=options.input_format,
         max_failures=options.max_failures,
         address=address,
     )

@@ -157,8 +157,8 @@ def backend_parameters() -> list[inspect.Parameter]:
             Annotated[
                 str,
                 typer.Option(
-                    help="Compute dtype of the transformers backend: auto (bfloat16 where the CPU "
-                    "has native bf16, else float32), float32, bfloat16 or float16.",
+                    help="Compute dtype of the transformers backend: auto (float32 on every CPU: "
+                    "the same verdicts whatever the batch), float32, bfloat16 or float16.",
                     **panel,
                 ),
             ],

@@ -66,6 +66,12 @@ def batch(
     a_field: Annotated[str | None, typer.Option(help="Pairwise: column of response A.")] = None,
     b_field: Annotated[str | None, typer.Option(help="Pairwise: column of response B.")] = None,
     pair_method: PairMethodOpt = DEFAULT_PAIR_METHOD,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Format of INPUT_FILE: jsonl, parquet or csv.", show_default="from its suffix"
+        ),
+    ] = None,
     batch_size: BatchSizeOpt = 32,
     shard: Annotated[str, typer.Option(help="Do shard i of n (0-based), e.g. 0/4.")] = "0/1",
     max_failures: Annotated[
@@ -127,6 +133,7 @@ def batch(
         repair=repair,
         keep_inputs=not drop_inputs,
         compare_method=checked_pair_method(pair_method),
+        input_format=input_format,
     )
     check_cache_flags(cache, no_cache)
     if engine == "ray":
