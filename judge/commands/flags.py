@@ -57,7 +57,8 @@ def _none_or(kind: type) -> Callable[[str], Any]:
         try:
             return kind(text)
         except ValueError:
-            raise typer.BadParameter(f"{text!r}: give a {kind.__name__} or none") from None
+            wanted = {"int": "an integer", "float": "a number"}.get(kind.__name__, "a value")
+            raise typer.BadParameter(f"{text!r}: give {wanted} or none") from None
 
     return parse
 

@@ -221,7 +221,7 @@ def test_flags_given_win_over_the_config_and_defaults_never_do():
     [
         (["--backend", "openai", "--dtype", "float32"], "--dtype applies to the transformers"),
         (["--base-url", "http://x"], "--base-url applies to the HTTP backends"),
-        (["--likert", "five"], "'five': give a int or none"),
+        (["--likert", "five"], "'five': give an integer or none"),
     ],
 )
 def test_a_flag_that_does_not_apply_is_refused(args, message):
