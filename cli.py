@@ -46,8 +46,10 @@ def _main_options(
         Path | None,
         typer.Option(
             "--config",
-            help="YAML file: `defaults` (option defaults for every command, e.g. backend, "
-            "base_url, model) and `backend_options` (keyword options of the backend).",
+            help="YAML file: `settings` (JudgeSettings fields for every judging command), "
+            "`defaults` (defaults of the other options, e.g. backend, model, base_url) and "
+            "`backend_options` (keyword options of the backend). Flags given on the command "
+            "line win over it.",
         ),
     ] = None,
     backend_option: Annotated[

@@ -78,7 +78,7 @@ def write_probe(
     """Write the report's JSON, Markdown and PNG into `out_dir`; returns their paths."""
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"--out {folder} is a file", hint="give a folder for the probe report")
+        raise InputError(f"--output {folder} is a file", hint="give a folder for the probe report")
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": folder / "probe.json", "md": folder / "probe.md", "png": folder / "probe.png"}
     _write(paths["json"], report.model_dump_json(indent=2) + "\n")

@@ -143,7 +143,7 @@ class Calibrator(_Frozen):
             raise ConfigError(
                 "calibrator was fitted for another judge configuration: " + "; ".join(differences),
                 hint="fit a calibrator for this model/rubric/template (judge calibrate fit), "
-                "or pass force=True / --force to apply it anyway",
+                "or pass force=True / --force-calibrator to apply it anyway",
             )
 
     def apply(

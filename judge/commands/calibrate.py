@@ -9,18 +9,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
-    BackendOpt,
-    BaseUrlOpt,
-    LikertOpt,
-    ModelOpt,
-    RationaleOpt,
-    ReasoningOpt,
-    SamplesOpt,
-    SolutionTokensOpt,
-    StrategyOpt,
-    backend_options,
-    judge_settings,
+    DEFAULT_PAIR_METHOD,
+    BatchSizeOpt,
+    CalibratorOpt,
+    ForceCalibratorOpt,
+    LimitOpt,
+    NBootOpt,
+    PairMethodOpt,
+    RubricOpt,
+    checked_pair_method,
 )
 from judge.commands.render import (
     console,
@@ -29,10 +28,6 @@ from judge.commands.render import (
     print_result,
     print_summary,
 )
-from judge.errors import ConfigError, InputError
-from judge.library import load_rubric
-from judge.runner.pairwise import DEFAULT_METHOD
-from judge.storage import write_atomic
 
 calibrate_app = typer.Typer(
     help="Fit, apply and report calibrators. Example: judge calibrate fit records.jsonl",
@@ -51,9 +46,9 @@ FingerprintOpt = Annotated[
 ]
 OwnModelOpt = Annotated[list[str] | None, typer.Option("--own-model", help="The judge's model.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Report format: md or html.")]
-BootOpt = Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals.")]
-ForceOpt = Annotated[bool, typer.Option(help="Use a calibrator fitted for another judge.")]
-OutDirOpt = Annotated[Path, typer.Option(help="Folder for the report, plots and records.")]
+OutDirOpt = Annotated[
+    Path, typer.Option("--output", help="Folder for the report, plots and records.")
+]
 
 
 def _fingerprint(fingerprint: Path | None, records: Path) -> Any:
@@ -62,35 +57,25 @@ def _fingerprint(fingerprint: Path | None, records: Path) -> Any:
     return read_fingerprint(fingerprint) if fingerprint else fingerprint_beside(records)
 
 
+@judging_command
 def eval_command(
     ctx: typer.Context,
+    flags: JudgingFlags,
     data: Annotated[Path, typer.Argument(help="Labelled set (LLMBar, PandaLM, HHH, JSONL...).")],
-    rubric: Annotated[str, typer.Option(help="Library rubric name or YAML file.")] = "helpfulness",
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    limit: Annotated[int | None, typer.Option(help="Judge only the first N items.")] = None,
-    out: OutDirOpt = Path("eval-report"),
+    rubric: RubricOpt = "helpfulness",
+    limit: LimitOpt = None,
+    output: OutDirOpt = Path("eval-report"),
     report_format: FormatOpt = "md",
-    calibrator: Annotated[Path | None, typer.Option(help="Apply this calibrator.")] = None,
-    force: ForceOpt = False,
+    calibrator: CalibratorOpt = None,
+    force_calibrator: ForceCalibratorOpt = False,
     own_model: OwnModelOpt = None,
-    pair_method: Annotated[
-        str,
-        typer.Option(
-            help="Pairs: rubric (order-free; the default of Judge.compare and judge compare) or "
-            "direct (both orders: measures position bias)."
-        ),
-    ] = DEFAULT_METHOD,
+    pair_method: PairMethodOpt = DEFAULT_PAIR_METHOD,
     gold_threshold: Annotated[float | None, typer.Option(help="gold_score >= it passes.")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Items per backend batch.")] = 16,
-    n_boot: BootOpt = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of pair placement and bootstrap.")] = 0,
-    strategy: StrategyOpt = None,
-    draws: SamplesOpt = None,
-    max_rationale_chars: RationaleOpt = None,
-    likert: LikertOpt = None,
-    max_solution_tokens: SolutionTokensOpt = None,
+    batch_size: BatchSizeOpt = 16,
+    n_boot: NBootOpt = 1000,
+    eval_seed: Annotated[
+        int, typer.Option(help="Seed of pair placement (which response is A) and bootstrap.")
+    ] = 0,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -119,7 +104,6 @@ def eval_command(
             "random partners each (one more batch); 0: off."
         ),
     ] = 0,
-    reasoning: ReasoningOpt = None,
     compare_reasoning: Annotated[
         str | None,
         typer.Option(
@@ -130,125 +114,54 @@ def eval_command(
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
-    The judging flags (--strategy, --samples, --max-rationale-chars, ...) are those of `judge
-    score`. With --baseline it is a drift gate: exit 4 on a significant regression.
-    Example: judge eval ../shared/data/llmbar/Natural --limit 20 --out eval-report
+    With --baseline it is a drift gate: exit 4 on a significant regression.
+    Example: judge eval data.jsonl --limit 20 --output eval-report
     """
-    import calibration
-    from calibration.drift import (
-        EXIT_REGRESSION,
-        compare_evaluations,
-        drift_lines,
-        load_evaluation,
-    )
-    from calibration.probe_acceptance import read_probe_report
-    from judge.runner.judge import Judge
+    from calibration.drift import EXIT_REGRESSION, drift_lines
+    from calibration.eval_job import run_eval_job
 
-    # Every check that needs no model comes first: a mistake costs seconds, not a model load.
-    if pair_method not in ("rubric", "direct"):
-        raise ConfigError(f"--pair-method {pair_method!r}", hint="rubric or direct")
-    if chunk_size < 1:
-        raise ConfigError(f"--chunk-size {chunk_size} < 1", hint="items per backend batch: 1+")
-    settings = judge_settings(
-        ctx,
-        max_rationale_chars=max_rationale_chars,
-        strategy=strategy,
-        samples=draws,
-        likert=likert,
-        max_solution_tokens=max_solution_tokens,
-        reasoning=reasoning,
-    )
-    eval_set = calibration.load_eval_set(data, seed=seed, gold_threshold=gold_threshold)
-    if mixed_groups:
-        eval_set = eval_set.mixed_groups()
-        if not eval_set.samples:
-            raise InputError(
-                f"{data}: no prompt group has both right and wrong responses",
-                hint="--mixed-groups needs best-of-N data (N labelled responses per prompt)",
-            )
-    old = load_evaluation(baseline) if baseline is not None else None
-    if old is not None and old.kind != eval_set.kind:
-        raise ConfigError(
-            f"baseline {baseline} is a {old.kind} evaluation, {data} is {eval_set.kind} data",
-            hint="give the evaluation.json of a run on the same data",
-        )
-    if not 0.0 <= tolerance < 1.0:
-        raise ConfigError(f"--tolerance {tolerance} is not in [0, 1)")
-    if relative_confidence < 0 or (relative_confidence and eval_set.kind != "pointwise"):
-        raise ConfigError(
-            f"--relative-confidence {relative_confidence}",
-            hint="partners per judgment, 1 or more, on pointwise data (0: off)",
-        )
-    probe = read_probe_report(probe_report) if probe_report is not None else None
-    # Checked before any model loads: a bad mode is a one-line error.
-    other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
-    rubric_obj = load_rubric(rubric)
-    fitted = calibration.load_calibrator(calibrator) if calibrator else None
-    options = backend_options(ctx, backend, model, base_url)
-    judge = Judge(backend=backend, rubric=rubric_obj, settings=settings, **options)
-    total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task("eval", total=total)
-        evaluation = calibration.run_eval(
-            judge,
-            eval_set,
-            limit=limit,
-            chunk_size=chunk_size,
-            own_models=own_model,
-            pair_method=pair_method,
-            calibrator=fitted,
-            force=force,
-            n_boot=n_boot,
-            seed=seed,
-            progress=lambda done, _: progress.update(task, completed=done),
-            relative_partners=relative_confidence,
-        )
-        if other is not None:
-            # The same backend, judged again under the other mode (no second model load).
-            second = Judge(backend=judge.backend, rubric=rubric_obj, settings=other)
-            task = progress.add_task(f"eval ({other.reasoning})", total=total)
-            compared = calibration.run_eval(
-                second,
-                eval_set,
-                limit=limit,
-                chunk_size=chunk_size,
-                own_models=own_model,
-                pair_method=pair_method,
-                n_boot=n_boot,
-                seed=seed,
-                progress=lambda done, _: progress.update(task, completed=done),
-            )
-    judge.close()
-    if probe is not None:
-        evaluation = evaluation.model_copy(update={"probe": probe})
-    report = calibration.write_report(
-        evaluation,
-        out,
-        format=report_format,
-        calibrator=fitted,
-    )
-    print_summary(evaluation, report)
-    if other is not None:
-        from calibration.modes import mode_agreement
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
 
-        agreement = mode_agreement((settings.reasoning, other.reasoning), evaluation, compared)
-        write_atomic(out / "mode-agreement.json", agreement.model_dump_json(indent=2) + "\n")
-        console.print(agreement.summary())
-    if old is not None:
-        drift = compare_evaluations(
-            evaluation,
-            old,
-            baseline_name=str(baseline),
+        def show(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        run = run_eval_job(
+            data,
+            rubric=rubric,
+            backend=flags.backend,
+            backend_options=flags.backend_options,
+            settings=flags.settings,
+            output=output,
+            report_format=report_format,
+            limit=limit,
+            batch_size=batch_size,
+            pair_method=checked_pair_method(pair_method),
+            calibrator=calibrator,
+            force_calibrator=force_calibrator,
+            own_models=own_model,
+            gold_threshold=gold_threshold,
+            mixed_groups=mixed_groups,
+            relative_confidence=relative_confidence,
+            compare_reasoning=compare_reasoning,
+            baseline=baseline,
             tolerance=tolerance,
+            probe_report=probe_report,
             n_boot=n_boot,
-            seed=seed,
+            seed=eval_seed,
+            progress=show,
         )
-        write_atomic(out / "drift.json", drift.model_dump_json(indent=1))
-        for line in drift_lines(drift):
+    print_summary(run.evaluation, run.report)
+    if run.agreement is not None:
+        console.print(run.agreement.summary())
+    if run.drift is not None:
+        for line in drift_lines(run.drift):
             style = "red" if "REGRESSED" in line else "dim" if line.startswith("not") else ""
             console.print(f"[{style}]{line}[/{style}]" if style else line, highlight=False)
-        if drift.regressed:
+        if run.regressed:
             print_error(f"drift gate: a significant regression against {baseline}")
             raise typer.Exit(EXIT_REGRESSION)
         console.print(f"drift gate: no significant regression against {baseline}")
@@ -257,7 +170,9 @@ def eval_command(
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")
 def calibrate_fit(
     records: RecordsArg,
-    out: Annotated[Path, typer.Option(help="Calibrator JSON to write.")] = Path("calibrator.json"),
+    output: Annotated[Path, typer.Option("--output", help="Calibrator JSON to write.")] = Path(
+        "calibrator.json"
+    ),
     method: Annotated[str, typer.Option(help="temperature, platt or isotonic.")] = "temperature",
     holdout: Annotated[float, typer.Option(help="Share held out to check the fit.")] = 0.3,
     folds: Annotated[int | None, typer.Option(help="Cross-validate with K folds.")] = None,
@@ -265,11 +180,11 @@ def calibrate_fit(
     p_field: Annotated[str, typer.Option(help="Field with the probability.")] = "p",
     label_field: Annotated[str, typer.Option(help="Field with the gold label.")] = "label",
     fingerprint: FingerprintOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the held-out split.")] = 0,
 ) -> None:
     """Fit a calibrator on judged records and check it on rows it was not fitted on.
 
-    Example: judge calibrate fit eval-report/records.jsonl --method temperature --out cal.json
+    Example: judge calibrate fit eval-report/records.jsonl --method temperature --output cal.json
     """
     import calibration
 
@@ -283,10 +198,10 @@ def calibrate_fit(
         fingerprint=config,
         holdout=holdout,
         folds=folds,
-        seed=seed,
+        seed=split_seed,
         input="score" if raw_scores else "probability",
     )
-    fitted.save(out)
+    fitted.save(output)
     check = fitted.check
     if check is not None:
         table = Table("held-out metric", "before", "after", title=check.protocol)
@@ -295,40 +210,42 @@ def calibrate_fit(
             after = getattr(check.after, name)
             table.add_row(name, *("n/a" if v is None else f"{v:.4f}" for v in (before, after)))
         console.print(table)
-    console.print(f"{method} calibrator written to {out}")
+    console.print(f"{method} calibrator written to {output}")
 
 
 @calibrate_app.command("apply", short_help="Calibrate. Example: judge calibrate apply c.json j")
 def calibrate_apply(
     calibrator: Annotated[Path, typer.Argument(help="Calibrator JSON (judge calibrate fit).")],
     inputs: Annotated[Path, typer.Argument(help="Judgments (judge score --output) or records.")],
-    out: Annotated[Path, typer.Option(help="JSONL to write.")] = Path("calibrated.jsonl"),
-    force: ForceOpt = False,
+    output: Annotated[Path, typer.Option("--output", help="JSONL to write.")] = Path(
+        "calibrated.jsonl"
+    ),
+    force_calibrator: ForceCalibratorOpt = False,
     fingerprint: FingerprintOpt = None,
 ) -> None:
-    """Apply a calibrator; judgments of another model/rubric/template are refused unless --force.
+    """Apply a calibrator; judgments of another judge are refused unless --force-calibrator.
 
-    Example: judge calibrate apply cal.json judgments.jsonl --out calibrated.jsonl
+    Example: judge calibrate apply cal.json judgments.jsonl --output calibrated.jsonl
     """
     import calibration
     from calibration.apply import calibrate_file, read_fingerprint
 
     fitted = calibration.load_calibrator(calibrator)
     config = read_fingerprint(fingerprint) if fingerprint else None
-    count = calibrate_file(fitted, inputs, out, fingerprint=config, force=force)
-    console.print(f"{count} lines calibrated, written to {out}")
+    count = calibrate_file(fitted, inputs, output, fingerprint=config, force=force_calibrator)
+    console.print(f"{count} lines calibrated, written to {output}")
 
 
 @calibrate_app.command("report", short_help="Report. Example: judge calibrate report r.jsonl")
 def calibrate_report(
     records: RecordsArg,
-    out: OutDirOpt = Path("calibration-report"),
-    calibrator: Annotated[Path | None, typer.Option(help="Calibrate the records first.")] = None,
-    force: ForceOpt = False,
+    output: OutDirOpt = Path("calibration-report"),
+    calibrator: CalibratorOpt = None,
+    force_calibrator: ForceCalibratorOpt = False,
     fingerprint: FingerprintOpt = None,
     own_model: OwnModelOpt = None,
     report_format: FormatOpt = "md",
-    n_boot: BootOpt = 1000,
+    n_boot: NBootOpt = 1000,
 ) -> None:
     """Report calibration (and biases, for pairs) of judged records, optionally recalibrated.
 
@@ -342,14 +259,14 @@ def calibrate_report(
     if fitted is not None:
         unknown = calibration.JudgeFingerprint()
         loaded = calibration.calibrate_records(
-            fitted, loaded, fingerprint=config or unknown, force=force
+            fitted, loaded, fingerprint=config or unknown, force=force_calibrator
         )
     evaluation = calibration.evaluate_records(
         loaded, name=records.stem, own_models=own_model, fingerprint=config, n_boot=n_boot
     )
     report = calibration.write_report(
         evaluation,
-        out,
+        output,
         format=report_format,
         calibrator=fitted,
     )
@@ -366,7 +283,7 @@ def _pair_records(records: Path) -> list[Any]:
 
 
 @bias_app.command("position", short_help="Position bias. Example: judge bias position r.jsonl")
-def bias_position(records: RecordsArg, n_boot: BootOpt = 1000) -> None:
+def bias_position(records: RecordsArg, n_boot: NBootOpt = 1000) -> None:
     """Consistency across orders, P(first position wins), accuracy counting flips as wrong.
 
     Example: judge bias position eval-report/records.jsonl
@@ -377,7 +294,7 @@ def bias_position(records: RecordsArg, n_boot: BootOpt = 1000) -> None:
 
 
 @bias_app.command("length", short_help="Length bias. Example: judge bias length r.jsonl")
-def bias_length(records: RecordsArg, n_boot: BootOpt = 1000) -> None:
+def bias_length(records: RecordsArg, n_boot: NBootOpt = 1000) -> None:
     """Preference for longer responses, controlling for the gold label; win rate by quartile.
 
     Example: judge bias length eval-report/records.jsonl
@@ -398,7 +315,7 @@ def bias_self(
     records: RecordsArg,
     own_model: Annotated[list[str], typer.Option("--own-model", help="The judge's model(s).")],
     panel: Annotated[list[Path] | None, typer.Option(help="Other judges' records: gold.")] = None,
-    n_boot: BootOpt = 1000,
+    n_boot: NBootOpt = 1000,
 ) -> None:
     """DBG: the judge's win rate for its own model's responses minus their gold win rate.
 

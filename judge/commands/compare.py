@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
 from judge.batch.rows import FieldMap, PreparedRow
 from judge.batch.stream import LineWriter
+from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
-    BackendOpt,
-    BaseUrlOpt,
-    CompareMethodOpt,
-    ModelOpt,
-    RationaleOpt,
-    ReasoningOpt,
+    DEFAULT_PAIR_METHOD,
+    BatchSizeOpt,
+    PairMethodOpt,
     RubricOpt,
-    SamplesOpt,
-    backend_options,
-    judge_settings,
+    check_batch_size,
+    checked_pair_method,
 )
 from judge.commands.render import print_pair
 from judge.commands.score import file_rows, finish, judge_rows, split_rows
-from judge.errors import ConfigError, InputError
+from judge.errors import InputError
 from judge.inputs import pair_from_record
 from judge.library import load_rubric
-from judge.runner.pairwise import DEFAULT_METHOD, Method
 
 COMPARE_HELP = 'Which response is better. Example: judge compare --prompt "2+2?" --a 4 --b 5'
 
@@ -46,8 +42,10 @@ def _argument_rows(
     return [PreparedRow(0, "cli", pair_from_record(record, where="judge compare"))]
 
 
+@judging_command
 def compare(
     ctx: typer.Context,
+    flags: JudgingFlags,
     prompt: Annotated[str | None, typer.Option(help="The prompt both responses answer.")] = None,
     a: Annotated[str | None, typer.Option("--a", help="Response A.")] = None,
     b: Annotated[str | None, typer.Option("--b", help="Response B.")] = None,
@@ -64,37 +62,27 @@ def compare(
         Path | None, typer.Option(help="Write pair judgments as JSONL to this file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON lines.")] = False,
-    method: CompareMethodOpt = DEFAULT_METHOD,
+    pair_method: PairMethodOpt = DEFAULT_PAIR_METHOD,
     rubric: RubricOpt = "helpfulness",
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    max_rationale_chars: RationaleOpt = None,
-    samples: SamplesOpt = None,
-    reasoning: ReasoningOpt = None,
-    chunk_size: Annotated[int, typer.Option(help="Pairs per backend batch for a file.")] = 16,
+    batch_size: BatchSizeOpt = 16,
 ) -> None:
     """Compare two responses: P(A better), order consistency (direct), winner.
 
-    The default method is ``rubric``, as in `Judge.compare` and `judge eval`: each response is
-    judged on every criterion and the weighted margin decides (a tie is compared directly in
-    both orders). ``--method direct`` asks which is better in both orders, without the rubric.
+    The default pair method is ``rubric``, as in `Judge.compare` and `judge eval`: each response
+    is judged on every criterion and the weighted margin decides (a tie is compared directly in
+    both orders). ``--pair-method direct`` asks which is better in both orders, without the
+    rubric.
 
     Example: judge compare --input pairs.jsonl --output compared.jsonl
     """
     from judge.runner.judge import Judge
 
     # Every check that needs no model comes first: a mistake costs seconds, not a model load.
-    if method not in ("rubric", "direct"):
-        raise ConfigError(f"--method {method!r} is not a compare method", hint="rubric or direct")
-    if chunk_size < 1:
-        raise ConfigError(f"--chunk-size {chunk_size} < 1", hint="pairs per backend batch: 1+")
+    method = checked_pair_method(pair_method)
+    check_batch_size(batch_size)
     if input_file is not None and (prompt, a, b) != (None, None, None):
         raise InputError("--input with --prompt/--a/--b", hint="give one of them, not both")
     rubric_obj = load_rubric(rubric)
-    settings = judge_settings(
-        ctx, max_rationale_chars=max_rationale_chars, samples=samples, reasoning=reasoning
-    )
     if input_file is None:
         rows = _argument_rows(prompt, a, b, reference)
     else:
@@ -105,13 +93,13 @@ def compare(
         results = judge_rows(
             good, writer, as_json, input_file is not None,
             lambda: Judge(
-                backend=backend,
+                backend=flags.backend,
                 rubric=rubric_obj,
-                settings=settings,
-                **backend_options(ctx, backend, model, base_url),
+                settings=flags.settings,
+                **flags.backend_options,
             ),
-            chunk_size,
-            method=cast(Method, method),
+            batch_size,
+            method=method,
         )  # fmt: skip
     finally:
         if writer is not None:

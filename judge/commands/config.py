@@ -17,10 +17,11 @@ class CliConfig(BaseModel):
     """A `--config` YAML file.
 
     `settings` are the judge's settings (`JudgeSettings` fields, e.g. ``strategy``,
-    ``max_rationale_chars``, ``retries``) for every command that judges; a command's flags are
-    applied on them. `defaults` are option defaults for every command that has the option (flags
-    on the command line still win); `backend_options` are keyword options of the backend's
-    constructor.
+    ``max_rationale_chars``, ``retries``) for every command that judges; the flags given on the
+    command line are applied on them. `defaults` are defaults of the other options for every
+    command that has the option, e.g. ``backend``, ``model``, ``base_url``, ``batch_size``
+    (flags on the command line still win; judge settings are refused here: they go under
+    `settings`); `backend_options` are keyword options of the backend's constructor.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,7 +40,7 @@ def load_cli_config(path: Path) -> CliConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path}: not valid YAML: {yaml_problem(exc)}") from None
     try:
-        return CliConfig.model_validate(data)
+        loaded = CliConfig.model_validate(data)
     except JudgeError as exc:  # a settings value the settings' own checks refuse
         raise ConfigError(f"config {path}: settings: {exc.message}", hint=exc.hint) from None
     except ValidationError as exc:
@@ -51,6 +52,13 @@ def load_cli_config(path: Path) -> CliConfig:
             f"config {path}: {problems}",
             hint="top-level keys: settings, defaults, backend_options",
         ) from None
+    misplaced = sorted(set(loaded.defaults) & set(JudgeSettings.model_fields))
+    if misplaced:
+        raise ConfigError(
+            f"config {path}: defaults: {', '.join(misplaced)} are judge settings",
+            hint="put them under `settings:`, which every judging command reads",
+        )
+    return loaded
 
 
 def parse_backend_options(pairs: list[str]) -> dict[str, Any]:

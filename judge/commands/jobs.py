@@ -2,68 +2,77 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from judge.batch.rows import MAX_CHARS
+from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
-    BackendOpt,
-    BaseUrlOpt,
+    DEFAULT_PAIR_METHOD,
+    BatchSizeOpt,
     CacheOpt,
-    ModelOpt,
+    ForceOpt,
     NoCacheOpt,
-    ReasoningOpt,
+    PairMethodOpt,
     RubricOpt,
-    backend_options,
-    cli_state,
-    judge_settings,
+    check_cache_flags,
+    checked_pair_method,
     judgment_cache,
-    setting_help,
 )
 from judge.commands.render import batch_summary, err_console
-from judge.errors import ConfigError
 from judge.library import load_rubric
+
+if TYPE_CHECKING:
+    from judge.batch import BatchProgress, BatchRun
 
 BATCH_HELP = "Score a file, resumably. Example: judge batch rows.jsonl out.jsonl"
 SERVE_HELP = "Serve rewards over HTTP (OpenRLHF). Example: judge serve --port 8000"
 
 
+@judging_command
 def batch(
     ctx: typer.Context,
+    flags: JudgingFlags,
     input_file: Annotated[Path, typer.Argument(help="Rows: .jsonl, .parquet or .csv.")],
     output: Annotated[
         Path, typer.Argument(help="Results: .jsonl or .parquet; an existing one is resumed.")
     ],
     rubric: RubricOpt = "helpfulness",
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
     prompt_field: Annotated[
         str, typer.Option(help="Column of the prompt (text or messages).")
     ] = "prompt",
     response_field: Annotated[str, typer.Option(help="Column of the response.")] = "response",
     id_field: Annotated[
-        str | None, typer.Option(help="Column of a unique row id (default: the row number).")
+        str | None,
+        typer.Option(help="Column of a unique row id.", show_default="the row number"),
     ] = None,
     reference_field: Annotated[
         str | None, typer.Option(help="Column of an optional reference answer.")
     ] = "reference",
     a_field: Annotated[str | None, typer.Option(help="Pairwise: column of response A.")] = None,
     b_field: Annotated[str | None, typer.Option(help="Pairwise: column of response B.")] = None,
-    compare_method: Annotated[
-        str, typer.Option(help="Pairwise: rubric (criteria margin) or direct.")
-    ] = "rubric",
+    pair_method: PairMethodOpt = DEFAULT_PAIR_METHOD,
     input_format: Annotated[
         str | None,
         typer.Option(
-            help="Format of INPUT_FILE: jsonl, parquet or csv [default: from its suffix]."
+            help="Format of INPUT_FILE: jsonl, parquet or csv.", show_default="from its suffix"
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per backend batch.")] = 32,
+    batch_size: BatchSizeOpt = 32,
     shard: Annotated[str, typer.Option(help="Do shard i of n (0-based), e.g. 0/4.")] = "0/1",
     max_failures: Annotated[
         int | None, typer.Option(help="Stop once more rows than this have failed.")
@@ -71,9 +80,7 @@ def batch(
     max_chars: Annotated[
         int, typer.Option(help="Longest text field; longer rows are bad.")
     ] = MAX_CHARS,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite an output written with other settings.")
-    ] = False,
+    force: ForceOpt = False,
     drop_inputs: Annotated[
         bool,
         typer.Option("--drop-inputs", help="Write only result columns, not the input's columns."),
@@ -84,31 +91,29 @@ def batch(
             "--repair", help="Keep the first record of each row of an output with duplicates."
         ),
     ] = False,
-    max_rationale_chars: Annotated[
-        int | None, typer.Option(help=setting_help("max_rationale_chars"))
-    ] = None,
     engine: Annotated[
-        str, typer.Option(help="local (this process) or ray (OUTPUT is a folder of Parquet files).")
+        str,
+        typer.Option(
+            metavar="local|ray",
+            help="local (this process) or ray (OUTPUT is a folder of Parquet files).",
+        ),
     ] = "local",
     replicas: Annotated[int, typer.Option(help="Ray: judge actors, one backend each.")] = 1,
     replica_cpus: Annotated[float, typer.Option(help="Ray: CPUs per replica.")] = 1.0,
     replica_gpus: Annotated[float, typer.Option(help="Ray: GPUs per replica.")] = 0.0,
     ray_address: Annotated[
-        str | None, typer.Option(help="Ray: a cluster's address (default: start a local one).")
+        str | None,
+        typer.Option(help="Ray: a cluster's address.", show_default="start a local one"),
     ] = None,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
-    reasoning: ReasoningOpt = None,
 ) -> None:
     """Score every row of a file; rerun the same command to resume after a crash.
 
     Example: judge batch rows.jsonl scored.parquet --id-field id --batch-size 64 --shard 0/4
     """
-    from rich.progress import SpinnerColumn
-
-    from judge.batch import BatchJob, BatchOptions, FieldMap, parse_shard
-    from judge.batch.preflight import plan_fingerprint, preflight, record_plan
-    from judge.runner.judge import Judge
+    from judge.batch import BatchOptions, FieldMap, parse_shard, run_batch
+    from judge.batch.ray_engine import RayPool
 
     fields = FieldMap(
         prompt=prompt_field,
@@ -127,61 +132,41 @@ def batch(
         force=force,
         repair=repair,
         keep_inputs=not drop_inputs,
-        compare_method=compare_method,  # type: ignore[arg-type]
+        compare_method=checked_pair_method(pair_method),
         input_format=input_format,
     )
-    # Every check that needs no model comes first (see judge.batch.preflight).
-    rubric_obj = load_rubric(rubric)
-    settings = judge_settings(ctx, max_rationale_chars=max_rationale_chars, reasoning=reasoning)
-    plan = plan_fingerprint(
-        rubric=rubric_obj.fingerprint,
-        settings=settings.fingerprint,
-        backend=backend,
-        model=model,
-        base_url=base_url,
-        backend_options=cli_state(ctx).backend_options,
-        options=options,
-    )
-    if engine not in ("local", "ray"):
-        raise ConfigError(f"--engine {engine!r}", hint="use local or ray")
+    check_cache_flags(cache, no_cache)
     if engine == "ray":
-        if cache is not None:
-            raise ConfigError(
-                "--cache with --engine ray",
-                hint="Ray workers on other machines share no local file: drop --cache",
-            )
-        from judge.batch.ray_engine import RayPool
-        from judge.commands.ray_batch import run_ray_batch
-
-        pool = RayPool(replicas, replica_cpus, replica_gpus, batch_size)
-        run_ray_batch(
+        # A small input has fewer blocks than replicas; Ray Data says so with a UserWarning.
+        warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+    note = f"ray engine: {replicas} replica(s) of backend {escape(flags.backend)}"
+    with batch_progress(note if engine == "ray" else None) as (on_start, on_progress):
+        run = run_batch(
             input_file,
             output,
-            rubric=rubric_obj,
-            backend=backend,
-            backend_options=backend_options(ctx, backend, model, base_url),
-            settings=settings,
+            rubric=load_rubric(rubric),
+            backend=flags.backend,
+            backend_options=flags.backend_options,
+            settings=flags.settings,
             options=options,
-            pool=pool,
-            plan=plan_fingerprint(plan=plan, engine="ray"),
-            address=ray_address,
+            engine=engine,
+            pool=RayPool(replicas, replica_cpus, replica_gpus, batch_size),
+            ray_address=ray_address,
+            cache=False if no_cache else (cache or True),
+            on_start=on_start,
+            on_progress=on_progress,
         )
-        return
-    checked = preflight(input_file, output, options, plan)
-    if checked.nothing_left:
-        err_console.print(
-            f"nothing to do: {escape(str(output))} already holds all {checked.total} rows of "
-            f"{escape(str(input_file))} (pass --force to judge them again)"
-        )
-        return
-    store = judgment_cache(cache, no_cache)
-    judge = Judge(
-        backend=backend,
-        rubric=rubric_obj,
-        settings=settings,
-        **backend_options(ctx, backend, model, base_url),
-    )
-    job = BatchJob(judge, input_file, output, options, cache=store)
+    render_batch(run, input_file)
+
+
+@contextmanager
+def batch_progress(
+    note: str | None = None,
+) -> Iterator[tuple[Callable[[BatchProgress], None] | None, Callable[[BatchProgress], None]]]:
+    """A live progress bar of a batch job: (on_start, on_progress) for `run_batch`.
+
+    With a `note`, on_start prints it with the rows left to judge when judging begins.
+    """
     with Progress(
         SpinnerColumn(),
         BarColumn(),
@@ -193,7 +178,12 @@ def batch(
     ) as bar:
         task = bar.add_task("batch", total=None, rates="", failures=0)
 
-        def show(progress: Any) -> None:
+        def start(progress: BatchProgress) -> None:
+            err_console.print(
+                f"{note}, {progress.remaining} rows to judge ({progress.skipped} done before)"
+            )
+
+        def show(progress: BatchProgress) -> None:
             elapsed = max(progress.elapsed, 1e-9)
             rates = (
                 f"{progress.done / elapsed:.1f} rows/s  "
@@ -207,18 +197,21 @@ def batch(
                 failures=progress.failed + progress.bad_rows,
             )
 
-        try:
-            result = job.run(on_progress=show)
-        finally:
-            judge.close()
-            if store is not None:
-                store.close()
-    if result.stopped is None:
-        record_plan(output, plan, job.fingerprint)
-    err_console.print(batch_summary(result, output, store))
-    if result.stopped:
-        err_console.print(f"[red]stopped[/red]: {escape(result.stopped)}; rerun to resume")
-    if result.stopped or result.failed or result.bad_rows:
+        yield (start if note is not None else None), show
+
+
+def render_batch(run: BatchRun, input_file: Path) -> None:
+    """Print a batch run's summary; exit 1 if it stopped early or rows failed."""
+    if run.nothing_left:
+        err_console.print(
+            f"nothing to do: {escape(str(run.output))} already holds all {run.progress.total} "
+            f"rows of {escape(str(input_file))} (pass --force to judge them again)"
+        )
+        return
+    err_console.print(batch_summary(run.progress, run.output, run.cache))
+    if run.progress.stopped:
+        err_console.print(f"[red]stopped[/red]: {escape(run.progress.stopped)}; rerun to resume")
+    if not run.ok:
         raise typer.Exit(1)
 
 
@@ -231,12 +224,11 @@ def _on_error(value: str) -> Any:
         raise typer.BadParameter(f"--on-error {value!r}: use none, raise or a number") from None
 
 
+@judging_command
 def serve(
     ctx: typer.Context,
+    flags: JudgingFlags,
     rubric: RubricOpt = "helpfulness",
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback by default).")
     ] = "127.0.0.1",
@@ -272,7 +264,6 @@ def serve(
     ] = 4 * 1024 * 1024,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
-    reasoning: ReasoningOpt = None,
 ) -> None:
     """Serve the judge as a reward model: POST /get_reward (OpenRLHF), POST /score, GET /health.
 
@@ -281,11 +272,10 @@ def serve(
     from judge.reward import RubricReward
     from judge.reward.serve import serve as run_server
 
-    settings = judge_settings(ctx, reasoning=reasoning)
     reward = RubricReward(
         load_rubric(rubric),
-        backend,
-        settings=settings,
+        flags.backend,
+        settings=flags.settings,
         on_error=_on_error(on_error),
         timeout_s=timeout,
         scale=scale,
@@ -295,7 +285,7 @@ def serve(
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
         cache=judgment_cache(cache, no_cache),
-        **backend_options(ctx, backend, model, base_url),
+        **flags.backend_options,
     )
     store = reward.cache.path if reward.cache is not None else "off"
     err_console.print(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, backend_options
+from judge.commands.flags import JudgingFlags, model_command
 from judge.commands.render import console, err_console, print_error, rubric_tree
 from judge.errors import JudgeError
 from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
@@ -82,17 +82,16 @@ def _emit_rubric(rubric: Rubric, output: Path | None) -> None:
     "generate",
     short_help='Generate a rubric for a prompt. Example: judge rubric generate --prompt "Hi"',
 )
+@model_command
 def rubric_generate(
     ctx: typer.Context,
+    flags: JudgingFlags,
     prompt: Annotated[str, typer.Option(help="The request the rubric is for.")],
     reference: Annotated[
         str | None, typer.Option(help="A reference answer (criteria never contain it).")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the rubric as YAML here.")] = None,
     max_criteria: Annotated[int, typer.Option(min=1, max=20, help="Most criteria.")] = 6,
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
 ) -> None:
     """Ask the model for prompt-specific yes/no criteria (hard rules and principles).
 
@@ -103,7 +102,7 @@ def rubric_generate(
     from judge.rubric.settings import GenerateSettings
 
     settings = GenerateSettings(max_criteria=max_criteria)
-    engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
+    engine = create_backend(flags.backend, **flags.backend_options)
     try:
         rubric = generate_rubric(engine, prompt, reference, settings=settings)
     finally:
@@ -115,8 +114,10 @@ def rubric_generate(
     "refine",
     short_help="Refine a rubric with RRD. Example: judge rubric refine --rubric r.yaml --prompt Hi",
 )
+@model_command
 def rubric_refine(
     ctx: typer.Context,
+    flags: JudgingFlags,
     rubric: Annotated[str, typer.Option(help="Library rubric name or a YAML file to refine.")],
     prompt: Annotated[str, typer.Option(help="The request the rubric is for.")],
     pool: Annotated[
@@ -135,10 +136,9 @@ def rubric_refine(
         Path | None,
         typer.Option("--settings", help="YAML/JSON of RefineSettings fields (thresholds)."),
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute.")] = False,
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Refine again; never touch the refinement cache.")
+    ] = False,
 ) -> None:
     """Refine a rubric for a prompt: decompose coarse criteria, filter, weight (RRD).
 
@@ -152,7 +152,7 @@ def rubric_refine(
     rubric_obj = load_rubric(rubric)
     responses = read_pool_file(pool) if pool is not None else None
     settings = load_refine_settings(settings_file, pool_size=pool_size)
-    engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
+    engine = create_backend(flags.backend, **flags.backend_options)
     try:
         result = refine(
             rubric_obj,

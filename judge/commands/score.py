@@ -18,25 +18,19 @@ from judge.batch.files import read_rows
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import judge_prepared
 from judge.batch.stream import LineWriter
+from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
-    BackendOpt,
-    BaseUrlOpt,
+    BatchSizeOpt,
     CacheOpt,
-    LikertOpt,
-    ModelOpt,
+    CalibratorOpt,
+    ForceCalibratorOpt,
     NoCacheOpt,
-    RationaleOpt,
-    ReasoningOpt,
     RubricOpt,
-    SamplesOpt,
-    SolutionTokensOpt,
-    StrategyOpt,
-    backend_options,
-    judge_settings,
+    check_batch_size,
     judgment_cache,
 )
 from judge.commands.render import cache_line, err_console, print_error, print_judgment
-from judge.errors import ConfigError, InputError
+from judge.errors import InputError
 from judge.inputs import sample_from_record
 from judge.library import load_rubric
 from judge.runner.cache import JudgmentCache
@@ -85,8 +79,10 @@ def _argument_rows(
     return [PreparedRow(0, "cli", sample_from_record(record, where="arguments", default_id="cli"))]
 
 
+@judging_command
 def score(
     ctx: typer.Context,
+    flags: JudgingFlags,
     rubric: RubricOpt = "helpfulness",
     prompt: Annotated[str | None, typer.Option(help="The prompt the response answers.")] = None,
     response: Annotated[str | None, typer.Option(help="The response to judge.")] = None,
@@ -99,25 +95,9 @@ def score(
         Path | None, typer.Option(help="Write judgments as JSONL to this file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print judgments as JSON lines.")] = False,
-    backend: BackendOpt = "transformers",
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    max_rationale_chars: RationaleOpt = None,
-    chunk_size: Annotated[
-        int, typer.Option(help="Samples per backend batch when scoring a file.")
-    ] = 16,
-    strategy: StrategyOpt = None,
-    reasoning: ReasoningOpt = None,
-    draws: SamplesOpt = None,
-    likert: LikertOpt = None,
-    max_solution_tokens: SolutionTokensOpt = None,
-    calibrator: Annotated[
-        Path | None,
-        typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
-    ] = None,
-    force_calibrator: Annotated[
-        bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
-    ] = False,
+    batch_size: BatchSizeOpt = 16,
+    calibrator: CalibratorOpt = None,
+    force_calibrator: ForceCalibratorOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -128,10 +108,7 @@ def score(
     from judge.runner.judge import Judge
 
     # Every check that needs no model comes first: a mistake costs seconds, not a model load.
-    if chunk_size < 1:
-        raise ConfigError(
-            f"--chunk-size {chunk_size} < 1", hint="rows per backend batch: 1 or more"
-        )
+    check_batch_size(batch_size)
     fitted = None
     if calibrator is not None:
         import calibration
@@ -140,15 +117,6 @@ def score(
     rubric_obj = load_rubric(rubric)
     if input_file is not None and (prompt is not None or response is not None):
         raise typer.BadParameter("give --input FILE or --prompt/--response, not both")
-    settings = judge_settings(
-        ctx,
-        max_rationale_chars=max_rationale_chars,
-        strategy=strategy,
-        reasoning=reasoning,
-        samples=draws,
-        likert=likert,
-        max_solution_tokens=max_solution_tokens,
-    )
     if input_file is None:
         rows = _argument_rows(prompt, response, reference)
     else:
@@ -160,14 +128,14 @@ def score(
         judgments = judge_rows(
             good, writer, as_json, input_file is not None,
             lambda: Judge(
-                backend=backend,
+                backend=flags.backend,
                 rubric=rubric_obj,
-                settings=settings,
+                settings=flags.settings,
                 calibrator=fitted,
                 force_calibrator=force_calibrator,
-                **backend_options(ctx, backend, model, base_url),
+                **flags.backend_options,
             ),
-            chunk_size,
+            batch_size,
             store,
         )  # fmt: skip
     finally:
@@ -221,13 +189,13 @@ def judge_rows(
     as_json: bool,
     show_progress: bool,
     make_judge: Callable[[], Any],
-    chunk_size: int,
+    batch_size: int,
     cache: JudgmentCache | None = None,
     method: Method | None = None,
 ) -> list[Any]:
-    """Judge the rows chunk by chunk, writing (and printing, for --json) each chunk as it is done.
+    """Judge the rows batch by batch, writing (and printing, for --json) each batch when done.
 
-    With a compare `method` the rows are pairs. Ctrl-C stops between or inside chunks; what was
+    With a compare `method` the rows are pairs. Ctrl-C stops between or inside batches; what was
     written stays, and the run exits 130.
     """
     judge = make_judge()
@@ -238,8 +206,8 @@ def judge_rows(
             *columns, console=err_console, transient=True, disable=not show_progress
         ) as progress:
             task = progress.add_task("score", total=len(good))
-            for start in range(0, len(good), chunk_size):
-                chunk = good[start : start + chunk_size]
+            for start in range(0, len(good), batch_size):
+                chunk = good[start : start + batch_size]
                 done: Sequence[Judgment | PairJudgment] = (
                     judge_prepared(judge, chunk, cache=cache)
                     if method is None

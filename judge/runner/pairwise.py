@@ -44,7 +44,7 @@ DEFAULT_METHOD: Method = "rubric"
 Rubric, because a per-criterion verdict has no position to be biased by (order-free by
 construction, not only swap-averaged), a pair's verdict agrees with the two responses'
 `judge score` results, and it judges by the rubric the user chose. A tied margin still falls
-back to a direct comparison in both orders. Direct (``--method direct``) is cheaper (two
+back to a direct comparison in both orders. Direct (``--pair-method direct``) is cheaper (two
 requests per pair) and is what measures position bias.
 """
 Winner = Literal["a", "b", "tie"]

@@ -39,7 +39,7 @@ def test_judge_eval_on_llmbar_natural_slice(tmp_path: Path, monkeypatch, capsys)
         "3",
         "--pair-method",
         "direct",
-        "--out",
+        "--output",
         str(out_dir),
         "--n-boot",
         "100",

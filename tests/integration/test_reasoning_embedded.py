@@ -113,7 +113,7 @@ def test_eval_reports_agreement_between_two_modes(tmp_path):
         "after",
         "--n-boot",
         "50",
-        "--out",
+        "--output",
         str(out),
     )
     assert result.returncode == 0, result.stderr

@@ -51,7 +51,7 @@ def test_relative_confidence_and_best_of_n_on_the_embedded_model(
     rubric = tmp_path / "arithmetic.yaml"
     rubric.write_text(RUBRIC)
     out = tmp_path / "eval"
-    args = ["eval", str(data), "--rubric", str(rubric), "--out", str(out), "--n-boot", "50"]
+    args = ["eval", str(data), "--rubric", str(rubric), "--output", str(out), "--n-boot", "50"]
     code, _, err = run_judge(monkeypatch, capsys, *args, "--relative-confidence", "2")
     assert code == 0, err
     evaluation = json.loads((out / "evaluation.json").read_text())

@@ -66,7 +66,7 @@ def run(embedded_backend, monkeypatch, capsys, tmp_path):
 
 def test_compare_runs_both_orders_and_swap_averages(run):
     # Direct on purpose (the default is rubric): the question asked in both orders.
-    args = ("--prompt", "What is 3+4?", "--a", "7", "--b", "8", "--method", "direct")
+    args = ("--prompt", "What is 3+4?", "--a", "7", "--b", "8", "--pair-method", "direct")
     out = run("compare", *args, *SHORT)
     result = PairJudgment.model_validate_json(out)
     assert result.error is None and result.strategy == "direct"

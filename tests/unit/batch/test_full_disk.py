@@ -280,7 +280,7 @@ def test_score_output_over_a_file_size_limit_is_one_line_and_keeps_whole_lines(t
     """RLIMIT_FSIZE needs no privilege: the kernel refuses the write with EFBIG."""
     source = _input(tmp_path, rows=12)
     reference = tmp_path / "reference.jsonl"
-    done = _judge("score", "--input", str(source), "--output", str(reference), "--chunk-size", "4")
+    done = _judge("score", "--input", str(source), "--output", str(reference), "--batch-size", "4")
     assert done.returncode == 0, done.stderr
     expected = reference.read_bytes()
     first_chunk = b"".join(expected.splitlines(keepends=True)[:4])
@@ -288,7 +288,7 @@ def test_score_output_over_a_file_size_limit_is_one_line_and_keeps_whole_lines(t
 
     output = tmp_path / "out.jsonl"
     done = _judge(
-        "score", "--input", str(source), "--output", str(output), "--chunk-size", "4",
+        "score", "--input", str(source), "--output", str(output), "--batch-size", "4",
         limit=limit,
     )  # fmt: skip
     assert done.returncode == FULL_DISK_EXIT, done.stderr
@@ -308,7 +308,7 @@ def test_any_other_output_on_a_full_disk_is_one_line_and_exit_5(tmp_path, small_
     pairs.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     small_disk.mount(2 * PAGE)
     (small_disk.path / "filler").write_bytes(b"x" * 2 * PAGE)
-    done = _judge("eval", str(pairs), "--out", str(small_disk.path / "report"), "--n-boot", "10")
+    done = _judge("eval", str(pairs), "--output", str(small_disk.path / "report"), "--n-boot", "10")
     assert done.returncode == FULL_DISK_EXIT, done.stderr
     line = _one_error_line(done.stderr)
     assert "No space left on device (ENOSPC)" in line and "free space on" in line

@@ -66,13 +66,13 @@ def test_eval_then_calibrate_fit_report_and_apply(tmp_path, monkeypatch, capsys)
         str(data),
         "--backend",
         "calib-long",
-        "--out",
+        "--output",
         str(report_dir),
         "--n-boot",
         "50",
         "--own-model",
         "calib-long",
-        "--chunk-size",
+        "--batch-size",
         "5",
     )
     assert code == 0, err
@@ -94,7 +94,7 @@ def test_eval_then_calibrate_fit_report_and_apply(tmp_path, monkeypatch, capsys)
         "calibrate",
         "fit",
         str(report_dir / "records.jsonl"),
-        "--out",
+        "--output",
         str(calibrator),
         "--method",
         "platt",
@@ -113,7 +113,7 @@ def test_eval_then_calibrate_fit_report_and_apply(tmp_path, monkeypatch, capsys)
         str(report_dir / "records.jsonl"),
         "--calibrator",
         str(calibrator),
-        "--out",
+        "--output",
         str(tmp_path / "recal"),
         "--format",
         "html",
@@ -154,8 +154,8 @@ def test_eval_then_calibrate_fit_report_and_apply(tmp_path, monkeypatch, capsys)
         "apply",
         str(calibrator),
         str(judgments),
-        "--force",
-        "--out",
+        "--force-calibrator",
+        "--output",
         str(target),
     )
     assert code == 0, err
@@ -243,7 +243,7 @@ def test_eval_compares_two_reasoning_modes(tmp_path, monkeypatch, capsys):
         "before",
         "--n-boot",
         "20",
-        "--out",
+        "--output",
         str(out_dir),
     )
     assert code == 0, err

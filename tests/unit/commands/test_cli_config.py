@@ -23,7 +23,7 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 def test_config_file_sets_defaults_and_backend_options(tmp_path, monkeypatch, capsys):
     config = tmp_path / "judge.yaml"
     config.write_text(
-        "defaults:\n  backend: recording\n  max_rationale_chars: 50\n"
+        "defaults:\n  backend: recording\nsettings:\n  max_rationale_chars: 50\n"
         "backend_options:\n  max_concurrency: 16\n  flavor: vllm\n"
     )
     code, out, _ = run_main(

@@ -1,4 +1,4 @@
-"""`judge compare --input`: pairs from a file, judged in chunks and written as they are judged."""
+"""`judge compare --input`: pairs from a file, judged in batches and written as they are judged."""
 
 import json
 from pathlib import Path
@@ -40,8 +40,8 @@ def test_each_row_is_one_pair_judgment_in_order_with_the_method_asked(
     tmp_path, monkeypatch, capsys, method
 ):
     output = tmp_path / "out.jsonl"
-    args = ["--input", str(_pairs(tmp_path, ROWS)), "--output", str(output), "--chunk-size", "2"]
-    code, _, err = _main(monkeypatch, capsys, *args, "--method", method)
+    args = ["--input", str(_pairs(tmp_path, ROWS)), "--output", str(output), "--batch-size", "2"]
+    code, _, err = _main(monkeypatch, capsys, *args, "--pair-method", method)
     assert code == 0, err
     judged = [PairJudgment.model_validate_json(line) for line in output.read_text().splitlines()]
     assert [j.pair_id for j in judged] == [row["id"] for row in ROWS]

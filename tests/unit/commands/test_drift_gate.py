@@ -49,7 +49,7 @@ def _backend(monkeypatch):
 
 
 def _eval(monkeypatch, capsys, data: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    args = ["eval", str(data), "--backend", "drift", "--out", str(out), "--n-boot", "200"]
+    args = ["eval", str(data), "--backend", "drift", "--output", str(out), "--n-boot", "200"]
     return run_main(monkeypatch, capsys, *args, *extra)
 
 

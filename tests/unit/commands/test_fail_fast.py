@@ -80,9 +80,9 @@ CASES: dict[str, tuple[Case, str]] = {
     "batch: --batch-size 0": (lambda t: _batch(t, "--batch-size", "0"), "batch size 0 < 1"),
     "batch: --max-chars 0": (lambda t: _batch(t, "--max-chars", "0"), "max chars 0 < 1"),
     "batch: --shard 2/2": (lambda t: _batch(t, "--shard", "2/2"), "need 0 <= i < n"),
-    "batch: --compare-method": (
-        lambda t: _batch(t, "--compare-method", "vote"),
-        "compare method 'vote'",
+    "batch: --pair-method": (
+        lambda t: _batch(t, "--pair-method", "vote"),
+        "--pair-method 'vote'",
     ),
     "batch: output with duplicate records": (_duplicated, "duplicate records"),
     "batch --engine ray: unknown engine": (
@@ -109,8 +109,8 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda t: _batch(t, "--engine", "ray", "--replicas", "0"),
         "replicas must be >= 1",
     ),
-    "score: --chunk-size 0": (lambda t: _score(t, "--chunk-size", "0"), "--chunk-size 0 < 1"),
-    "score: --chunk-size -3": (lambda t: _score(t, "--chunk-size", "-3"), "--chunk-size -3"),
+    "score: --batch-size 0": (lambda t: _score(t, "--batch-size", "0"), "--batch-size 0 < 1"),
+    "score: --batch-size -3": (lambda t: _score(t, "--batch-size", "-3"), "--batch-size -3"),
     "score: --likert 12": (lambda t: _score(t, "--likert", "12"), "likert scale 12"),
     "score: --samples 0": (lambda t: _score(t, "--samples", "0"), "samples 0 < 1"),
     "score: input is a folder": (lambda t: _score(t, source=t), "is a folder"),
@@ -125,8 +125,11 @@ CASES: dict[str, tuple[Case, str]] = {
     ),
     "score: output is a folder": (lambda t: _score(t, "--output", str(t)), "is a folder"),
     "score: rubric is a folder": (lambda t: _score(t, "--rubric", str(t)), "is a folder"),
-    "compare: --method vote": (lambda t: _compare(t, "--method", "vote"), "--method 'vote'"),
-    "compare: --chunk-size 0": (lambda t: _compare(t, "--chunk-size", "0"), "--chunk-size 0"),
+    "compare: --pair-method vote": (
+        lambda t: _compare(t, "--pair-method", "vote"),
+        "--pair-method 'vote'",
+    ),
+    "compare: --batch-size 0": (lambda t: _compare(t, "--batch-size", "0"), "--batch-size 0"),
     "compare: --samples 0": (lambda t: _compare(t, "--samples", "0"), "samples 0 < 1"),
     "compare: missing input": (lambda t: _compare(t, source=t / "no.jsonl"), "cannot read"),
     "compare: empty input": (lambda t: _compare(t, source=_empty(t)), "0 rows in"),

@@ -28,11 +28,11 @@ def test_fail_above_changes_the_exit_code_and_the_report_is_written_either_way(
     tmp_path, monkeypatch, capsys
 ):
     args = [str(ROWS), "--backend", "scripted-gullible", "--n-boot", "50"]
-    code, out, err = run_main(monkeypatch, capsys, *args, "--out", str(tmp_path / "a"))
+    code, out, err = run_main(monkeypatch, capsys, *args, "--output", str(tmp_path / "a"))
     assert code == 0, err
     assert "inject_appended" in out and ATTACK_SET_VERSION in out
     code, _, err = run_main(
-        monkeypatch, capsys, *args, "--out", str(tmp_path / "b"), "--fail-above", "0.5"
+        monkeypatch, capsys, *args, "--output", str(tmp_path / "b"), "--fail-above", "0.5"
     )
     assert code == 4
     assert "fail: inject_appended accepted 1.00" in err
@@ -47,11 +47,11 @@ def test_fail_above_changes_the_exit_code_and_the_report_is_written_either_way(
 
 def test_a_baseline_rise_fails_and_the_same_configuration_passes(tmp_path, monkeypatch, capsys):
     args = [str(ROWS), "--backend", "scripted-gullible", "--n-boot", "200"]
-    code, _, err = run_main(monkeypatch, capsys, *args, "--out", str(tmp_path / "old"))
+    code, _, err = run_main(monkeypatch, capsys, *args, "--output", str(tmp_path / "old"))
     assert code == 0, err
     old = tmp_path / "old" / "probe.json"
     code, _, err = run_main(
-        monkeypatch, capsys, *args, "--out", str(tmp_path / "same"), "--baseline", str(old)
+        monkeypatch, capsys, *args, "--output", str(tmp_path / "same"), "--baseline", str(old)
     )
     assert code == 0, err
     # A baseline in which the injections never worked: today's judge is worse than it.
@@ -62,7 +62,7 @@ def test_a_baseline_rise_fails_and_the_same_configuration_passes(tmp_path, monke
     better = tmp_path / "better.json"
     better.write_text(json.dumps(report))
     code, _, err = run_main(
-        monkeypatch, capsys, *args, "--out", str(tmp_path / "new"), "--baseline", str(better)
+        monkeypatch, capsys, *args, "--output", str(tmp_path / "new"), "--baseline", str(better)
     )
     assert code == 4
     assert "inject_appended acceptance rose 0.00 -> 1.00" in err
@@ -83,7 +83,14 @@ def test_user_mistakes_exit_2_in_one_line_before_the_model_loads(
     monkeypatch, capsys, tmp_path, extra, message
 ):
     code, _, err = run_main(
-        monkeypatch, capsys, str(ROWS), "--backend", "never-loads", "--out", str(tmp_path), *extra
+        monkeypatch,
+        capsys,
+        str(ROWS),
+        "--backend",
+        "never-loads",
+        "--output",
+        str(tmp_path),
+        *extra,
     )
     assert code == 2, err
     assert message in err and "Traceback" not in err

@@ -61,7 +61,7 @@ def test_a_bad_output_path_is_refused_in_one_line_before_the_backend_loads(tmp_p
 def test_ctrl_c_keeps_the_judgments_already_written(tmp_path):
     source, output = _input(tmp_path, 40), tmp_path / "out.jsonl"
     process = subprocess.Popen(
-        _score(source, output, "--chunk-size", "2"), cwd=REPO, env=_env(tmp_path, 0.3),
+        _score(source, output, "--batch-size", "2"), cwd=REPO, env=_env(tmp_path, 0.3),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -82,7 +82,7 @@ def test_ctrl_c_keeps_the_judgments_already_written(tmp_path):
 def test_a_complete_run_writes_every_judgment_and_releases_the_output(tmp_path):
     source, output = _input(tmp_path), tmp_path / "out.jsonl"
     done = subprocess.run(
-        _score(source, output, "--chunk-size", "5"), cwd=REPO, env=_env(tmp_path),
+        _score(source, output, "--batch-size", "5"), cwd=REPO, env=_env(tmp_path),
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

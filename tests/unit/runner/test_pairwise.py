@@ -294,7 +294,7 @@ def test_cli_compare_prints_swap_averaged_p_consistency_and_winner(
         "Paris is the capital.",
         "--b",
         "Lyon",
-        "--method",
+        "--pair-method",
         "direct",
     )
     assert code == 0
@@ -330,7 +330,10 @@ def test_cli_compare_json_and_rubric(cli_backend, monkeypatch, capsys):
     "args, message",
     [
         (["--a", "x", "--b", "y"], "judge compare: pair: needs a prompt or messages"),
-        (["--prompt", "Q", "--a", "x", "--b", "y", "--method", "vote"], "--method 'vote'"),
+        (
+            ["--prompt", "Q", "--a", "x", "--b", "y", "--pair-method", "vote"],
+            "--pair-method 'vote'",
+        ),
         (["--prompt", "Q", "--a", "x"], "judge compare: response_b: missing"),
     ],
 )
