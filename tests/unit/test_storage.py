@@ -296,7 +296,7 @@ def test_drift_json_and_mode_agreement_json(
     data = tmp_path / "points.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "eval"
-    args = ["eval", str(data), "--backend", "modal", "--n-boot", "10", "--out", str(out)]
+    args = ["eval", str(data), "--backend", "modal", "--n-boot", "10", "--output", str(out)]
     code, _, err = run_main(monkeypatch, capsys, *args)
     assert code == 0, err
     baseline = tmp_path / "baseline.json"
