@@ -13,7 +13,7 @@ lint:
 	ruff format --check judge calibration cli.py tests benchmarks
 
 typecheck:
-	mypy judge calibration
+	mypy judge
 
 test:
 	$(PYTHON) -m pytest -m "not llama_server and not verl and not sglang_conformance" \

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from calibration import metrics
-from calibration.summary import CalibrationSummary
+from judge.calibration import metrics
+from judge.calibration.summary import CalibrationSummary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -56,7 +56,7 @@ OutDirOpt = Annotated[Path, typer.Option(help="Folder for the report, plots and 
 
 
 def _fingerprint(fingerprint: Path | None, records: Path) -> Any:
-    from calibration.apply import fingerprint_beside, read_fingerprint
+    from judge.calibration.apply import fingerprint_beside, read_fingerprint
 
     return read_fingerprint(fingerprint) if fingerprint else fingerprint_beside(records)
 
@@ -133,14 +133,14 @@ def eval_command(
     score`. With --baseline it is a drift gate: exit 4 on a significant regression.
     Example: judge eval ../shared/data/llmbar/Natural --limit 20 --out eval-report
     """
-    import calibration
-    from calibration.drift import (
+    from judge import calibration
+    from judge.calibration.drift import (
         EXIT_REGRESSION,
         compare_evaluations,
         drift_lines,
         load_evaluation,
     )
-    from calibration.probe_acceptance import read_probe_report
+    from judge.calibration.probe_acceptance import read_probe_report
     from judge.runner.judge import Judge
 
     # Every check that needs no model comes first: a mistake costs seconds, not a model load.
@@ -229,7 +229,7 @@ def eval_command(
     )
     print_summary(evaluation, report)
     if other is not None:
-        from calibration.modes import mode_agreement
+        from judge.calibration.modes import mode_agreement
 
         agreement = mode_agreement((settings.reasoning, other.reasoning), evaluation, compared)
         (out / "mode-agreement.json").write_text(agreement.model_dump_json(indent=2) + "\n")
@@ -270,7 +270,7 @@ def calibrate_fit(
 
     Example: judge calibrate fit eval-report/records.jsonl --method temperature --out cal.json
     """
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records, p_field=p_field, label_field=label_field)
     config = _fingerprint(fingerprint, records)
@@ -309,8 +309,8 @@ def calibrate_apply(
 
     Example: judge calibrate apply cal.json judgments.jsonl --out calibrated.jsonl
     """
-    import calibration
-    from calibration.apply import calibrate_file, read_fingerprint
+    from judge import calibration
+    from judge.calibration.apply import calibrate_file, read_fingerprint
 
     fitted = calibration.load_calibrator(calibrator)
     config = read_fingerprint(fingerprint) if fingerprint else None
@@ -333,7 +333,7 @@ def calibrate_report(
 
     Example: judge calibrate report eval-report/records.jsonl --calibrator cal.json
     """
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records)
     config = _fingerprint(fingerprint, records)
@@ -356,7 +356,7 @@ def calibrate_report(
 
 
 def _pair_records(records: Path) -> list[Any]:
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records)
     if not isinstance(loaded[0], calibration.PairRecord):
@@ -370,7 +370,7 @@ def bias_position(records: RecordsArg, n_boot: BootOpt = 1000) -> None:
 
     Example: judge bias position eval-report/records.jsonl
     """
-    import calibration
+    from judge import calibration
 
     print_result("position bias", calibration.position_bias(_pair_records(records), n_boot=n_boot))
 
@@ -381,7 +381,7 @@ def bias_length(records: RecordsArg, n_boot: BootOpt = 1000) -> None:
 
     Example: judge bias length eval-report/records.jsonl
     """
-    import calibration
+    from judge import calibration
 
     result = calibration.length_bias(_pair_records(records), n_boot=n_boot)
     print_result("length bias", result)
@@ -403,7 +403,7 @@ def bias_self(
 
     Example: judge bias self records.jsonl --own-model llama-7b --panel other_judge.jsonl
     """
-    import calibration
+    from judge import calibration
 
     gold = calibration.panel_gold([_pair_records(path) for path in panel]) if panel else None
     pairs = _pair_records(records)

@@ -139,10 +139,10 @@ def probe(
 
     Example: judge probe rows.jsonl --rubric math_reasoning --rows 4 --fail-above 0.3
     """
-    import calibration
-    from calibration.attacks import attack_named
-    from calibration.probe import MODES, check_baseline_compatible, regressions, run_probe
-    from calibration.probe_report import describe, table, write_probe
+    from judge import calibration
+    from judge.calibration.attacks import attack_named
+    from judge.calibration.probe import MODES, check_baseline_compatible, regressions, run_probe
+    from judge.calibration.probe_report import describe, table, write_probe
     from judge.runner.judge import Judge
 
     if mode not in MODES:
@@ -161,7 +161,7 @@ def probe(
         raise ConfigError(str(exc), hint="see `judge probe --help` and the README") from None
     old = None
     if baseline is not None:
-        from calibration.probe import ProbeReport
+        from judge.calibration.probe import ProbeReport
 
         try:
             old = ProbeReport.model_validate_json(baseline.read_text(encoding="utf-8"))

@@ -134,7 +134,7 @@ def score(
         )
     fitted = None
     if calibrator is not None:
-        import calibration
+        from judge import calibration
 
         fitted = calibration.load_calibrator(calibrator)
     rubric_obj = load_rubric(rubric)

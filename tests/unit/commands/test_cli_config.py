@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from tests.doubles.scripted import RECORDED_OPTIONS
 

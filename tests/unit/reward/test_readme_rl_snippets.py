@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from judge.reward import verl
 from tests.conftest import REPO
