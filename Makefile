@@ -19,7 +19,7 @@ typecheck:
 # The docs site (docs/, mkdocs.yml): a broken link, a missing page or an API reference that does
 # not resolve fails the strict build. The CLI reference is rendered from the Typer app.
 docs:
-	$(PYTHON) -m mkdocs build --strict --site-dir $${TMPDIR:-/tmp}/judge-docs-site
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir $${TMPDIR:-/tmp}/judge-docs-site
 
 # The wheel in a fresh venv, outside the checkout: only `judge` installed; `judge rubric list` and
 # `judge score` on the embedded model (.ci/check-wheel.sh).
