@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 judged, but at least one row or judgment failed; 2 bad input or
 options (unknown rubric, bad file, bad flag, an output another job writes); 3 the backend is
-unavailable or failed; 130 interrupted (Ctrl-C), keeping what was written.
+unavailable or failed; 4 a gate failed (`eval --baseline`, `probe --fail-above`); 5 an output
+could not be written (full disk, dead file system), keeping what was written before (rerun to
+resume); 130 interrupted (Ctrl-C), keeping what was written. docs/failures.md lists them all.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, scor
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import print_error
-from judge.errors import BackendError, JudgeError
+from judge.errors import STORAGE_ERRNOS, BackendError, JudgeError, StorageError
 
 app = typer.Typer(
     name="judge",
     help="A generative LLM judge with rubrics. Example: judge score --rubric helpfulness "
-    '--prompt "What is 2+2?" --response "4"',
+    '--prompt "What is 2+2?" --response "4"\n\n'
+    "Exit codes: 0 ok; 1 some rows failed; 2 bad input or options; 3 backend failed; "
+    "4 a gate failed; 5 an output could not be written (full disk): rerun to resume; "
+    "130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -88,7 +93,21 @@ def main() -> None:
         if state.debug:
             raise
         print_error(str(exc))
-        sys.exit(3 if isinstance(exc, BackendError) else 2)
+        sys.exit(exit_code(exc))
+    except OSError as exc:  # a full or failing disk under a file no writer translated
+        if state.debug or exc.errno not in STORAGE_ERRNOS:
+            raise
+        print_error(str(StorageError.from_os_error(exc)))
+        sys.exit(5)
+
+
+def exit_code(exc: JudgeError) -> int:
+    """The exit code of an error: 3 backend, 5 storage, 2 any other mistake."""
+    if isinstance(exc, BackendError):
+        return 3
+    if isinstance(exc, StorageError):
+        return 5
+    return 2
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 # torch 2.11. The reward loop imports neither pin's features, so verl goes in with --no-deps and
 # only the packages its config, loader and reward loop import are installed, under our
 # constraints (torch is never replaced; pip is told to keep the installed one).
-# verl's wheel also ships a top-level `tests` package, which would shadow ours: it is removed.
+# verl's wheel also ships a top-level `tests` package; ours wins anyway (tests/__init__.py makes it a
+# regular package, tests/unit/test_peer_tests_package.py checks it), but the stray one is removed.
 #
 # Environment:
 #   VERL_VERSION       version to install (default below; the test skips on any other)

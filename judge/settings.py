@@ -68,6 +68,10 @@ class JudgeSettings(BaseModel):
     reference_depth: bool = False
     """Judge every sample that has a reference by depth against that reference (verify, no
     solve step), whatever the strategy: a wrong answer must match the reference to pass."""
+    batch_invariant: bool = False
+    """Refuse a backend that does not declare batch-invariant verdicts (a sample's P(yes) the
+    same whatever batch it lands in): the local backend in float32 does, SGLang in its
+    deterministic inference mode does, an OpenAI-compatible server cannot say."""
     abstain_band: float = 0.0
     """With a calibrator: a calibrated score within this distance of 0.5 is no verdict (an
     `abstained` failure) instead of a coin flip; 0: never abstain."""

@@ -13,7 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from judge.errors import GenerationError
+from judge.errors import ConfigError, GenerationError
 from judge.types import Generation, GenerationRequest
 
 
@@ -43,6 +43,9 @@ class Capabilities(BaseModel):
     model_revision: str | None = None
     """What identifies the weights behind `model_id` where the name alone may not (a served
     model's path or weight version; None: the name does). It keys fingerprints and caches."""
+    batch_invariant: bool | None = None
+    """A request's verdict probabilities do not depend on which other requests share its batch
+    (within the tolerance docs/determinism.md states); None: not known to the backend."""
     cacheable: bool = True
     """Its judgments may be answered from a judgment cache: the answer is a function of the
     model and the request (False for a scripted test backend)."""
@@ -118,3 +121,23 @@ def group_by_request(
     if position != count:
         check_batch(requests, generations)  # raises: more generations than expected
     return grouped
+
+
+BATCH_INVARIANCE_HINT = (
+    "the local backend is batch-invariant in float32 (--dtype auto or float32); start an SGLang "
+    "server with --enable-deterministic-inference and an attention backend that supports it "
+    "(fa3, flashinfer or triton), or give the in-process SGLang engine "
+    "-B deterministic_inference=true"
+)
+
+
+def require_batch_invariance(backend: Backend) -> None:
+    """Refuse `backend` unless it declares verdicts that do not depend on their batch."""
+    declared = backend.capabilities.batch_invariant
+    if declared:
+        return
+    said = "says it is not" if declared is False else "does not say whether it is"
+    raise ConfigError(
+        f"batch_invariant is set but the backend of {backend.model_id!r} {said} batch-invariant",
+        hint=BATCH_INVARIANCE_HINT,
+    )

@@ -48,8 +48,10 @@ def _transformers() -> BackendStatus:
         )
     from judge.backends.transformers.embedded import embedded_gguf_path, pick_dtype
 
-    # What `--dtype auto` picks on this CPU; verdict probabilities are float32 in every case.
-    precision = f"compute {str(pick_dtype('auto')).removeprefix('torch.')}, probabilities float32"
+    # What `--dtype auto` picks; verdict probabilities are float32 in every case.
+    compute = str(pick_dtype("auto")).removeprefix("torch.")
+    invariant = "batch-invariant" if compute == "float32" else "not batch-invariant"
+    precision = f"compute {compute} ({invariant}), probabilities float32"
     try:
         path = embedded_gguf_path()
     except JudgeError as exc:

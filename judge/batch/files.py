@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.errors import ConfigError, InputError
+from judge.errors import ConfigError, InputError, StorageError
 
 InputFormat = Literal["jsonl", "parquet", "csv"]
 OutputFormat = Literal["jsonl", "parquet"]
@@ -44,14 +44,43 @@ class RawRow:
 
 
 def detect_format(path: Path, given: str | None = None) -> InputFormat:
-    """The file format from `given` or the file's suffix."""
+    """The file format from `given` (``--input-format``) or the file's suffix."""
+    if given is not None and given not in ("jsonl", "parquet", "csv"):
+        raise ConfigError(f"--input-format {given!r}", hint="use jsonl, parquet or csv")
     name = given or _SUFFIXES.get(path.suffix.lower())
     if name not in ("jsonl", "parquet", "csv"):
         raise ConfigError(
-            f"cannot tell the format of {path}",
-            hint="name it .jsonl, .parquet or .csv, or pass the format explicitly",
+            f"cannot tell the format of {path} from its suffix {path.suffix or '(none)'!r}",
+            hint="name it .jsonl, .parquet or .csv, or pass --input-format jsonl|parquet|csv",
         )
     return name  # type: ignore[return-value]
+
+
+OUTPUT_SUFFIXES: dict[str, OutputFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""Output suffixes and the format each means; any other suffix is refused, not guessed."""
+
+
+def output_format_of(path: Path, allowed: Sequence[OutputFormat] = ("jsonl", "parquet")) -> str:
+    """The format an output's suffix names, refusing one that names none of `allowed`.
+
+    A ``.txt`` or ``.csv`` (or ``.json``, which readers take for one JSON document) written as
+    JSON lines would be misread by whoever opens it, and the next run would read it back; so
+    the suffix must say what is inside.
+    """
+    fmt = OUTPUT_SUFFIXES.get(path.suffix.lower())
+    if fmt not in allowed:
+        names = " or ".join(s for s, f in OUTPUT_SUFFIXES.items() if f in allowed)
+        kinds = " or ".join({"jsonl": "JSON lines", "parquet": "Parquet"}[f] for f in allowed)
+        raise ConfigError(
+            f"output {path}: the suffix {path.suffix or '(none)'!r} names no output format",
+            hint=f"name it {names} ({kinds})",
+        )
+    return fmt  # type: ignore[return-value]
 
 
 def read_rows(path: Path, fmt: InputFormat) -> Iterator[RawRow]:
@@ -82,6 +111,27 @@ def count_rows(path: Path, fmt: InputFormat, shard: tuple[int, int] = (0, 1)) ->
                 line = line.removeprefix(codecs.BOM_UTF8)
             total += bool(line.strip()) and (number - 1) % count == index
     return total
+
+
+def columns_seen(path: Path, fmt: InputFormat, wanted: Sequence[set[str]]) -> list[str]:
+    """The column names of a file, in order of first appearance.
+
+    CSV and Parquet name their columns once (the header, the schema). JSONL rows each name
+    their own, so rows are read until every set in `wanted` has a member (at once, in the
+    usual file) or the file ends (only when a column is missing from every row).
+    """
+    if fmt == "parquet":
+        return parquet_columns(path)
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            return list(csv.DictReader(handle).fieldnames or [])
+    seen: dict[str, None] = {}
+    for row in _jsonl_rows(path):
+        if row.record is not None:
+            seen.update(dict.fromkeys(row.record))
+            if all(names & seen.keys() for names in wanted):
+                break
+    return list(seen)
 
 
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
@@ -166,16 +216,17 @@ class Journal:
         return records
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append records as lines in one write, then flush and fsync."""
+        """Append records as lines in one write, then flush and fsync.
+
+        A write that fails (full disk, I/O error) is undone: the file is cut back to its size
+        before, so it holds whole batches only, and `StorageError` is raised.
+        """
         if not records:
             return
         payload = "".join(
             json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records
         )
-        with self.path.open("ab") as handle:
-            handle.write(payload.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_durably(self.path, payload.encode("utf-8"))
 
     def keep_first(self) -> list[dict[str, Any]]:
         """Rewrite the journal with the first record of each (row, id), atomically; return it."""
@@ -191,13 +242,55 @@ class Journal:
             return records
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.unlink(missing_ok=True)
-        Journal(temporary).append(kept)
+        try:
+            Journal(temporary).append(kept)
+        except StorageError:
+            temporary.unlink(missing_ok=True)
+            raise
         os.replace(temporary, self.path)
         return kept
 
     def remove(self) -> None:
         """Delete the journal file if it exists."""
         self.path.unlink(missing_ok=True)
+
+
+def append_durably(path: Path, payload: bytes) -> None:
+    """Append `payload` to `path` and fsync; on failure cut the file back and raise StorageError.
+
+    Cutting back needs no free space, so after a full disk the file ends where the last
+    successful append ended: every line in it is whole, and a rerun resumes from there.
+    """
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError.writing(path, exc) from exc
+    try:
+        write_all(fd, payload)
+        os.fsync(fd)
+    except OSError as exc:
+        cut_back(fd, size)
+        raise StorageError.writing(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """Write every byte of `payload` (unbuffered, so a failed write is never retried later)."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def cut_back(fd: int, size: int) -> None:
+    """Truncate the open file to `size` bytes, as far as a failing file system allows."""
+    try:
+        os.ftruncate(fd, size)
+        os.lseek(fd, size, os.SEEK_SET)
+        os.fsync(fd)
+    except OSError:
+        pass  # a torn last line is still cut off by the next `Journal.load`
 
 
 # Parquet column types of the record fields; any other field is stored as a JSON string.
@@ -261,13 +354,35 @@ def write_parquet(
     existing: Path | None,
     records: Iterator[Mapping[str, Any]],
 ) -> int:
-    """Write `existing` Parquet rows then `records` to `target` atomically; return the row count."""
+    """Write `existing` Parquet rows then `records` to `target` atomically; return the row count.
+
+    A failed write (full disk) removes the temporary file and raises `StorageError`; `target`
+    and the journal it is made from stay as they were.
+    """
+    schema = parquet_schema(columns)
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        written = _write_parquet(temporary, schema, existing, records, columns)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:  # pyarrow's I/O errors are OSErrors too
+        temporary.unlink(missing_ok=True)
+        raise StorageError.writing(target, exc) from exc
+    return written
+
+
+def _write_parquet(
+    temporary: Path,
+    schema: Any,
+    existing: Path | None,
+    records: Iterator[Mapping[str, Any]],
+    columns: Sequence[str],
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_schema(columns)
     typed = set(_parquet_types())
-    temporary = target.with_name(target.name + ".tmp")
     written = 0
     with pq.ParquetWriter(temporary, schema) as writer:
         if existing is not None:
@@ -284,9 +399,6 @@ def write_parquet(
         if chunk:
             writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
             written += len(chunk)
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
     return written
 
 

@@ -47,7 +47,7 @@ from judge.batch.scoring import (
     record_columns,
     score_rows,
 )
-from judge.errors import ConfigError
+from judge.errors import ConfigError, StorageError
 from judge.runner.cache import JudgmentCache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import DEFAULT_METHOD, Method
@@ -154,6 +154,17 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 _END = object()
+
+
+def _kept(exc: StorageError, progress: BatchProgress, where: str = "") -> StorageError:
+    """`exc` with what stays written: the rows of earlier runs and of this run's whole batches."""
+    kept = progress.skipped + progress.done
+    place = f" {where}" if where else ""
+    return StorageError(
+        f"{exc.message}; the {kept} rows written before stay{place}, and rerunning the same "
+        "command resumes after them",
+        hint=exc.hint,
+    )
 
 
 class BatchJob:
@@ -302,7 +313,10 @@ class BatchJob:
                     keep_inputs=self.options.keep_inputs,
                     cache=self.cache,
                 )
-                self.journal.append(records)
+                try:
+                    self.journal.append(records)
+                except StorageError as exc:
+                    raise _kept(exc, progress) from exc
                 progress.add(records)
                 if self.cache is not None:
                     progress.cache_hits += self.cache.hits - looked_up[0]
@@ -319,7 +333,10 @@ class BatchJob:
             stop.set()
             producer.join()
         if self.parquet and progress.stopped is None:
-            self._finish_parquet()
+            try:
+                self._finish_parquet()
+            except StorageError as exc:
+                raise _kept(exc, progress, f"in {self.journal.path}") from exc
         return progress
 
     def _finish_parquet(self) -> None:

@@ -10,6 +10,7 @@ names the inode it locked) and tries again, so two jobs never both believe they 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -17,7 +18,7 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
-from judge.errors import ConfigError
+from judge.errors import STORAGE_ERRNOS, ConfigError, StorageError
 
 
 def lock_path(output: Path) -> Path:
@@ -39,6 +40,8 @@ class OutputLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
+                if exc.errno in STORAGE_ERRNOS:
+                    raise StorageError.writing(self.path, exc) from exc
                 raise ConfigError(
                     f"cannot write beside {self.output}: {exc.strerror}",
                     hint="choose an output in a folder you can write to",
@@ -60,9 +63,14 @@ class OutputLock:
             if not same:  # released and removed between our open and our flock
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+                os.fsync(fd)
+            except OSError as exc:  # a full disk: refused now, before any judging
+                self._fd = fd
+                self.release()
+                raise StorageError.writing(self.path, exc) from exc
             self._fd = fd
             return
         raise ConfigError(f"could not lock {self.path}", hint="another job keeps taking it")
@@ -78,7 +86,9 @@ class OutputLock:
         """Remove the lock file and drop the lock (removing first, so no one locks a ghost)."""
         if self._fd is None:
             return
-        self.path.unlink(missing_ok=True)
+        # On a failing file system the lock file stays: stale once the fd is closed.
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
 

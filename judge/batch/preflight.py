@@ -14,6 +14,7 @@ any other rerun loads it and is checked record by record as before.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -21,14 +22,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from judge.batch.files import InputFormat, Journal, count_rows, detect_format, parquet_keys
+from judge.batch.files import (
+    InputFormat,
+    Journal,
+    columns_seen,
+    count_rows,
+    detect_format,
+    output_format_of,
+    parquet_keys,
+)
 from judge.batch.lock import OutputLock
+from judge.batch.rows import FieldMap
 from judge.batch.stream import check_output_path
 from judge.errors import ConfigError, InputError
 from judge.types import stable_hash
 
 if TYPE_CHECKING:
     from judge.batch.job import BatchOptions
+
+logger = logging.getLogger(__name__)
 
 
 def check_options(options: BatchOptions) -> None:
@@ -44,12 +56,51 @@ def check_options(options: BatchOptions) -> None:
         raise ConfigError(f"compare method {options.compare_method!r}", hint="use rubric or direct")
 
 
+def required_columns(fields: FieldMap) -> dict[str, tuple[str, ...]]:
+    """What a row must hold, by the option that names it: the column, then any stand-in."""
+    prompt = (fields.prompt, *((fields.messages,) if fields.messages else ()))
+    required = {"--prompt-field": prompt}
+    if fields.pairwise:
+        required["--a-field"] = (fields.response_a or "response_a",)
+        required["--b-field"] = (fields.response_b or "response_b",)
+    else:
+        required["--response-field"] = (fields.response,)
+    if fields.id is not None and fields.id_required:
+        required["--id-field"] = (fields.id,)
+    return required
+
+
+def check_fields(source: Path, fmt: InputFormat, fields: FieldMap) -> None:
+    """Refuse a field mapping that names a column no row of `source` has (before any model).
+
+    Such a job could only fail every row; the error names the option, the column and the
+    columns the file does have.
+    """
+    required = required_columns(fields)
+    try:
+        columns = columns_seen(source, fmt, [set(names) for names in required.values()])
+    except Exception as exc:  # pyarrow / csv errors on a file that is not what it claims
+        raise InputError(f"cannot read {source} as {fmt}: {exc}") from None
+    present = set(columns)
+    for option, (name, *stand_ins) in required.items():
+        if present & {name, *stand_ins}:
+            continue
+        instead = "".join(f" (nor {other!r}, read in its place)" for other in stand_ins)
+        shown = ", ".join(columns[:20]) + (f", ... ({len(columns)} in all)" * (len(columns) > 20))
+        raise InputError(
+            f"{option}: no row of {source} has a column {name!r}{instead} "
+            f"(its columns: {shown or 'none'})",
+            hint=f"pass {option} with one of its columns",
+        )
+
+
 def output_format(output: Path, given: str | None) -> str:
-    """``parquet`` or ``jsonl``: the given format, or the output's suffix."""
-    fmt = given or ("parquet" if output.suffix in (".parquet", ".pq") else "jsonl")
-    if fmt not in ("jsonl", "parquet"):
-        raise ConfigError(f"output format {fmt!r}", hint="use jsonl or parquet")
-    return fmt
+    """``parquet`` or ``jsonl``: the given format, or the one the output's suffix names."""
+    if given is None:
+        return output_format_of(output)
+    if given not in ("jsonl", "parquet"):
+        raise ConfigError(f"output format {given!r}", hint="use jsonl or parquet")
+    return given
 
 
 def journal_of(output: Path, parquet: bool) -> Journal:
@@ -106,11 +157,19 @@ def plan_path(output: Path) -> Path:
 
 
 def record_plan(output: Path, plan: str, job_fingerprint: str) -> None:
-    """Write the plan sidecar (write-then-rename) once a run has finished its output."""
+    """Write the plan sidecar (write-then-rename) once a run has finished its output.
+
+    The sidecar only spares a later rerun its model load, so a full disk here is a warning:
+    the finished output is whole, and a rerun without the sidecar finds nothing left to judge.
+    """
     target = plan_path(output)
     temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
-    os.replace(temporary, target)
+    try:
+        temporary.write_text(json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        logger.warning("%s not written (%s); a rerun will load the model to check", target, exc)
 
 
 def _planned(output: Path, plan: str | None) -> str | None:
@@ -153,6 +212,7 @@ def preflight(
             + (f" (shard {options.shard[0]}/{options.shard[1]})" * (options.shard[1] > 1)),
             hint="check the file (and --shard)",
         )
+    check_fields(source, input_format, options.fields)
     if options.force:
         return Preflight(input_format, total, 0, frozenset(), False)
     journal = journal_of(output, parquet)

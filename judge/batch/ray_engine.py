@@ -32,7 +32,7 @@ from judge.backends import backend_target, register_backend
 from judge.batch.files import count_rows, detect_format, records_table, write_parquet
 from judge.batch.job import BatchProgress
 from judge.batch.lock import OutputLock
-from judge.batch.preflight import refuse_duplicates
+from judge.batch.preflight import check_fields, refuse_duplicates
 from judge.batch.ray_runtime import (
     check_pool,
     raise_reported,
@@ -298,6 +298,7 @@ class RayJob:
         progress = BatchProgress(total=count_rows(self.source, self.fmt))
         if progress.total == 0:
             raise InputError(f"0 rows in {self.source}", hint="check the file")
+        check_fields(self.source, self.fmt, self.spec.fields)
         plan_path = self.out_dir / PLAN_FILE
         self.keys = (
             [] if self.force else written_keys(self.out_dir) if self.out_dir.is_dir() else []

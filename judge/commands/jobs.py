@@ -57,6 +57,12 @@ def batch(
     compare_method: Annotated[
         str, typer.Option(help="Pairwise: rubric (criteria margin) or direct.")
     ] = "rubric",
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Format of INPUT_FILE: jsonl, parquet or csv [default: from its suffix]."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Rows per backend batch.")] = 32,
     shard: Annotated[str, typer.Option(help="Do shard i of n (0-based), e.g. 0/4.")] = "0/1",
     max_failures: Annotated[
@@ -122,6 +128,7 @@ def batch(
         repair=repair,
         keep_inputs=not drop_inputs,
         compare_method=compare_method,  # type: ignore[arg-type]
+        input_format=input_format,
     )
     # Every check that needs no model comes first (see judge.batch.preflight).
     rubric_obj = load_rubric(rubric)

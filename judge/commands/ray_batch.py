@@ -64,6 +64,7 @@ def run_ray_batch(
         pool,
         plan=plan,
         force=options.force,
+        input_format=options.input_format,
         max_failures=options.max_failures,
         address=address,
     )

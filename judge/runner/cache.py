@@ -12,10 +12,19 @@ The store is SQLite in WAL mode: it survives restarts, several processes may sha
 is bounded (least recently used entries go first). It is on by default in the user cache dir
 (`default_cache_path`); a store that cannot be opened, is corrupted or stays locked turns the
 cache off for the process with one warning, never failing the judging.
+
+The cache never serves what it did not store: each entry carries a SHA-256 digest of its key and
+its judgment text, checked on every read. An entry that fails the check (edited by hand,
+corrupted on disk, moved under another key) is a miss: it is deleted, judged again and replaced,
+with one warning per read naming how many. The digest is not a signature: it catches edits and
+corruption, not a forger who recomputes it. A store of an older format (schema version below
+`SCHEMA_VERSION`, entries without a digest) cannot be checked, so its entries are dropped once,
+when it is opened; a store of a newer format is left alone and the cache is off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sqlite3
@@ -37,13 +46,22 @@ DEFAULT_MAX_ENTRIES = 200_000
 CACHE_ENV = "JUDGE_JUDGMENT_CACHE"
 """Environment variable: the default store's path, or ``off`` to turn the default off."""
 
+SCHEMA_VERSION = 2
+"""The store's format (SQLite ``user_version``): 2 added the digest of each entry."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
     key TEXT PRIMARY KEY,
     judgment TEXT NOT NULL,
+    digest TEXT NOT NULL,
     used REAL NOT NULL
 )
 """
+
+
+def entry_digest(key: str, judgment_text: str) -> str:
+    """The digest an entry carries: SHA-256 of its key and its stored judgment text."""
+    return hashlib.sha256(f"{key}\0{judgment_text}".encode()).hexdigest()
 
 
 def default_cache_path() -> Path | None:
@@ -99,6 +117,8 @@ class JudgmentCache:
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self.rejected = 0
+        """Entries that failed their digest check (served as misses, then replaced)."""
         self.broken: str | None = None
         """Why the cache turned itself off (None while it works)."""
         self.told: set[str] = set()
@@ -110,11 +130,44 @@ class JudgmentCache:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            self._upgrade()
         except sqlite3.Error:
             self._db.close()
             raise
+
+    def _upgrade(self) -> None:
+        """Create the table, or drop a store of an older format (entries that have no digest)."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"store format {version} is newer than this judge's ({SCHEMA_VERSION})"
+            )
+        self._db.execute("BEGIN IMMEDIATE")  # one process upgrades; the others wait, then see it
+        try:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            dropped = 0
+            if version < SCHEMA_VERSION:
+                old = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'judgments'"
+                ).fetchone()
+                if old is not None:
+                    (dropped,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
+                    self._db.execute("DROP TABLE judgments")
+                self._db.execute(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.commit()
+        except sqlite3.Error:
+            self._db.rollback()
+            raise
+        if dropped:
+            logger.warning(
+                "judgment cache %s: %d entries of an older format (no digest to check them "
+                "by) dropped; they are judged again when asked for",
+                self.path,
+                dropped,
+            )
 
     def _give_up(self, exc: Exception) -> None:
         """Turn the cache off for this process, with one warning (called under the lock)."""
@@ -150,35 +203,58 @@ class JudgmentCache:
 
     def _select(self, unique: list[str]) -> dict[str, Judgment]:
         found: dict[str, Judgment] = {}
+        rejected: list[str] = []
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, judgment FROM judgments WHERE key IN ({marks})", chunk
+                f"SELECT key, judgment, digest FROM judgments WHERE key IN ({marks})", chunk
             ).fetchall()
-            found.update((key, Judgment.model_validate_json(text)) for key, text in rows)
+            for key, text, digest in rows:
+                judgment = _checked(key, text, digest)
+                if judgment is None:
+                    rejected.append(key)
+                else:
+                    found[key] = judgment
+        if rejected:
+            marks = ",".join("?" * len(rejected))
+            self._db.execute(f"DELETE FROM judgments WHERE key IN ({marks})", rejected)
+            self.rejected += len(rejected)
+            logger.warning(
+                "judgment cache %s: %d entries failed their digest check (edited or corrupted); "
+                "not served, judged again and replaced",
+                self.path,
+                len(rejected),
+            )
         if found:
             marks = ",".join("?" * len(found))
             self._db.execute(
                 f"UPDATE judgments SET used = ? WHERE key IN ({marks})", [time.time(), *found]
             )
+        if found or rejected:
             self._db.commit()
         return found
 
     def put_many(self, entries: list[tuple[str, Judgment]]) -> None:
         """Store successful judgments; trim to `max_entries`."""
-        rows = [
-            (key, judgment.model_dump_json(), time.time())
+        texts = [
+            (key, judgment.model_dump_json())
             for key, judgment in entries
             if judgment.error is None and judgment.score is not None
         ]
+        now = time.time()
+        rows = [(key, text, entry_digest(key, text), now) for key, text in texts]
         if not rows:
             return
         with self._lock:
             if self.broken is not None or self._closed:
                 return
             try:
-                self._db.executemany("INSERT OR REPLACE INTO judgments VALUES (?, ?, ?)", rows)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO judgments (key, judgment, digest, used) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
                 (count,) = self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()
                 if count > self.max_entries:
                     self._db.execute(
@@ -212,6 +288,16 @@ class JudgmentCache:
         with self._lock:
             self._closed = True
             self._db.close()
+
+
+def _checked(key: str, text: str, digest: str) -> Judgment | None:
+    """The stored judgment if its digest matches and it reads as a judgment, else None."""
+    if not isinstance(text, str) or digest != entry_digest(key, text):
+        return None
+    try:
+        return Judgment.model_validate_json(text)
+    except ValueError:
+        return None
 
 
 CacheChoice = JudgmentCache | str | Path | bool | None

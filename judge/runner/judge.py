@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from judge.backends import create_backend
-from judge.backends.base import Backend, Capabilities
+from judge.backends.base import Backend, Capabilities, require_batch_invariance
 from judge.errors import ConfigError
 from judge.library import load_rubric
 from judge.prompting import PromptLibrary, default_prompts
@@ -86,6 +86,8 @@ class Judge:
         self.backend: Backend = (
             create_backend(backend, **options) if isinstance(backend, str) else backend
         )
+        if self.settings.batch_invariant:
+            require_batch_invariance(self.backend)
         self.rubric = load_rubric(rubric) if isinstance(rubric, str) else rubric
         self.prompts = prompts or default_prompts()
         self.builder = RequestBuilder(

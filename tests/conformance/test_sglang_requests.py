@@ -180,3 +180,48 @@ def test_a_renamed_field_is_refused(sglang: SGLangClasses) -> None:
         check_generate_body(sglang, misspelt)
     with pytest.raises(TypeError, match="top_logprobs"):
         check_generate_body(sglang, {**body, "top_logprobs": 5})
+
+
+def test_deterministic_inference_is_sglang_own_server_argument(sglang: SGLangClasses) -> None:
+    """The engine keyword we pass is a ServerArgs field, and /server_info carries it flat."""
+    from sglang.srt.server_args import ServerArgs
+
+    for enabled in (True, False):
+        args = ServerArgs(model_path="test-org/test-model", **{wire.DETERMINISTIC_ARG: enabled})
+        assert getattr(args, wire.DETERMINISTIC_ARG) is enabled
+        # what the server's /server_info starts from (build_server_info: resolved_dict())
+        assert args.resolved_dict()[wire.DETERMINISTIC_ARG] is enabled
+    with pytest.raises(TypeError):
+        ServerArgs(model_path="test-org/test-model", enable_deterministic_inferenc=True)
+
+
+def test_the_engine_backend_asks_for_and_reports_deterministic_inference() -> None:
+    """deterministic_inference=True reaches sglang.Engine; the engine's server_args say it back."""
+    seen: dict[str, Any] = {}
+
+    class Engine(FakeEngine):
+        def __init__(self, **arguments: Any) -> None:
+            seen.update(arguments)
+            super().__init__(SGLangDouble(make_tokenizer()))
+            self.server_args.enable_deterministic_inference = arguments.get(
+                wire.DETERMINISTIC_ARG, False
+            )
+
+    import sglang
+
+    original = sglang.Engine
+    sglang.Engine = Engine
+    try:
+        backend = SGLangEngineBackend(
+            "test-org/test-model", deterministic_inference=True, engine_args={"device": "cpu"}
+        )
+        plain = SGLangEngineBackend("test-org/test-model", engine_args={"device": "cpu"})
+    finally:
+        sglang.Engine = original
+    assert seen[wire.DETERMINISTIC_ARG] is True
+    assert backend.capabilities.batch_invariant is True
+    assert plain.capabilities.batch_invariant is False
+    Judge(backend, RUBRIC, batch_invariant=True)
+    for each in (backend, plain):
+        each.close()
+        each.engine.loop.close()

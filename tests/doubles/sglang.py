@@ -291,8 +291,9 @@ class FakeSGLangServer:
     (close the connection without answering), ``("stall", seconds)`` or ``(status, body)``
     (an error answer of that exact shape). Paths in `missing` answer 404 (an older server, or a
     router that does not proxy them). /server_info tells `dp_size` and ``max_req_input_len``
-    (by default SGLang's rule: the context length less 6); a ``routed_dp_rank`` at or above
-    `dp_size` is refused as SGLang refuses it.
+    (by default SGLang's rule: the context length less 6) and, where `deterministic` is
+    given, ``enable_deterministic_inference`` at its top level as SGLang's own; a
+    ``routed_dp_rank`` at or above `dp_size` is refused as SGLang refuses it.
     """
 
     def __init__(
@@ -303,8 +304,10 @@ class FakeSGLangServer:
         missing: frozenset[str] = frozenset(),
         dp_size: int = 1,
         max_req_input_len: int | None = None,
+        deterministic: bool | None = None,
     ) -> None:
         self.double = double
+        self.deterministic = deterministic
         self.dp_size = dp_size
         self.max_req_input_len = max_req_input_len
         self.health_status = health_status
@@ -340,7 +343,10 @@ class FakeSGLangServer:
                     self._send(200, {"object": "list", "data": [card]})
                 elif self.path in ("/server_info", "/get_server_info"):
                     limit = owner.max_req_input_len or owner.double.context_length - 6
-                    self._send(200, {"dp_size": owner.dp_size, "max_req_input_len": limit})
+                    info: dict[str, Any] = {"dp_size": owner.dp_size, "max_req_input_len": limit}
+                    if owner.deterministic is not None:
+                        info["enable_deterministic_inference"] = owner.deterministic
+                    self._send(200, info)
                 else:
                     self._send(404, {"detail": "Not Found"})
 

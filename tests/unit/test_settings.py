@@ -22,6 +22,7 @@ CHANGED = {
     "tie_margin": 0.1,
     "content_gate": True,
     "reference_depth": True,
+    "batch_invariant": True,
     "abstain_band": 0.1,
 }
 

@@ -73,6 +73,7 @@ class SGLangEngineBackend:
         warm_prefixes: bool = True,
         min_warm_tokens: int = 32,
         log_level: str = "error",
+        deterministic_inference: bool = False,
         engine_args: dict[str, Any] | None = None,
         engine: Any = None,
     ) -> None:
@@ -99,6 +100,7 @@ class SGLangEngineBackend:
                 "context_length": context_length,
                 "random_seed": seed,
                 "grammar_backend": grammar_backend,
+                wire.DETERMINISTIC_ARG: deterministic_inference or None,
             }
             arguments.update({k: v for k, v in optional.items() if v is not None})
             arguments.update(extra)
@@ -118,7 +120,10 @@ class SGLangEngineBackend:
         limit = getattr(manager, "max_req_input_len", None)
         self._max_input_tokens = limit if isinstance(limit, int) and limit > 0 else None
         self._model_id = model or str(getattr(manager, "model_path", "sglang"))
-        self._dp_size = int(getattr(getattr(engine, "server_args", None), "dp_size", dp_size) or 1)
+        server_args = getattr(engine, "server_args", None)
+        self._dp_size = int(getattr(server_args, "dp_size", dp_size) or 1)
+        deterministic = getattr(server_args, wire.DETERMINISTIC_ARG, None)
+        self._deterministic = deterministic if isinstance(deterministic, bool) else None
         self._top_logprobs_num = top_logprobs_num
         self._warm = warm_prefixes
         self._min_warm_tokens = min_warm_tokens
@@ -132,7 +137,7 @@ class SGLangEngineBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Regex/JSON-schema output, choice probabilities and a radix prefix cache."""
-        return wire.capabilities(self._context_length)
+        return wire.capabilities(self._context_length, self._deterministic)
 
     @property
     def engine(self) -> Any:

@@ -70,6 +70,15 @@ def _info_int(info: dict[str, Any], key: str) -> int | None:
     return None
 
 
+def _info_bool(info: dict[str, Any], key: str) -> bool | None:
+    """A flag of /server_info, at the top level or in one nested group of server args."""
+    nested = [v.get(key) for v in info.values() if isinstance(v, dict)]
+    for value in (info.get(key), *nested):
+        if isinstance(value, bool):
+            return value
+    return None
+
+
 def same_model(asked: str, served: str) -> bool:
     """Whether a served model path names the model asked for (HF id, local dir or hub cache)."""
 
@@ -141,6 +150,7 @@ class SGLangServerBackend:
         )
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="judge-sglang")
         self._tokenizer_path: str | None = None
+        self._deterministic: bool | None = None
         self._revision: str | None = None
         try:
             self._wait_healthy(wait_for_server, min(timeout, 60.0))
@@ -227,6 +237,7 @@ class SGLangServerBackend:
                 f"{served_dp}: every request would fail with 'routed_dp_rank out of range'",
                 hint=f"pass dp_size={served_dp} (or leave it at 1 to let the server balance)",
             )
+        self._deterministic = _info_bool(info, wire.DETERMINISTIC_ARG)
         limit = _info_int(info, "max_req_input_len")
         return limit if limit is not None and limit > 0 else None
 
@@ -261,7 +272,7 @@ class SGLangServerBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Regex/JSON-schema output, choice probabilities and a radix prefix cache."""
-        return wire.capabilities(self._context_length).model_copy(
+        return wire.capabilities(self._context_length, self._deterministic).model_copy(
             update={"model_revision": self._revision}
         )
 

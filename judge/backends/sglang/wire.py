@@ -424,12 +424,21 @@ def charge_warmup(generation: Generation, warm: Usage) -> Generation:
     return generation.model_copy(update={"usage": generation.usage + warm})
 
 
-def capabilities(context_length: int | None) -> Capabilities:
-    """What either SGLang backend offers: constrained output, choice probabilities, radix cache."""
+DETERMINISTIC_ARG = "enable_deterministic_inference"
+"""SGLang's server argument for batch-invariant kernels (``--enable-deterministic-inference``)."""
+
+
+def capabilities(context_length: int | None, batch_invariant: bool | None) -> Capabilities:
+    """What either SGLang backend offers: constrained output, choice probabilities, radix cache.
+
+    `batch_invariant` is whether the engine runs SGLang's deterministic inference mode (None: the
+    server did not say).
+    """
     return Capabilities(
         structured_output=True,
         choice_probabilities=True,
         score_without_decoding=True,
         prefix_cache=True,
         max_context_tokens=context_length,
+        batch_invariant=batch_invariant,
     )

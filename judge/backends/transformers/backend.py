@@ -168,6 +168,7 @@ class TransformersBackend:
             max_context_tokens=self._max_context,
             compute_dtype=self._compute_dtype,
             probs_dtype=self._probs_dtype,
+            batch_invariant=self._compute_dtype == "float32",
         )
 
     def count_tokens(self, request: GenerationRequest) -> int:

@@ -399,3 +399,26 @@ def test_scored_requests_are_one_step_and_read_the_choice_token_ids(tokenizer: A
         assert generation.finish_reason == "stop"
         assert generation.choice_probs == {"yes": pytest.approx(0.3), "no": pytest.approx(0.7)}
         assert generation.probs_source == "sglang:token_ids_logprob"
+
+
+@pytest.mark.parametrize("deterministic", [True, False, None])
+def test_deterministic_inference_is_read_from_the_server_and_required_by_a_strict_judge(
+    tokenizer: Any, deterministic: bool | None
+) -> None:
+    from judge.runner.judge import Judge
+
+    double = SGLangDouble(tokenizer)
+    with (
+        FakeSGLangServer(double, deterministic=deterministic) as running,
+        backend(running, tokenizer) as judge_backend,
+    ):
+        assert judge_backend.capabilities.batch_invariant is deterministic
+        if deterministic:
+            judge = Judge(judge_backend, "helpfulness", batch_invariant=True)
+            assert judge.settings.batch_invariant
+            return
+        with pytest.raises(ConfigError, match="batch_invariant is set") as caught:
+            Judge(judge_backend, "helpfulness", batch_invariant=True)
+    said = "says it is not" if deterministic is False else "does not say whether it is"
+    assert said in caught.value.message
+    assert "--enable-deterministic-inference" in (caught.value.hint or "")
