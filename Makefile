@@ -10,8 +10,8 @@ PYTHON ?= python
 check: lint typecheck docs check-wheel test test-deps test-conformance test-server
 
 lint:
-	ruff check judge calibration cli.py tests benchmarks
-	ruff format --check judge calibration cli.py tests benchmarks
+	ruff check judge calibration cli.py tests benchmarks examples docs/hooks
+	ruff format --check judge calibration cli.py tests benchmarks examples docs/hooks
 
 typecheck:
 	mypy judge

@@ -87,6 +87,7 @@ def make_backend(**options: object) -> FunctionBackend:
 
 
 def main() -> None:
+    """Judge the rows with the custom backend and print each score."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=Path, help="JSONL rows with prompt and response")
     parser.add_argument("--rubric", default="helpfulness")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 
 def main() -> None:
+    """Run the job and print each row's score."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="JSONL, Parquet or CSV rows")
     parser.add_argument("output", type=Path, help="a folder of Parquet files")
@@ -45,7 +46,9 @@ def main() -> None:
         backend_options={key: value for key, value in options.items() if value is not None},
         settings=JudgeSettings(reasoning=args.reasoning),
     )
-    pool = RayPool(replicas=args.replicas, cpus=args.cpus, gpus=args.gpus, batch_size=args.batch_size)
+    pool = RayPool(
+        replicas=args.replicas, cpus=args.cpus, gpus=args.gpus, batch_size=args.batch_size
+    )
     progress = run_ray_job(args.input, args.output, spec, pool, address=args.address)
     print(f"judged {progress.judged} rows, {progress.failed} failed, {progress.skipped} skipped")
     table = pq.read_table(args.output)

@@ -1,8 +1,8 @@
-"""GRPO with a rubric judge as the reward, in TRL.
+r"""GRPO with a rubric judge as the reward, in TRL.
 
 On a GPU machine, with the judge model served by SGLang::
 
-    python examples/trl_grpo.py --policy Qwen/Qwen2.5-0.5B-Instruct \\
+    python examples/trl_grpo.py --policy Qwen/Qwen2.5-0.5B-Instruct \
         --judge-backend sglang-server --judge-base-url http://127.0.0.1:30000
 
 Without a GPU: ``--policy tiny`` trains a random one-layer policy (no download) and the judge
@@ -53,8 +53,11 @@ def tiny_policy():  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    """Train with the judge reward and print the first step's mean reward."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policy", default="Qwen/Qwen2.5-0.5B-Instruct", help="model id, or 'tiny'")
+    parser.add_argument(
+        "--policy", default="Qwen/Qwen2.5-0.5B-Instruct", help="model id, or 'tiny'"
+    )
     parser.add_argument("--rubric", default="helpfulness")
     parser.add_argument("--judge-backend", default="transformers", help="embedded CPU model")
     parser.add_argument("--judge-base-url", default=None)

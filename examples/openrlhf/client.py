@@ -38,6 +38,7 @@ async def post(client: httpx.AsyncClient, url: str, payload: dict, tries: int = 
 
 
 async def main() -> None:
+    """Post the example prompts as OpenRLHF does and print the rewards."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="e.g. http://127.0.0.1:5000/get_reward")
     parser.add_argument("--limit", type=int, default=4)

@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "prompts.jsonl"
 
 
 def verl_rows(rows: list[dict[str, str]], split: str) -> list[dict[str, object]]:
-    """veRL's columns for each prompt row."""
+    """The columns veRL reads, for each prompt row."""
     return [
         {
             "data_source": "judge-examples",
@@ -35,6 +35,7 @@ def verl_rows(rows: list[dict[str, str]], split: str) -> list[dict[str, object]]
 
 
 def main() -> None:
+    """Write the two Parquet files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for train.parquet and val.parquet")
     args = parser.parse_args()

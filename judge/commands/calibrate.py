@@ -131,7 +131,7 @@ def eval_command(
 
     The judging flags (--strategy, --samples, --max-rationale-chars, ...) are those of `judge
     score`. With --baseline it is a drift gate: exit 4 on a significant regression.
-    Example: judge eval ../shared/data/llmbar/Natural --limit 20 --out eval-report
+    Example: judge eval examples/data/answers.jsonl --limit 20 --out eval-report
     """
     from judge import calibration
     from judge.calibration.drift import (

@@ -138,7 +138,7 @@ class OpenAIBackend:
         """The whole batch for a continuous-batching server (up to the width it advertises)."""
         if not self._dialect.continuous_batching:
             # llama-cpp-python serves one request at a time: more in flight only queue there
-            # (measured 45.5 s at 8 against 41 s at 1 for 10 judgments, benchmarks/README.md).
+            # (measured 45.5 s at 8 against 41 s at 1 for 10 judgments, benchmarks/LOG.md).
             return 1 if self._owner == SINGLE_SLOT_OWNER else DEFAULT_MAX_CONCURRENCY
         info = None
         if self._flavor == "sglang" and self._options.check_model:  # vLLM advertises no width
