@@ -1,5 +1,5 @@
-"""The docs' veRL, OpenRLHF and `judge batch` snippets (and the README's), run as written (the judge model behind
-the `sglang-server` name is the scripted test backend)."""
+"""The docs' veRL, OpenRLHF and `judge batch` snippets (and the README's), run as written (the
+judge model behind the `sglang-server` name is the scripted test backend)."""
 
 import asyncio
 import importlib
