@@ -94,7 +94,7 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
 def violations(source: str, module: str, is_package: bool = False) -> list[str]:
     """What breaks the floor rule in `source`, the text of `module`."""
     own = floor_of(module)
-    assert own is not None, f"{module} has no floor: add it to FLOORS (and ARCHITECTURE.md)"
+    assert own is not None, f"{module} has no floor: add it to FLOORS (and docs/architecture.md)"
     problems = []
     for line, target in imported_modules(source, module, is_package):
         top = target.split(".")[0]
