@@ -1,14 +1,15 @@
 """A resumable batch job on a Ray Data actor pool (what ``judge batch --engine ray`` runs).
 
     pip install 'rubric-judge[ray]'
-    python examples/ray_batch.py examples/data/rows.jsonl scored/ --replicas 2
+    python examples/ray_batch.py examples/data/rows.jsonl scored/ --id-field id --replicas 2
 
 Each replica holds one judge backend: the embedded CPU model by default, a client of an SGLang
 server (``--backend sglang-server --base-url URL``) or an SGLang engine on a GPU of its own
 (``--backend sglang --gpus 1``). Each block of judged rows is written as one Parquet file under
 the output folder; rerun the same command after a crash and only the missing rows are judged.
 On a cluster, pass ``--address auto`` and put the input and output folder on shared storage.
-CI runs ``python examples/ray_batch.py examples/data/rows.jsonl OUT --reasoning none``.
+Without ``--id-field`` a row's id is its line number. CI runs ``python examples/ray_batch.py
+examples/data/rows.jsonl OUT --id-field id --reasoning none``, twice (the second run resumes).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="JSONL, Parquet or CSV rows")
     parser.add_argument("output", type=Path, help="a folder of Parquet files")
+    parser.add_argument("--id-field", default=None, help="the column holding each row's id")
     parser.add_argument("--rubric", default="helpfulness")
     parser.add_argument("--backend", default="transformers")
     parser.add_argument("--base-url", default=None)
@@ -37,6 +39,7 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from judge import JudgeSettings
+    from judge.batch import FieldMap
     from judge.batch.ray_engine import RayJudgeSpec, RayPool, run_ray_job
 
     options = {"base_url": args.base_url, "model": args.model}
@@ -45,6 +48,7 @@ def main() -> None:
         backend=args.backend,
         backend_options={key: value for key, value in options.items() if value is not None},
         settings=JudgeSettings(reasoning=args.reasoning),
+        fields=FieldMap(id=args.id_field),
     )
     pool = RayPool(
         replicas=args.replicas, cpus=args.cpus, gpus=args.gpus, batch_size=args.batch_size

@@ -144,6 +144,7 @@ def test_ray_batch_example_judges_the_file_and_resumes(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "scored"
     command = [sys.executable, "examples/ray_batch.py", "examples/data/rows.jsonl", str(out)]
+    command += ["--id-field", "id"]
     first = _run(*command, "--reasoning", "none")
     assert f"judged {len(ROWS)} rows, 0 failed, 0 skipped" in first.stdout
     printed = [line.split("\t") for line in first.stdout.splitlines() if "\t" in line]
