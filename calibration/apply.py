@@ -21,6 +21,7 @@ from judge.calibration.jsonl import load_records
 from judge.calibration.recalibrate import Calibrator, InputKind, Method, fit_calibrator
 from judge.calibration.records import JudgeFingerprint, PairRecord, PointRecord
 from judge.errors import InputError
+from judge.storage import write_atomic
 from judge.types import Judgment, PairJudgment
 
 Records = Sequence[PointRecord] | Sequence[PairRecord]
@@ -164,5 +165,5 @@ def calibrate_file(
         lines = [record.model_dump_json(exclude_none=True) for record in calibrated]
     output = Path(target)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_atomic(output, "".join(line + "\n" for line in lines))
     return len(lines)

@@ -22,7 +22,7 @@ from judge.calibration.records import PairRecord
 from judge.errors import InputError
 
 SELF_PREFERENCE_FLAG = 0.05
-"""DBG above 5 points is flagged (the issue's threshold)."""
+"""DBG above 5 points is flagged (a self-preference gap a reader should see)."""
 
 
 def preference_for_a(record: PairRecord) -> float | None:

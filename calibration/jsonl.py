@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from judge.calibration import data
 from judge.calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord
 from judge.errors import InputError
+from judge.storage import write_atomic
 
 
 def _label(value: Any, where: str, field: str) -> bool:
@@ -118,11 +119,9 @@ def write_records(records: Sequence[BaseModel], path: str | Path) -> Path:
     """Write records as JSONL (the format `load_records` reads)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        "".join(record.model_dump_json(exclude_none=True) + "\n" for record in records),
-        encoding="utf-8",
+    return write_atomic(
+        target, "".join(record.model_dump_json(exclude_none=True) + "\n" for record in records)
     )
-    return target
 
 
 class EvalSet(BaseModel):

@@ -5,6 +5,7 @@ matplotlib is imported inside the functions, so importing `calibration` stays ch
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import numpy as np
 
 from judge.calibration import metrics
 from judge.calibration.summary import CalibrationSummary
+from judge.storage import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,8 +34,9 @@ def _figure(width: float = 6.0, height: float = 4.5) -> Figure:
 
 def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    image = io.BytesIO()
+    figure.savefig(image, format=path.suffix.lstrip(".").lower() or "png")
+    return write_atomic(path, image.getvalue())
 
 
 def reliability_diagram(

@@ -1,6 +1,6 @@
 """Probe acceptance carried by an evaluation, so the drift gate can compare it across runs.
 
-The seam to `judge probe` (issue 15 item 1): of its ``probe.json`` this reads only
+The seam to `judge probe`: of its ``probe.json`` this reads only
 ``attack_set_version`` and, per entry of ``attacks``, ``name``, ``role`` and ``accepted`` (one
 value per row: 1 accepted, 0 not, 1/2 a pairwise tie). Any other field is ignored, so the probe
 report may grow without breaking `judge eval --probe-report`.

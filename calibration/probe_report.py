@@ -9,6 +9,7 @@ from judge.calibration._document import Document
 from judge.calibration.bootstrap import Interval
 from judge.calibration.probe import ProbeReport, Regression
 from judge.errors import InputError
+from judge.storage import write_atomic
 
 TABLE_HEADER = [
     "attack",
@@ -126,7 +127,5 @@ def write_probe(
 
 
 def _write(path: Path, text: str) -> None:
-    """Write-then-rename, so a report file is never half-written."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    """Write atomically, so a report file is never half-written."""
+    write_atomic(path, text)

@@ -22,6 +22,7 @@ from judge.calibration import _fitting, metrics
 from judge.calibration._checks import FloatArray, binary, finite_scores, probabilities
 from judge.calibration.records import JudgeFingerprint
 from judge.errors import ConfigError, InputError
+from judge.storage import write_atomic
 from judge.types import Judgment, PairJudgment
 
 Method = Literal["temperature", "platt", "isotonic"]
@@ -203,8 +204,7 @@ class Calibrator(_Frozen):
         """Write the calibrator as JSON; returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        return target
+        return write_atomic(target, self.model_dump_json(indent=2) + "\n")
 
 
 def load_calibrator(path: str | Path) -> Calibrator:

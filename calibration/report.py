@@ -17,6 +17,7 @@ from judge.calibration.recalibrate import Calibrator, ScoreCard
 from judge.calibration.relative import RelativeConfidence
 from judge.calibration.summary import CalibrationSummary
 from judge.errors import ConfigError
+from judge.storage import write_atomic
 
 ReportFormat = Literal["md", "html"]
 
@@ -376,9 +377,8 @@ def write_report(
         _pairwise_sections(doc, evaluation)
     doc.heading("Plots")
     _plot_all(evaluation, folder, doc)
-    (folder / "evaluation.json").write_text(evaluation.model_dump_json(indent=1), encoding="utf-8")
+    write_atomic(folder / "evaluation.json", evaluation.model_dump_json(indent=1))
     write_records(evaluation.records, folder / "records.jsonl")
     target = folder / f"report.{format}"
     text = doc.markdown() if format == "md" else doc.html(heading)
-    target.write_text(text, encoding="utf-8")
-    return target
+    return write_atomic(target, text)

@@ -23,6 +23,10 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class JudgeError(Exception):
@@ -140,3 +144,17 @@ class VerdictParseError(JudgeError):
     """A model output could not be read as a verdict."""
 
     retryable = True
+
+
+def describe_validation_error(exc: ValidationError, whole: str = "row") -> str:
+    """One line naming each invalid field and what is wrong (`whole`: the name of the record)."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or whole
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "missing"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

@@ -13,24 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from judge.errors import InputError
+from judge.errors import InputError, describe_validation_error
 from judge.types import Message, Pair, Sample
 
 _ROLES = ("system", "user", "assistant", "tool")
-
-
-def describe_validation_error(exc: ValidationError, whole: str = "row") -> str:
-    """One line naming each invalid field and what is wrong (`whole`: the name of the record)."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or whole
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "missing"
-        elif error["type"] == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
 
 
 def sample_from_record(record: Any, *, where: str, default_id: str) -> Sample:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,7 +75,7 @@ def verbatim_fields(tree: nodes.Template) -> frozenset[str]:
 
     Such a field changes nothing else in the output, so a render with `SLOT` in its place, with
     `SLOT` then replaced by the value, is the render with the value: the planner renders a
-    sample's shared prompt once and fills in each criterion (issue 14).
+    sample's shared prompt once and fills in each criterion.
     """
     if any(True for _ in tree.find_all(_OPAQUE_NODES)):
         return frozenset()
@@ -154,70 +153,20 @@ class PromptContext:
         return cls(**fields)
 
 
-_CONTEXT_TYPES = (PromptContext, Turn)
-_CONTEXT_FIELDS = frozenset(item.name for item in dataclass_fields(PromptContext))
-
-
-def with_fields(context: PromptContext, **changes: Any) -> PromptContext:
-    """`dataclasses.replace` for a context, without running `__init__` over every field again.
-
-    A context has no `__post_init__`, so a copy of its fields with `changes` is what `replace`
-    builds; unknown names are a TypeError, as there.
-    """
-    unknown = changes.keys() - _CONTEXT_FIELDS
-    if unknown:
-        raise TypeError(f"PromptContext has no field {sorted(unknown)[0]!r}")
-    copied = object.__new__(PromptContext)
-    copied.__dict__.update(context.__dict__, **changes)
-    return copied
-
-
-class PromptSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with its attribute rule read cheaply on the two context types.
-
-    `PromptContext` and `Turn` are frozen dataclasses of data: no function, method, type, frame
-    or generator, nor a known mutable container, so for them the sandbox's rule is exactly "no
-    leading underscore" (a test compares the two on every attribute). Checking that rule instead
-    of the full one was ~20% of the framework's CPU time per judgment (issue 14). Every other
-    object gets the full check.
-    """
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        """The sandbox's rule; on the context types, its result without the type checks."""
-        if type(obj) in _CONTEXT_TYPES:
-            return not attr.startswith("_")
-        return bool(super().is_safe_attribute(obj, attr, value))
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """A template's ``obj.attribute``; a safe one of the context types read directly.
-
-        The context types have no ``format`` method to wrap, so an attribute they have and the
-        rule allows is returned as it is, which is what the full lookup returns for it; anything
-        else (a missing or underscored attribute, another type) takes the full lookup.
-        """
-        if type(obj) in _CONTEXT_TYPES and not attribute.startswith("_"):
-            try:
-                return getattr(obj, attribute)
-            except AttributeError:
-                pass
-        return super().getattr(obj, attribute)
-
-
 class PromptLibrary:
     """Loads and renders the templates of one prompts folder in a sandbox."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or resource_dir("prompts")
         self._loader = jinja2.FileSystemLoader(str(self.directory))
-        self._env = PromptSandbox(
+        self._env = ImmutableSandboxedEnvironment(
             loader=self._loader,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=False,
             trim_blocks=True,
             lstrip_blocks=True,
-            # Templates ship with the package; checking their mtime on every render cost a
-            # stat call per request (measured by the batch benchmark's profile).
+            # Templates ship with the package: no mtime check per render.
             auto_reload=False,
         )
 
@@ -241,17 +190,10 @@ class PromptLibrary:
             raise TemplateError(f"prompt template {name!r} failed to render: {exc}") from exc
 
     def _template(self, name: str) -> jinja2.Template:
-        """Template `name`, loaded once, with its globals flattened into one dict.
-
-        A template's globals are a chain of its own and the environment's; every render copied
-        the chain twice (into its context and its set of global names), half the cost of a
-        render (issue 14). This library's environment and its globals never change after it is
-        built, so the flat dict holds the same names and values.
-        """
+        """Template `name`, loaded once (templates ship with the package and never change)."""
         template = self._templates.get(name)
         if template is None:
             template = self._env.get_template(f"{name}.j2")
-            template.globals = dict(template.globals)
             self._templates[name] = template
         return template
 
@@ -280,7 +222,7 @@ class PromptLibrary:
         if field_name not in self.verbatim(name):
             return None
         fixed[field_name] = SLOT
-        text = self.render(name, with_fields(context, **fixed))
+        text = self.render(name, replace(context, **fixed))
         head, slot, tail = text.partition(SLOT)
         if not slot or SLOT in tail:
             return None

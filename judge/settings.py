@@ -11,8 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from judge.errors import ConfigError
-from judge.inputs import describe_validation_error
+from judge.errors import ConfigError, describe_validation_error
 from judge.types import stable_hash
 
 Strategy = Literal["breadth", "depth", "auto"]

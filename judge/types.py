@@ -1,4 +1,7 @@
-"""Pydantic models that cross module boundaries: rubrics, samples, requests, verdicts, judgments.
+"""Pydantic models that cross module boundaries: rubrics, samples and pairs, and the rest by name.
+
+Requests and generations live in `judge.generations`, verdicts and judgments in
+`judge.judgments`, their shared values in `judge.values`; all are re-exported here.
 
 All are frozen and reject unknown fields, so a typo in a user file is an error, and every model
 round-trips exactly through JSON (``Model.model_validate_json(m.model_dump_json()) == m``).
@@ -6,16 +9,11 @@ round-trips exactly through JSON (``Model.model_validate_json(m.model_dump_json(
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Iterable, Iterator
-from enum import StrEnum
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     computed_field,
@@ -23,74 +21,31 @@ from pydantic import (
     model_validator,
 )
 
+from judge.generations import ChoiceProbe as ChoiceProbe
+from judge.generations import Constraint as Constraint
+from judge.generations import FinishReason as FinishReason
+from judge.generations import Generation as Generation
+from judge.generations import GenerationRequest as GenerationRequest
+from judge.generations import SamplingParams as SamplingParams
+from judge.generations import Usage as Usage
 from judge.judgment_parts import Agreement as Agreement
 from judge.judgment_parts import LikertRating as LikertRating
 from judge.judgment_parts import RouteChoice as RouteChoice
+from judge.judgments import CriterionVerdict as CriterionVerdict
+from judge.judgments import Judgment as Judgment
+from judge.judgments import PairJudgment as PairJudgment
+from judge.values import ErrorKind as ErrorKind
+from judge.values import FrozenModel as FrozenModel
+from judge.values import Message as Message
+from judge.values import Role as Role
+from judge.values import stable_hash as stable_hash
 
 CriterionKind = Literal["hard_rule", "principle"]
 TaskType = Literal["objective", "subjective", "auto"]
-Role = Literal["system", "user", "assistant", "tool"]
-"""A chat role; ``tool`` is a tool's result inside a judged conversation (data, never a request
-role)."""
-FinishReason = Literal["stop", "length", "error"]
-
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ErrorKind(StrEnum):
-    """What kind of failure an `error` is, set where the failure is born.
-
-    Retry decisions, CLI summaries, batch records and reward failure counts read this field,
-    never the error message.
-    """
-
-    TRUNCATED = "truncated"
-    """The output was cut at the token limit."""
-    CONTEXT_OVERFLOW = "context_overflow"
-    """The prompt (plus the tokens to generate) does not fit the model's context: never retried."""
-    UNPARSEABLE = "unparseable"
-    """The output was complete but no verdict (or answer) could be read from it."""
-    GENERATION = "generation"
-    """The backend failed to generate (an exception, an error answer, an aborted request)."""
-    TIMEOUT = "timeout"
-    """The judgment did not arrive in time."""
-    INVALID_INPUT = "invalid_input"
-    """The input could not be judged (a bad row, an empty response): never retried."""
-    ABSTAINED = "abstained"
-    """The calibrated score fell inside `JudgeSettings.abstain_band`: no verdict, by choice."""
-
-
-class _MayFail(_Frozen):
-    """A value that may be a failure: `error` (the message) and `error_kind` go together."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _kind_of_error(cls, data: Any) -> Any:
-        # A failure reported without a kind is a generation failure: the kind is never guessed
-        # from the message.
-        failed = isinstance(data, dict) and data.get("error") is not None
-        if failed and data.get("error_kind") is None:
-            return {**data, "error_kind": ErrorKind.GENERATION}
-        return data
-
-    @model_validator(mode="after")
-    def _kind_needs_error(self) -> Any:
-        if getattr(self, "error", None) is None and getattr(self, "error_kind", None) is not None:
-            raise ValueError("error_kind is set without an error")
-        return self
-
-
-def stable_hash(payload: Any) -> str:
-    """Return a short SHA-256 of canonical JSON: equal content, equal hash, on any machine."""
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-class Provenance(_Frozen):
+class Provenance(FrozenModel):
     """Where a criterion came from: the library, a generator, or a decomposition of a parent."""
 
     source: Literal["library", "user", "generated", "contrastive", "decomposed"] = "library"
@@ -98,7 +53,7 @@ class Provenance(_Frozen):
     detail: str | None = None
 
 
-class Criterion(_Frozen):
+class Criterion(FrozenModel):
     """One atomic yes/no check of a response.
 
     `hard_rule` is an explicit constraint of the request (failing it caps the score);
@@ -138,14 +93,14 @@ class Criterion(_Frozen):
             yield from child.leaves()
 
 
-class DroppedCriterion(_Frozen):
+class DroppedCriterion(FrozenModel):
     """A criterion removed during refinement, and why."""
 
     criterion: Criterion
     reason: str
 
 
-class Rubric(_Frozen):
+class Rubric(FrozenModel):
     """A named set of criteria; its fingerprint is a stable hash of its content."""
 
     name: str = Field(min_length=1)
@@ -198,13 +153,6 @@ class Rubric(_Frozen):
         return stable_hash(self.model_dump(mode="json", exclude={"fingerprint"}))
 
 
-class Message(_Frozen):
-    """One chat message."""
-
-    role: Role
-    content: str
-
-
 def _no_surrogates(value: str, field: str) -> str:
     try:
         value.encode("utf-8")
@@ -215,7 +163,7 @@ def _no_surrogates(value: str, field: str) -> str:
     return value
 
 
-class _Conversation(_Frozen):
+class _Conversation(FrozenModel):
     """Fields shared by things judged in the context of a prompt or a conversation."""
 
     id: str = Field(min_length=1)
@@ -278,150 +226,3 @@ class Pair(_Conversation):
     @classmethod
     def _responses_valid(cls, value: str, info: ValidationInfo) -> str:
         return _no_surrogates(value, str(info.field_name))
-
-
-class Constraint(_Frozen):
-    """A grammar the output must follow: a regex, or a JSON schema (as a JSON string)."""
-
-    kind: Literal["regex", "json_schema"]
-    value: str
-
-
-class ChoiceProbe(_Frozen):
-    """Read P(choice) where the output reaches `marker`, from the first token of each choice.
-
-    The backend renormalises over the choice set, so the probabilities sum to 1.
-    """
-
-    marker: str
-    choices: tuple[str, ...] = Field(min_length=2)
-
-
-class SamplingParams(_Frozen):
-    """Decoding settings of one request."""
-
-    max_new_tokens: int = Field(default=256, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    seed: int | None = None
-    n: int = Field(default=1, ge=1)
-
-
-class GenerationRequest(_Frozen):
-    """One generation asked of a backend, or with `score_after` one scored step (see Capabilities).
-
-    `prefix_group` names requests that share a prompt prefix (same sample, different criteria):
-    backends with a prefix cache use it to compute the shared part once.
-    """
-
-    id: str
-    messages: tuple[Message, ...] = Field(min_length=1)
-    sampling: SamplingParams = SamplingParams()
-    constraint: Constraint | None = None
-    probe: ChoiceProbe | None = None
-    prefix_group: str | None = None
-    deadline: float | None = None
-    """When nobody waits any more, on this process's ``time.monotonic()`` clock (None: never).
-    A backend does not start a request past it and stops it when it can (kind ``timeout``)."""
-    score_after: str | None = None
-
-
-class Usage(_Frozen):
-    """Token counts; `cached_tokens` are prompt tokens a prefix cache served."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            cached_tokens=self.cached_tokens + other.cached_tokens,
-        )
-
-    @classmethod
-    def total(cls, usages: Iterable[Usage]) -> Usage:
-        """The sum of many counts, built once (the runner sums one per generation)."""
-        prompt = completion = cached = 0
-        for usage in usages:
-            prompt += usage.prompt_tokens
-            completion += usage.completion_tokens
-            cached += usage.cached_tokens
-        return cls(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached)
-
-
-class Generation(_MayFail):
-    """One backend output. With ``n > 1`` a request yields n generations, `sample_index` 0..n-1."""
-
-    request_id: str
-    sample_index: int = 0
-    text: str = ""
-    choice_probs: dict[str, float] | None = None
-    probs_source: str | None = None
-    usage: Usage = Usage()
-    finish_reason: FinishReason = "stop"
-    error: str | None = None
-    error_kind: ErrorKind | None = None
-
-
-class CriterionVerdict(_MayFail):
-    """The judge's reading of one criterion on one response."""
-
-    criterion_id: str
-    verdict: Literal["yes", "no"] | None = None
-    p_yes: float | None = Field(default=None, ge=0.0, le=1.0)
-    rationale: str = ""
-    error: str | None = None
-    error_kind: ErrorKind | None = None
-
-
-class Judgment(_MayFail):
-    """The result of judging one sample. A failure is a value: `error` is set, `score` is None."""
-
-    sample_id: str
-    score: float | None = Field(default=None, ge=0.0, le=1.0)
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    verdicts: tuple[CriterionVerdict, ...] = ()
-    model: str = ""
-    rubric: str = ""
-    rubric_fingerprint: str = ""
-    template_fingerprint: str = ""
-    settings_fingerprint: str = ""
-    strategy: str = "breadth"
-    mode: Literal["pointwise", "pairwise"] = "pointwise"
-    capped_by: tuple[str, ...] = ()
-    usage: Usage = Usage()
-    error: str | None = None
-    error_kind: ErrorKind | None = None
-    route: RouteChoice | None = None
-    consistency: Agreement | None = None
-    likert: LikertRating | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class PairJudgment(_MayFail):
-    """The result of comparing two responses in both orders."""
-
-    pair_id: str
-    p_a: float | None = Field(default=None, ge=0.0, le=1.0)
-    winner: Literal["a", "b", "tie"] | None = None
-    consistent: bool | None = None
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    p_a_ab: float | None = None
-    p_a_ba: float | None = None
-    winner_ab: Literal["a", "b", "tie"] | None = None
-    """The winner with A shown first (direct comparison)."""
-    winner_ba: Literal["a", "b", "tie"] | None = None
-    """The winner with B shown first (direct comparison)."""
-    margin: float | None = None
-    """The rubric margin of A over B (rubric comparison), in [-1, 1]."""
-    model: str = ""
-    rubric_fingerprint: str = ""
-    template_fingerprint: str = ""
-    settings_fingerprint: str = ""
-    strategy: str = "direct"
-    usage: Usage = Usage()
-    error: str | None = None
-    error_kind: ErrorKind | None = None
-    details: dict[str, Any] = Field(default_factory=dict)

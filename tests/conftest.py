@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# Before anything imports torch: libgomp's busy-wait makes small matmuls ~30x slower whenever
+# Before anything imports torch: libgomp's busy-wait makes small matmuls much slower whenever
 # another process (a test server) competes for the 2 cores (judge/backends/transformers/backend.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Callable

@@ -74,14 +74,42 @@ class Backend(Protocol):
         ...
 
 
+class WorkerHealth(BaseModel):
+    """One server behind a backend (a router's worker): does it answer now, and if not, why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    healthy: bool
+    detail: str
+    """``ok``, or why not: ``unreachable (ConnectError)``, ``HTTP 503 on /health``, ..."""
+
+
+class ServingHealth(BaseModel):
+    """What a backend that sends to servers can tell about them now (``/health``, doctor)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    healthy: bool
+    """The server answers, and so does every worker it lists."""
+    detail: str
+    workers: tuple[WorkerHealth, ...] = ()
+    """The workers a router lists (empty for a single server)."""
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A backend that can probe the servers it sends to (optional beside `Backend`)."""
+
+    def serving_health(self) -> ServingHealth:
+        """Probe the server (and a router's workers) now; a few short HTTP calls."""
+        ...
+
+
 def seconds_left(request: GenerationRequest) -> float | None:
     """Seconds until the request's deadline (negative once past; None without a deadline)."""
     return None if request.deadline is None else request.deadline - time.monotonic()
-
-
-def expected_count(requests: Sequence[GenerationRequest]) -> int:
-    """How many generations a batch of requests must produce."""
-    return sum(request.sampling.n for request in requests)
 
 
 def check_batch(requests: Sequence[GenerationRequest], generations: Sequence[Generation]) -> None:

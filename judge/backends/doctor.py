@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from judge.backends.sglang.engine import INSTALL_HINT, engine_unavailable_reason
+from judge.backends.sglang.router import serving_health
 from judge.backends.sglang.server import DEFAULT_URL as SGLANG_DEFAULT_URL
 from judge.errors import JudgeError
 
@@ -109,7 +110,19 @@ def _sglang_server(url: str | None, timeout: float) -> BackendStatus:
         )
     _, _, info = _probe(target, ("/model_info", "/get_model_info"), timeout)
     model = info.get("model_path", "an unnamed model")
-    return BackendStatus(name="sglang-server", status="ok", detail=f"{target} serves {model}")
+    serving = serving_health(target, timeout)
+    if not serving.workers:
+        return BackendStatus(name="sglang-server", status="ok", detail=f"{target} serves {model}")
+    # A router: the workers it lists, each probed (a lost one is still listed for a while).
+    answering = any(worker.healthy for worker in serving.workers)
+    return BackendStatus(
+        name="sglang-server",
+        status="ok" if answering else "unavailable",
+        detail=f"{target} serves {model}; {serving.detail}",
+        hint=None
+        if serving.healthy
+        else "restart the lost worker(s); the router sends their requests to the others",
+    )
 
 
 def _openai(url: str | None, timeout: float) -> BackendStatus:

@@ -5,11 +5,10 @@ siblings that arrive together, before any of them has been prefilled, each compu
 prefix again, a group's first request should go alone and the rest follow once it is done (the
 SGLang backends send a ``max_new_tokens=0`` warm-up of the prefix for the same reason), while
 the first requests of all groups run at once to keep the engine fed. vLLM 0.32's CPU build does
-not need it (it shares the blocks of requests scheduled in the same step: leader-first and
-all-at-once computed the same tokens in the same time, benchmarks/LOG.md); it costs one wave.
+not need it (it shares the blocks of requests scheduled in the same step); it costs one wave.
 Worth it only when the first request is short: the OpenAI backend orders scored (one-token)
 requests this way, and sends requests that decode a rationale all at once (a decoding leader
-holds its siblings back for its whole decode: 0.43x on vLLM's CPU build, benchmarks/LOG.md).
+holds its siblings back for its whole decode; figures in benchmarks/README.md and LOG.md).
 """
 
 from __future__ import annotations

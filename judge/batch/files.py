@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from judge.errors import ConfigError, InputError, StorageError
+from judge.storage import atomic_path
 
 InputFormat = Literal["jsonl", "parquet", "csv"]
 OutputFormat = Literal["jsonl", "parquet"]
@@ -240,14 +241,8 @@ class Journal:
                 kept.append(record)
         if len(kept) == len(records):
             return records
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.unlink(missing_ok=True)
-        try:
+        with atomic_path(self.path) as temporary:
             Journal(temporary).append(kept)
-        except StorageError:
-            temporary.unlink(missing_ok=True)
-            raise
-        os.replace(temporary, self.path)
         return kept
 
     def remove(self) -> None:
@@ -360,14 +355,10 @@ def write_parquet(
     and the journal it is made from stay as they were.
     """
     schema = parquet_schema(columns)
-    temporary = target.with_name(target.name + ".tmp")
     try:
-        written = _write_parquet(temporary, schema, existing, records, columns)
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        with atomic_path(target) as temporary:
+            written = _write_parquet(temporary, schema, existing, records, columns)
     except OSError as exc:  # pyarrow's I/O errors are OSErrors too
-        temporary.unlink(missing_ok=True)
         raise StorageError.writing(target, exc) from exc
     return written
 

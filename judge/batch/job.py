@@ -33,13 +33,14 @@ from judge.batch.files import (
     write_parquet,
 )
 from judge.batch.lock import OutputLock
+from judge.batch.options import BatchOptions
 from judge.batch.preflight import (
     check_options,
     journal_of,
     output_format,
     refuse_duplicates,
 )
-from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
+from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
 from judge.batch.scoring import (
     BatchScorer,
     job_fingerprint,
@@ -50,7 +51,6 @@ from judge.batch.scoring import (
 from judge.errors import ConfigError, StorageError
 from judge.runner.cache import JudgmentCache
 from judge.runner.judge import Judge
-from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.types import Usage
 
 __all__ = [
@@ -121,24 +121,6 @@ class BatchProgress:
             else:
                 self.judged += 1
                 self.score_sum += score
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How a job reads, batches and stops."""
-
-    fields: FieldMap = field(default_factory=FieldMap)
-    batch_size: int = 32
-    shard: tuple[int, int] = (0, 1)
-    max_failures: int | None = None
-    max_chars: int = MAX_CHARS
-    force: bool = False
-    repair: bool = False
-    keep_inputs: bool = True
-    compare_method: Method = DEFAULT_METHOD
-    input_format: str | None = None
-    output_format: str | None = None
-    prefetch: int = 2
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +33,12 @@ from judge.batch.files import (
 from judge.batch.lock import OutputLock
 from judge.batch.rows import FieldMap
 from judge.batch.stream import check_output_path
-from judge.errors import ConfigError, InputError
+from judge.errors import ConfigError, InputError, StorageError
+from judge.storage import write_atomic
 from judge.types import stable_hash
 
 if TYPE_CHECKING:
-    from judge.batch.job import BatchOptions
+    from judge.batch.options import BatchOptions
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +163,9 @@ def record_plan(output: Path, plan: str, job_fingerprint: str) -> None:
     the finished output is whole, and a rerun without the sidecar finds nothing left to judge.
     """
     target = plan_path(output)
-    temporary = target.with_name(target.name + ".tmp")
     try:
-        temporary.write_text(json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        write_atomic(target, json.dumps({"plan": plan, "job_fingerprint": job_fingerprint}) + "\n")
+    except (OSError, StorageError) as exc:
         logger.warning("%s not written (%s); a rerun will load the model to check", target, exc)
 
 

@@ -48,6 +48,7 @@ from judge.errors import ConfigError, InputError, JudgeError
 from judge.runner.judge import Judge
 from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.settings import JudgeSettings
+from judge.storage import write_atomic
 from judge.types import Rubric, Usage, stable_hash
 
 PLAN_FILE = "_plan.json"
@@ -334,9 +335,7 @@ class RayJob:
                     stale.unlink()
             for partial in self.out_dir.glob("part-*.parquet.tmp"):  # blocks a kill cut short
                 partial.unlink()
-            temporary = self.out_dir / (PLAN_FILE + ".tmp")
-            temporary.write_text(json.dumps({"plan": self.plan}) + "\n", encoding="utf-8")
-            os.replace(temporary, self.out_dir / PLAN_FILE)
+            write_atomic(self.out_dir / PLAN_FILE, json.dumps({"plan": self.plan}) + "\n")
             if progress.remaining == 0:
                 return progress
             with ray_session(self.address) as ray:

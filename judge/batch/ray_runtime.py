@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from judge.batch.ray_reaper import start_reaper, stop_reaper
 from judge.errors import ConfigError, JudgeError
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,16 @@ def ray_module() -> Any:
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
     """Connect to `address` (a running cluster) or start a local one.
 
-    A cluster this started is shut down on exit; one that was already connected is left as it was.
+    A cluster this started is shut down on exit, and its processes are ended even if this process
+    is killed (`judge.batch.ray_reaper`); one that was already connected is left as it was.
     """
     ray = ray_module()
     started = not ray.is_initialized()
+    reaper = None
     if started:
+        # A local instance is this process's own: its reaper ends it even if this process is
+        # killed with no chance to shut it down (`judge.batch.ray_reaper`).
+        reaper = start_reaper() if address is None else None
         try:
             ray.init(
                 address=address,
@@ -53,6 +59,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
                 logging_level=logging.WARNING,
             )
         except (ConnectionError, ValueError, RuntimeError) as exc:
+            stop_reaper(reaper)
             raise ConfigError(
                 f"cannot reach the Ray cluster at {address}: {exc}".splitlines()[0],
                 hint="start it (ray start --head) or leave --ray-address out for a local one",
@@ -68,6 +75,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     finally:
         if started:
             ray.shutdown()
+            stop_reaper(reaper)
 
 
 def check_pool(ray: Any, replicas: int, cpus: float, gpus: float) -> None:

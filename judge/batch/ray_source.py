@@ -119,7 +119,7 @@ def read_source(
     ]
     datasource = _datasource_class(ray)(sources, block_rows)
     # Reading is light next to judging: a read task takes no CPU slot, so an actor pool that
-    # holds every CPU of the cluster cannot starve its own input (the 2-CPU hang of issue 13).
+    # holds every CPU of the cluster cannot starve its own input (a hang on a 2-CPU machine).
     return ray.data.read_datasource(datasource, num_cpus=0)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from judge.batch.files import RawRow
-from judge.inputs import describe_validation_error, to_messages
+from judge.errors import describe_validation_error
+from judge.inputs import to_messages
 from judge.types import Pair, Sample
 
 MAX_CHARS = 200_000

@@ -195,7 +195,7 @@ class BatchScorer:
         """Score one batch of columns."""
         size = len(next(iter(batch.values()), []))
         if "_row" not in batch and self.fields.id is None:
-            # Numbering rows per batch would give every batch the ids 1..n (issue 13).
+            # Numbering rows per batch would give every batch the ids 1..n.
             raise ConfigError(
                 "BatchScorer needs stable row ids: the batch has no '_row' column and no id field",
                 hint="pass fields=FieldMap(id='your_id_column'), or add a '_row' column numbered "

@@ -32,6 +32,7 @@ from judge.commands.render import (
 from judge.errors import ConfigError, InputError
 from judge.library import load_rubric
 from judge.runner.pairwise import DEFAULT_METHOD
+from judge.storage import write_atomic
 
 calibrate_app = typer.Typer(
     help="Fit, apply and report calibrators. Example: judge calibrate fit records.jsonl",
@@ -232,7 +233,7 @@ def eval_command(
         from judge.calibration.modes import mode_agreement
 
         agreement = mode_agreement((settings.reasoning, other.reasoning), evaluation, compared)
-        (out / "mode-agreement.json").write_text(agreement.model_dump_json(indent=2) + "\n")
+        write_atomic(out / "mode-agreement.json", agreement.model_dump_json(indent=2) + "\n")
         console.print(agreement.summary())
     if old is not None:
         drift = compare_evaluations(
@@ -243,7 +244,7 @@ def eval_command(
             n_boot=n_boot,
             seed=seed,
         )
-        (out / "drift.json").write_text(drift.model_dump_json(indent=1), encoding="utf-8")
+        write_atomic(out / "drift.json", drift.model_dump_json(indent=1))
         for line in drift_lines(drift):
             style = "red" if "REGRESSED" in line else "dim" if line.startswith("not") else ""
             console.print(f"[{style}]{line}[/{style}]" if style else line, highlight=False)

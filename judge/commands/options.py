@@ -98,7 +98,7 @@ def judgment_cache(cache: Path | None, no_cache: bool) -> JudgmentCache | None:
     return open_cache(False if no_cache else (cache or True))
 
 
-# The judging flags that `judge score`, `judge compare` and `judge eval` share (issue 15).
+# The judging flags that `judge score`, `judge compare` and `judge eval` share.
 StrategyOpt = Annotated[str | None, typer.Option(help=setting_help("strategy"))]
 SamplesOpt = Annotated[int | None, typer.Option("--samples", help=setting_help("samples"))]
 RationaleOpt = Annotated[int | None, typer.Option(help=setting_help("max_rationale_chars"))]

@@ -12,6 +12,7 @@ from judge.commands.options import BackendOpt, BaseUrlOpt, ModelOpt, backend_opt
 from judge.commands.render import console, err_console, print_error, rubric_tree
 from judge.errors import JudgeError
 from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
+from judge.storage import write_atomic
 from judge.types import Rubric
 
 rubric_app = typer.Typer(
@@ -71,7 +72,7 @@ def rubric_check(
 
 def _emit_rubric(rubric: Rubric, output: Path | None) -> None:
     if output is not None:
-        output.write_text(dump_rubric(rubric), encoding="utf-8")
+        write_atomic(output, dump_rubric(rubric))
     console.print(rubric_tree(rubric))
     if output is not None:
         err_console.print(f"written to {output}")
@@ -145,7 +146,7 @@ def rubric_refine(
     """
     from judge.backends import create_backend
     from judge.rubric.pool import read_pool_file
-    from judge.rubric.refine import refine_with_stats
+    from judge.rubric.refine import refine
     from judge.rubric.settings import load_refine_settings
 
     rubric_obj = load_rubric(rubric)
@@ -153,7 +154,7 @@ def rubric_refine(
     settings = load_refine_settings(settings_file, pool_size=pool_size)
     engine = create_backend(backend, **backend_options(ctx, backend, model, base_url))
     try:
-        result = refine_with_stats(
+        result = refine(
             rubric_obj,
             prompt,
             responses,
@@ -170,6 +171,6 @@ def rubric_refine(
         err_console.print(f"read from the cache ({result.cache_path}): 0 backend calls")
     else:
         err_console.print(
-            f"{stats.rounds} rounds = {stats.backend_calls} backend calls, {stats.requests} "
+            f"{len(stats.rounds)} rounds = {stats.backend_calls} backend calls, {stats.requests} "
             f"requests, {stats.rejections} rejections; stopped: {stats.stop_reason}"
         )

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from judge.errors import InputError
-from judge.inputs import describe_validation_error, to_messages
+from judge.errors import InputError, describe_validation_error
+from judge.inputs import to_messages
 from judge.types import Message, Pair, Sample
 
 

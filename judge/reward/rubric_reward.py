@@ -21,7 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
-from judge.backends.base import Backend
+from judge.backends.base import Backend, ReportsHealth, ServingHealth
 from judge.errors import ConfigError, GenerationError, InputError, JudgeError
 from judge.library import load_rubric
 from judge.reward.inputs import (
@@ -155,6 +155,16 @@ class RubricReward:
                 options = {**self.judge_options, **self.backend_options}
                 self._judge = Judge(self.backend, self.rubric, settings=self.settings, **options)
             return self._judge
+
+    def serving_health(self) -> ServingHealth | None:
+        """The servers behind the backend now, if it can tell (it probes them: a few HTTP calls).
+
+        None for a backend that sends to no server, and before a backend named by a string is
+        built (this never loads a model).
+        """
+        with self._lock:
+            backend: object = self._judge.backend if self._judge is not None else self.backend
+        return backend.serving_health() if isinstance(backend, ReportsHealth) else None
 
     @property
     def settings_fingerprint(self) -> str:

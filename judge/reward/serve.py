@@ -10,6 +10,7 @@ retries), never a reward it did not judge (`judge.reward.overload`). Loopback on
 bearer token guards the rest.
 """
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -193,8 +194,14 @@ def create_app(
     async def health(_: Auth) -> dict[str, Any]:
         worker = reward.worker()
         queued = worker.queued_items
+        status = health_stats.status(queued, worker.max_queue)
+        # The servers behind the backend (a router's lost worker among them), probed now.
+        serving = await asyncio.to_thread(reward.serving_health)
+        if serving is not None and not serving.healthy and status == "ok":
+            status = "degraded"
         return {
-            "status": health_stats.status(queued, worker.max_queue),
+            "status": status,
+            "backend": None if serving is None else serving.model_dump(mode="json"),
             "reward": reward.__name__,
             "rubric": reward.rubric.name,
             "queued": queued,

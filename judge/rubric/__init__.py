@@ -13,7 +13,6 @@ _EXPORTS = {
     "generate_rubric": "judge.rubric.generate",
     "generate_contrastive_rubric": "judge.rubric.generate",
     "refine": "judge.rubric.refine",
-    "refine_with_stats": "judge.rubric.refine",
     "RefineResult": "judge.rubric.refine",
     "RefineStats": "judge.rubric.refine",
     "GenerateSettings": "judge.rubric.settings",
@@ -21,7 +20,6 @@ _EXPORTS = {
     "PoolResponse": "judge.rubric.pool",
     "RubricCache": "judge.rubric.cache",
     "rubric_margin": "judge.runner.aggregate",
-    "compare_with_rubric": "judge.rubric.pairwise",
     "whitened_uniform_weights": "judge.rubric.weights",
 }
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from judge.paths import cache_root
+from judge.storage import write_atomic
 from judge.types import Rubric
 
 logger = logging.getLogger(__name__)
@@ -53,12 +52,4 @@ class RubricCache:
         """Store `rubric` under `key` (atomically: readers never see half a file)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         payload = {"rubric": rubric.model_dump(mode="json"), "stats": stats}
-        handle, staging = tempfile.mkstemp(prefix=".staging-", suffix=".json", dir=self.directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(payload, file, ensure_ascii=False, indent=1)
-            os.replace(staging, self.path(key))
-        finally:
-            if os.path.exists(staging):
-                os.unlink(staging)
-        return self.path(key)
+        return write_atomic(self.path(key), json.dumps(payload, ensure_ascii=False, indent=1))

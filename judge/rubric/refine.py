@@ -45,7 +45,7 @@ from judge.types import Message, Rubric, stable_hash
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RefineResult", "RefineStats", "cache_key", "refine", "refine_with_stats"]
+__all__ = ["RefineResult", "RefineStats", "cache_key", "refine"]
 
 TEMPLATES = (
     SYSTEM_TEMPLATE,
@@ -90,7 +90,7 @@ def cache_key(
     )
 
 
-def refine_with_stats(
+def refine(
     rubric: Rubric,
     prompt: str | Sequence[Message],
     pool: Sequence[str | PoolResponse] | None,
@@ -170,7 +170,7 @@ def refine_with_stats(
         refined.name,
         len(refined.leaves()),
         len(refinement.dropped),
-        stats.rounds,
+        len(stats.rounds),
         stats.backend_calls,
         stats.stop_reason,
     )
@@ -178,29 +178,6 @@ def refine_with_stats(
     if store is not None:
         recorded_stats: dict[str, Any] = asdict(stats)
         recorded_stats["usage"] = stats.usage.model_dump()
+        recorded_stats["probs_sources"] = sorted(stats.probs_sources)
         path = store.put(key, refined, recorded_stats)
     return RefineResult(rubric=refined, stats=stats, cache_path=path)
-
-
-def refine(
-    rubric: Rubric,
-    prompt: str | Sequence[Message],
-    pool: Sequence[str | PoolResponse] | None,
-    backend: Backend,
-    *,
-    reference: str | None = None,
-    settings: RefineSettings | None = None,
-    prompts: PromptLibrary | None = None,
-    cache: RubricCache | bool = True,
-) -> Rubric:
-    """Refine `rubric` with RRD and return the refined rubric (see `refine_with_stats`)."""
-    return refine_with_stats(
-        rubric,
-        prompt,
-        pool,
-        backend,
-        reference=reference,
-        settings=settings,
-        prompts=prompts,
-        cache=cache,
-    ).rubric

@@ -33,20 +33,18 @@ from judge.types import (
     GenerationRequest,
     Message,
     Rubric,
-    Usage,
 )
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class RefineStats:
-    """What a refinement cost and why it stopped; `backend_calls` is `rounds` plus retry batches."""
+class RefineStats(BatchStats):
+    """The runner's ledger of a refinement, plus what it judged and why it stopped.
 
-    rounds: int = 0
-    backend_calls: int = 0
-    requests: int = 0
-    retried: int = 0
+    `rounds` has one entry per round; `backend_calls` is the rounds plus retry batches.
+    """
+
     evaluations: int = 0
     overlap_checks: int = 0
     decompositions: int = 0
@@ -55,7 +53,6 @@ class RefineStats:
     pool_sampled: bool = False
     cached: bool = False
     stop_reason: str = ""
-    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass
@@ -193,7 +190,7 @@ class Refinement:
         self.stats.decompositions += len(decompositions)
         logger.info(
             "RRD round %d: %d verdicts, %d overlap checks, %d decompositions in one backend call",
-            self.stats.rounds + 1,
+            len(self.stats.rounds) + 1,
             len(evaluation.requests),
             len(overlaps),
             len(decompositions),
@@ -203,7 +200,7 @@ class Refinement:
         if candidates and all(verdict.error for verdict in table.verdicts.values()):
             first = next(iter(table.verdicts.values())).error
             raise GenerationError(
-                f"every verdict of refinement round {self.stats.rounds} failed: {first}"
+                f"every verdict of refinement round {len(self.stats.rounds)} failed: {first}"
             )
         checks = {(cid, oid): read_overlap(by_id[request.id][0]) for cid, oid, request in overlaps}
         children: list[Node] = []
@@ -418,11 +415,5 @@ def send(
     backend: Backend, tasks: Sequence[Task], stats: RefineStats, *, retries: int
 ) -> dict[str, list[Generation]]:
     """One round through the runner's model loop: one batch, one more per retry; counted."""
-    batch = BatchStats()
-    attempts = run_round(backend, tasks, batch, retries=retries, label="refine")
-    stats.rounds += 1
-    stats.backend_calls += batch.backend_calls
-    stats.requests += batch.requests
-    stats.retried += batch.retried
-    stats.usage = stats.usage + batch.usage
+    attempts = run_round(backend, tasks, stats, retries=retries, label="refine")
     return {request_id: list(attempt.generations) for request_id, attempt in attempts.items()}

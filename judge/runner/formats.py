@@ -166,13 +166,6 @@ def verdict_schema(max_rationale_chars: int) -> str:
     return ChoiceFormat("verdict", VERDICT_CHOICES, max_rationale_chars).schema()
 
 
-def verdict_constraint(capabilities: Capabilities, max_rationale_chars: int) -> Constraint | None:
-    """The strongest verdict constraint the backend honours, or None if it honours none."""
-    return _strongest(
-        capabilities, verdict_regex(max_rationale_chars), verdict_schema(max_rationale_chars)
-    )
-
-
 def verdict_max_tokens(max_rationale_chars: int) -> int:
     """Enough new tokens for the longest output the grammar allows (a token is >= 1 character)."""
     return max_rationale_chars + 32

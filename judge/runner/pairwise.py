@@ -39,7 +39,7 @@ from judge.types import (
 Method = Literal["rubric", "direct"]
 
 DEFAULT_METHOD: Method = "rubric"
-"""The one default of `Judge.compare`, `judge compare` and `judge eval` (issue 15).
+"""The one default of `Judge.compare`, `judge compare` and `judge eval`.
 
 Rubric, because a per-criterion verdict has no position to be biased by (order-free by
 construction, not only swap-averaged), a pair's verdict agrees with the two responses'

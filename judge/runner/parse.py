@@ -10,7 +10,6 @@ from typing import Literal
 
 from judge.errors import VerdictParseError
 from judge.runner.formats import VERDICT_CHOICES, scored_choice
-from judge.runner.prevalidated import prevalidated
 from judge.types import CriterionVerdict, ErrorKind, Generation
 
 _VERDICT_RE = re.compile(r'"verdict"\s*:\s*"(yes|no)"', re.IGNORECASE)
@@ -116,10 +115,8 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
             verdict, rationale = parse_verdict_text(generation.text)
         except VerdictParseError as exc:
             failure = Failure(ErrorKind.UNPARSEABLE, exc.message)
-    # Built without validating again: every field below is already of its type and in range.
     if failure is not None:
-        return prevalidated(
-            CriterionVerdict,
+        return CriterionVerdict(
             criterion_id=criterion_id,
             error=failure.message,
             error_kind=failure.kind,
@@ -131,8 +128,7 @@ def read_verdict(criterion_id: str, generation: Generation) -> CriterionVerdict:
         total = yes + probs.get("no", 0.0)
         if total > 0:
             p_yes = min(1.0, max(0.0, yes / total))
-    return prevalidated(
-        CriterionVerdict,
+    return CriterionVerdict(
         criterion_id=criterion_id,
         verdict=verdict,
         p_yes=p_yes,

@@ -13,14 +13,14 @@ two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
 from judge.backends.base import Capabilities
 from judge.errors import ConfigError
-from judge.prompting import PromptContext, PromptLibrary, neutralise, with_fields
+from judge.prompting import PromptContext, PromptLibrary, neutralise
 from judge.runner.formats import (
     ChoiceFormat,
     PrincipleFormat,
@@ -30,7 +30,6 @@ from judge.runner.formats import (
     verdict_format,
     verdict_max_tokens,
 )
-from judge.runner.prevalidated import prevalidated_factory
 from judge.settings import DEFAULTS, Reasoning
 from judge.types import (
     Criterion,
@@ -55,9 +54,6 @@ RELATIVE_TEMPLATE = "relative_confidence"
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
     return [(message.role, message.content) for message in conversation.conversation]
-
-
-_user_message = prevalidated_factory(Message, role="user")
 
 
 @lru_cache(maxsize=4096)
@@ -153,14 +149,11 @@ class RequestBuilder:
         output = verdict_format(self.max_rationale_chars, self.reasoning)
         return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
 
-    @cached_property
-    def _verdict_factory(self) -> Callable[..., GenerationRequest]:
-        return prevalidated_factory(GenerationRequest, **self._verdict_output)
-
     def _verdict_request(self, request_id: str, prompt: str, group: str) -> GenerationRequest:
-        # Every part was validated when it was built: construct without validating again.
-        messages = (self._system, _user_message(content=prompt))
-        return self._verdict_factory(id=request_id, messages=messages, prefix_group=group)
+        messages = (self._system, Message(role="user", content=prompt))
+        return GenerationRequest(
+            id=request_id, messages=messages, prefix_group=group, **self._verdict_output
+        )
 
     def _per_criterion(
         self,
@@ -188,7 +181,7 @@ class RequestBuilder:
             if parts is not None and text and text == text.strip():
                 prompt = f"{parts[0]}{text}{parts[1]}"
             else:
-                full = with_fields(context, criterion=text, criterion_kind=kind)
+                full = replace(context, criterion=text, criterion_kind=kind)
                 prompt = self.prompts.render(template, full)
             requests.append(self._verdict_request(f"{stem}/{criterion.id}", prompt, stem))
         return requests

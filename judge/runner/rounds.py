@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 from judge.backends.base import Backend, group_by_request
-from judge.runner.collections import FULL_COLLECTIONS
 from judge.types import ErrorKind, Generation, GenerationRequest, SamplingParams, Usage
 
 logger = logging.getLogger(__name__)
@@ -41,8 +40,8 @@ class BatchStats:
 class Task(NamedTuple):
     """A request, how to tell whether one of its generations is usable, and its role.
 
-    A named tuple, as `Attempt`: a batch builds one per request, and a tuple is built at half
-    the cost of a frozen dataclass.
+    A named tuple, as `Attempt`: a batch builds one per request, and a tuple is the cheapest
+    immutable record.
     """
 
     request: GenerationRequest
@@ -168,17 +167,6 @@ def drive(
     A flow yields the tasks of its next round (never an empty list) and receives their
     attempts; its return value is its result. Flows that finish without a round cost nothing.
     """
-    with FULL_COLLECTIONS.deferred():
-        return _drive(backend, flows, stats, retries=retries)
-
-
-def _drive(
-    backend: Backend,
-    flows: Sequence[Flow[Result]],
-    stats: BatchStats,
-    *,
-    retries: int,
-) -> list[Result]:
     results: list[Result | None] = [None] * len(flows)
     pending: dict[int, list[Task]] = {}
 

@@ -1,4 +1,4 @@
-"""Verdict probabilities are float32 even when the model computes in bfloat16 (issue 10).
+"""Verdict probabilities are float32 even when the model computes in bfloat16.
 
 A bfloat16 output head rounds each logit to 8 significant bits: log-odds between "yes" and
 "no" then land on a coarse grid (multiples of 1/8 for logits of magnitude 16-32) and distinct

@@ -9,7 +9,7 @@ import pytest
 from judge.library import dump_rubric, load_rubric_file
 from judge.rubric.cache import RubricCache
 from judge.rubric.generate import generate_rubric
-from judge.rubric.refine import refine_with_stats
+from judge.rubric.refine import refine
 from judge.rubric.settings import GenerateSettings, RefineSettings
 from judge.runner.judge import Judge
 from judge.types import Generation, GenerationRequest, Sample
@@ -77,10 +77,10 @@ def test_generate_refine_score_on_the_embedded_model(embedded_backend, tmp_path)
     )
     cache = RubricCache(tmp_path / "rubrics")
     backend.calls = 0
-    result = refine_with_stats(rubric, PROMPT, POOL, backend, settings=settings, cache=cache)
+    result = refine(rubric, PROMPT, POOL, backend, settings=settings, cache=cache)
     stats = result.stats
-    assert stats.backend_calls == stats.rounds == backend.calls
-    assert 1 <= stats.rounds <= 3, "evaluate; decompose; evaluate the children"
+    assert stats.backend_calls == len(stats.rounds) == backend.calls
+    assert 1 <= len(stats.rounds) <= 3, "evaluate; decompose; evaluate the children"
     assert stats.evaluations >= len(rubric.criteria) * len(POOL)
     refined = result.rubric
     assert refined.leaves(), "never an empty rubric"
@@ -96,7 +96,7 @@ def test_generate_refine_score_on_the_embedded_model(embedded_backend, tmp_path)
     assert load_rubric_file(path) == refined
 
     backend.calls = 0
-    again = refine_with_stats(rubric, PROMPT, POOL, backend, settings=settings, cache=cache)
+    again = refine(rubric, PROMPT, POOL, backend, settings=settings, cache=cache)
     assert again.stats.cached and backend.calls == 0 and again.rubric == refined
 
     judge = Judge(backend=embedded_backend, rubric=refined, max_rationale_chars=40)

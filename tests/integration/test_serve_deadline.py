@@ -1,5 +1,5 @@
 """`judge serve` on the real embedded model over real HTTP: after a burst its callers gave up
-on, the next caller is judged, because the abandoned batch stops at its deadline (issue 12).
+on, the next caller is judged, because the abandoned batch stops at its deadline.
 
 The burst is sized so that its batch (64 samples of ~1,000 tokens: minutes of prefill on any
 CPU) far outlasts the server's deadline; without deadlines in the backend, the request sent

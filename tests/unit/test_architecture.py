@@ -1,16 +1,21 @@
 """The floor rule of docs/architecture.md, read from the imports (function bodies included).
 
 A module imports only from its own floor or below: types/errors (1) -> settings, paths,
-prompting, library, inputs (2) -> backends (3) -> runner (4) -> rubric engine, reward, batch and
-calibration (5) -> commands (6) -> cli.py (7). Nothing in judge/ below the commands imports
-calibration (the commands sit above it and run it); only judge/commands/ and cli.py import typer
-or rich. The top-level calibration/ and cli.py are imported as `judge.calibration` and
-`judge._cli` (symlinks in judge/ in the repository; the wheel ships them there).
+storage, prompting, library, inputs (2) -> backends (3) -> runner (4) -> rubric engine, reward,
+batch and calibration (5) -> commands (6) -> cli.py (7). Nothing in judge/ below the commands
+imports calibration (the commands sit above it and run it); only judge/commands/ and cli.py
+import typer or rich. No two modules import each other, directly or through others (imports
+that only type checkers run count too). A module over ~400 lines is reported, not refused: it is
+a hint to split it by concept. The top-level calibration/ and cli.py are imported as
+`judge.calibration` and `judge._cli` (symlinks in judge/ in the repository; the wheel ships them
+there).
 """
 
 from __future__ import annotations
 
 import ast
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,10 +25,14 @@ from tests.conftest import REPO
 # module prefix -> floor; the longest matching prefix wins
 FLOORS = {
     "judge.types": 1,
+    "judge.values": 1,
+    "judge.generations": 1,
+    "judge.judgments": 1,
     "judge.judgment_parts": 1,
     "judge.errors": 1,
     "judge.settings": 2,
     "judge.paths": 2,
+    "judge.storage": 2,
     "judge.prompting": 2,
     "judge.library": 2,
     "judge.inputs": 2,
@@ -150,10 +159,98 @@ def test_the_checker_sees_upward_imports_in_function_bodies():
     ]
 
 
+def import_graph(paths: list[Path]) -> dict[str, set[str]]:
+    """First-party module -> the first-party modules it imports (any depth, type-only too)."""
+    modules = {module_name(path): path for path in paths}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        source = path.read_text(encoding="utf-8")
+        targets = imported_modules(source, module, path.name == "__init__.py")
+        graph[module] = {t for _, t in targets if t in modules and t != module}
+    return graph
+
+
+def import_circles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Each group of modules that import each other (directly or through others), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(circles)
+
+
+def test_no_import_circle() -> None:
+    circles = import_circles(import_graph(_sources()))
+    assert circles == [], "modules that import each other: " + "; ".join(
+        " <-> ".join(group) for group in circles
+    )
+
+
+def test_the_checker_finds_circles_through_type_only_and_indirect_imports(tmp_path) -> None:
+    type_only = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from judge.batch.job import BatchOptions\n"
+    )
+    graph = {
+        "judge.batch.job": {"judge.batch.preflight"},
+        "judge.batch.preflight": {
+            t for _, t in imported_modules(type_only, "judge.batch.preflight") if t != "typing"
+        },
+        "judge.inputs": {"judge.errors"},
+        "judge.settings": {"judge.inputs"},
+        "judge.prompting": {"judge.settings"},
+        "judge.errors": {"judge.prompting"},
+    }
+    assert import_circles(graph) == [
+        ["judge.batch.job", "judge.batch.preflight"],
+        ["judge.errors", "judge.inputs", "judge.prompting", "judge.settings"],
+    ]
+    del graph["judge.errors"]
+    graph["judge.batch.preflight"] = set()
+    assert import_circles(graph) == []
+
+
+SPLIT_HINT_LINES = 400
+
+
+# A warning, not an error (the suite turns other warnings into errors): it shows in the summary.
+@pytest.mark.filterwarnings("default:.* lines; is it more than one concept")
 @pytest.mark.parametrize("path", _sources()[:-1], ids=lambda p: str(p.relative_to(REPO)))
-def test_no_module_is_over_450_lines(path):
+def test_a_long_module_is_reported(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= 450, f"{path.relative_to(REPO)}: {lines} lines; split it by concept"
+    if lines > SPLIT_HINT_LINES:
+        warnings.warn(
+            f"{path.relative_to(REPO)}: {lines} lines; is it more than one concept?",
+            UserWarning,
+            stacklevel=1,
+        )
 
 
 def test_cli_root_stays_thin():

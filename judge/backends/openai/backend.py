@@ -137,8 +137,7 @@ class OpenAIBackend:
     def _default_in_flight(self) -> int:
         """The whole batch for a continuous-batching server (up to the width it advertises)."""
         if not self._dialect.continuous_batching:
-            # llama-cpp-python serves one request at a time: more in flight only queue there
-            # (measured 45.5 s at 8 against 41 s at 1 for 10 judgments, benchmarks/LOG.md).
+            # llama-cpp-python serves one request at a time: more in flight only queue there.
             return 1 if self._owner == SINGLE_SLOT_OWNER else DEFAULT_MAX_CONCURRENCY
         info = None
         if self._flavor == "sglang" and self._options.check_model:  # vLLM advertises no width
@@ -377,7 +376,7 @@ class OpenAIBackend:
         for request in requests:
             n, seed = request.sampling.n, request.sampling.seed
             # Only a one-token leader (a scored request) is worth waiting for: one that decodes
-            # holds its siblings back for its whole decode (measured 0.43x on vLLM CPU).
+            # holds its siblings back for its whole decode.
             key = request.prefix_group if request.sampling.max_new_tokens == 1 else None
             if n > 1 and self._dialect.expand_n:
                 for index in range(n):

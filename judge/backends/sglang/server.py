@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-from judge.backends.base import Capabilities
+from judge.backends.base import Capabilities, ServingHealth
 from judge.backends.chat_prompt import PromptEncoder
-from judge.backends.sglang import batching, wire
+from judge.backends.sglang import batching, router, wire
 from judge.errors import BackendUnavailableError, ConfigError
 from judge.types import ErrorKind, Generation, GenerationRequest, Usage
 
@@ -306,6 +306,13 @@ class SGLangServerBackend:
                 else done[index]
             )
         return out
+
+    def serving_health(self) -> ServingHealth:
+        """The server now, or sglang-router and each worker it lists (`router.serving_health`)."""
+        token = self._client.headers.get("Authorization")
+        return router.serving_health(
+            self.base_url, headers={"Authorization": token} if token else None
+        )
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """`generate` for asyncio code (an HTTP reward server): runs in a worker thread."""

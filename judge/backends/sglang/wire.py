@@ -136,7 +136,7 @@ def _per_sample(batch: Sequence[WireRequest]) -> bool:
 
     SGLang gives all ``n`` samples of a request its one ``sampling_seed``: under
     ``--enable-deterministic-inference`` the draws would be identical and self-consistency
-    would collapse to one vote (issue 16). One ``n=1`` entry per sample, each with its own
+    would collapse to one vote. One ``n=1`` entry per sample, each with its own
     seed, keeps the outputs in the same request-major order.
     """
     return any(w.request.sampling.n > 1 and w.request.sampling.seed is not None for w in batch)

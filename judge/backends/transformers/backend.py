@@ -59,7 +59,7 @@ def float32_logits(model: Any) -> None:
     """Make the model's output head compute logits in float32, whatever the compute dtype.
 
     A bfloat16 head rounds every logit to 8 significant bits, so log-odds between choices come
-    out as multiples of 1/8 and distinct inputs share one P(yes) (issue 10). The head gets its
+    out as multiples of 1/8 and distinct inputs share one P(yes). The head gets its
     own float32 weights (untied from the input embedding, which stays in the compute dtype)
     and upcasts the final hidden state, so the model's own post-processing (soft-capping,
     scaling) runs on float32 logits. Costs vocab x hidden float32 weights (113 MB for the
@@ -110,10 +110,9 @@ class TransformersBackend:
         threads: int | None = None,
         prefix_sharing: bool = True,
     ) -> None:
-        # libgomp's default busy-wait makes every small matmul ~30x slower as soon as another
-        # process competes for the cores (measured on 2 cores: 16 ms vs 0.4 ms per layer at
-        # batch 6); a passive wait costs nothing measurable when the cores are free. Only takes
-        # effect if torch is not imported yet.
+        # libgomp's default busy-wait makes every small matmul much slower as soon as another
+        # process competes for the cores; a passive wait costs nothing when the cores are free.
+        # Only takes effect if torch is not imported yet.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import torch
 

@@ -1,4 +1,4 @@
-"""The four mismatches with SGLang found by issue 16, each pinned by a test that catches it.
+"""Four mismatches with SGLang found by reading its source, each pinned by a test that catches it.
 
 Seeds of n>1 draws, the scheduler's length rule, 0.5.23's error shapes (and FastAPI 422), and
 ``dp_size`` against the server's own; the behaviour SGLang has is quoted from its 0.5.23 source.

@@ -1,7 +1,8 @@
 """Every user mistake that needs no model: one line with a hint, exit 2, before the backend loads.
 
-The walk follows issue 13's list; the backend is the scripted one, whose factory leaves a marker
-file, so a check that ran only after "the model load" fails here instead of passing slowly.
+The walk covers the refusals the CLI makes before loading; the backend is the scripted one,
+whose factory leaves a marker file, so a check that ran only after "the model load" fails here
+instead of passing slowly.
 """
 
 import json

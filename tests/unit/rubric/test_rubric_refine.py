@@ -7,7 +7,7 @@ from judge.errors import GenerationError, InputError, RubricError
 from judge.library import dump_rubric, load_rubric_file
 from judge.rubric.cache import RubricCache
 from judge.rubric.pool import PoolResponse
-from judge.rubric.refine import refine, refine_with_stats
+from judge.rubric.refine import refine
 from judge.rubric.settings import RefineSettings
 from judge.types import Criterion, Rubric
 from tests.doubles.rubric_world import NO_PROBS, RubricWorld, keyword_judge
@@ -30,9 +30,7 @@ def _c(cid: str, text: str, kind: str = "principle") -> Criterion:
 
 def _run(rubric, world, pool=POOL, **settings):
     backend = world.backend()
-    result = refine_with_stats(
-        rubric, PROMPT, pool, backend, settings=RefineSettings(**settings), cache=False
-    )
+    result = refine(rubric, PROMPT, pool, backend, settings=RefineSettings(**settings), cache=False)
     return result, backend
 
 
@@ -168,7 +166,7 @@ def test_loop_continues_until_the_queue_is_empty_below_the_budget():
         duplicate_similarity=1.0,
     )
     assert result.stats.stop_reason == "queue empty" and result.stats.rejections == 0
-    assert result.stats.rounds == backend.calls == 7
+    assert len(result.stats.rounds) == backend.calls == 7
 
 
 def test_zero_pass_filter_spares_hard_rules_by_default():
@@ -344,7 +342,7 @@ def test_backend_calls_equal_rounds_not_criteria():
         satisfies=lambda criterion, response: 0.9 if response == "alpha reply" else 0.2
     )
     result, backend = _run(_rubric(*many), world, overlap_prefilter=1.0, duplicate_similarity=1.0)
-    assert backend.calls == result.stats.backend_calls == result.stats.rounds == 1
+    assert backend.calls == result.stats.backend_calls == len(result.stats.rounds) == 1
     assert len(backend.batches[0]) == 6 * len(POOL)
     assert result.stats.evaluations == 30
 
@@ -365,7 +363,7 @@ def test_sampled_pool_is_one_call_at_temperature_and_deterministic_for_a_seed():
     assert pool_request.sampling.n == 8 and pool_request.sampling.temperature == 0.7
     assert pool_request.sampling.seed == 3
     assert first.stats.pool_sampled and first.stats.pool_responses == 8
-    assert first.stats.rounds == backend.calls == 2
+    assert len(first.stats.rounds) == backend.calls == 2
     again, _ = _run(rubric, make_world(), pool=None, seed=3)
     assert again.rubric == first.rubric and dump_rubric(again.rubric) == dump_rubric(first.rubric)
     other, other_backend = _run(rubric, make_world(), pool=None, seed=4)
@@ -396,9 +394,9 @@ def test_cache_makes_a_repeated_call_free(tmp_path):
     cache = RubricCache(tmp_path)
     rubric = _rubric(_c("clear", CLEAR))
     backend = world.backend()
-    first = refine_with_stats(rubric, PROMPT, POOL, backend, cache=cache)
+    first = refine(rubric, PROMPT, POOL, backend, cache=cache)
     assert backend.calls == 3 and first.cache_path.is_file()
-    second = refine_with_stats(rubric, PROMPT, POOL, backend, cache=cache)
+    second = refine(rubric, PROMPT, POOL, backend, cache=cache)
     assert backend.calls == 3, "a cache hit costs no backend call"
     assert second.stats.cached and second.rubric == first.rubric
     refine(rubric, PROMPT, POOL, backend, cache=cache, settings=RefineSettings(coarse_threshold=5))
@@ -407,7 +405,7 @@ def test_cache_makes_a_repeated_call_free(tmp_path):
     assert backend.calls > 4, "another pool is another key"
     first.cache_path.write_text("{not json")
     calls = backend.calls
-    assert refine(rubric, PROMPT, POOL, backend, cache=cache) == first.rubric
+    assert refine(rubric, PROMPT, POOL, backend, cache=cache).rubric == first.rubric
     assert backend.calls == calls + 3, "an unreadable entry is recomputed"
     assert json.loads(first.cache_path.read_text())["rubric"]["name"] == "t-refined"
 
@@ -415,7 +413,7 @@ def test_cache_makes_a_repeated_call_free(tmp_path):
 def test_default_cache_lives_under_the_judge_cache_root(tmp_path, monkeypatch):
     monkeypatch.setenv("JUDGE_CACHE_DIR", str(tmp_path))
     world = RubricWorld(satisfies=keyword_judge({"clear": {"alpha reply"}}))
-    result = refine_with_stats(_rubric(_c("clear", CLEAR)), PROMPT, POOL, world.backend())
+    result = refine(_rubric(_c("clear", CLEAR)), PROMPT, POOL, world.backend())
     assert result.cache_path.parent == tmp_path / "rubrics"
 
 
@@ -426,7 +424,7 @@ def test_verdicts_without_probabilities_use_pass_fail():
         )
     )
     backend = world.backend(capabilities=NO_PROBS)
-    result = refine_with_stats(
+    result = refine(
         _rubric(_c("clear", CLEAR), _c("cites", CITES)), PROMPT, POOL, backend, cache=False
     )
     matrix = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [0, 0]], dtype=float)
@@ -527,7 +525,7 @@ def test_failed_decomposition_is_retried_once_then_keeps_the_parent_as_a_leaf():
     result, backend = _run(_rubric(_c("clear", CLEAR)), world)
     # Refinement rounds go through the runner's model loop: the unreadable decomposition is
     # asked again in one more batch before the parent stays a leaf.
-    assert backend.calls == result.stats.backend_calls == 3 and result.stats.rounds == 2
+    assert backend.calls == result.stats.backend_calls == 3 and len(result.stats.rounds) == 2
     assert result.stats.retried == 1 and len(backend.batches[-1]) == 1
     assert [leaf.id for leaf in result.rubric.leaves()] == ["clear"]
     assert result.rubric.criteria[0].weight == pytest.approx(1.0)

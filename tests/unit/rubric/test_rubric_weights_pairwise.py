@@ -1,12 +1,9 @@
 import numpy as np
 import pytest
 
-from judge.backends.scripted import ScriptedBackend, ScriptedReply
-from judge.rubric.pairwise import compare_with_rubric
 from judge.rubric.weights import whitened_uniform_weights
 from judge.runner.aggregate import rubric_margin
-from judge.types import Criterion, CriterionVerdict, Pair, PairJudgment, Rubric
-from tests.doubles.rubric_world import RubricWorld, keyword_judge
+from judge.types import Criterion, CriterionVerdict, Rubric
 
 
 def _by_hand(matrix, ridge=1e-3, floor=0.05):
@@ -124,72 +121,3 @@ def test_margin_reads_verdicts_by_the_one_value_rule():
     assert margin.value == pytest.approx(0.5)
     complete = rubric_margin(RUBRIC.leaves(), {"a": with_probs}, {"a": other_a})
     assert complete.value == pytest.approx(0.2), "only criterion a is comparable: its weight is 1"
-
-
-GOOD, BAD = "Paris is the capital of France.", "Lyon, probably."
-PAIRS = [
-    Pair(id="p1", prompt="Capital of France?", response_a=GOOD, response_b=BAD),
-    Pair(id="p2", prompt="Capital of France?", response_a=BAD, response_b=GOOD),
-    Pair(id="p3", prompt="Capital of France?", response_a=BAD, response_b=BAD),
-]
-
-
-def test_compare_with_rubric_decides_by_margin_in_one_call_and_sends_ties_to_the_fallback():
-    world = RubricWorld(satisfies=keyword_judge({"correct": {GOOD}, "brief": {BAD}}))
-    backend = world.backend()
-    calls = []
-
-    def direct(pairs):
-        calls.append([p.id for p in pairs])
-        return [PairJudgment(pair_id=p.id, p_a=0.6, winner="a", strategy="direct") for p in pairs]
-
-    results = compare_with_rubric(backend, RUBRIC, PAIRS, fallback=direct)
-    assert backend.calls == 1 and len(backend.batches[0]) == 3 * 2 * 2
-    assert calls == [["p3"]], "the fallback is called once, with the tied pairs only"
-    p1, p2, p3 = results
-    margin = (3 * 0.8 - 1 * 0.8) / 4
-    assert p1.winner == "a" and p1.p_a == pytest.approx((1 + margin) / 2)
-    assert p1.margin == pytest.approx(margin) and p1.strategy == "rubric-margin"
-    assert p2.winner == "b" and p2.p_a == pytest.approx((1 - margin) / 2)
-    assert p3.strategy == "direct" and p3.details == {"fallback": "rubric margin tie"}
-    assert p3.margin == 0.0
-
-
-def test_tie_without_fallback_is_reported_as_a_tie_and_failure_as_an_error():
-    world = RubricWorld(satisfies=keyword_judge({"correct": {GOOD}}))
-    [tie] = compare_with_rubric(world.backend(), RUBRIC, PAIRS[2:])
-    assert tie.winner == "tie" and tie.p_a == 0.5
-    failing = ScriptedBackend(lambda request, index: ScriptedReply(text="", error="down"))
-    [failed] = compare_with_rubric(failing, RUBRIC, PAIRS[:1])
-    assert (
-        failed.winner is None
-        and "no criterion was evaluated on both responses: down" in failed.error
-    )
-    seen = []
-    [fallen] = compare_with_rubric(
-        failing,
-        RUBRIC,
-        PAIRS[:1],
-        fallback=lambda ps: seen.extend(ps) or [PairJudgment(pair_id="p1", winner="b")],
-    )
-    assert seen == PAIRS[:1] and fallen.details["fallback"] == "empty rubric evaluation"
-
-
-def test_zero_weight_rubric_weighs_its_criteria_uniformly_as_the_score_does():
-    zero = Rubric(
-        name="z",
-        criteria=(
-            Criterion(id="a", text="The response is correct.", weight=0),
-            Criterion(id="b", text="The response is brief.", weight=0),
-        ),
-    )
-    world = RubricWorld(satisfies=keyword_judge({"correct": {GOOD}}))
-    fallen = []
-    [judgment] = compare_with_rubric(
-        world.backend(),
-        zero,
-        PAIRS[:1],
-        fallback=lambda ps: fallen.extend(ps) or [PairJudgment(pair_id="p1", winner="b")],
-    )
-    assert fallen == [] and judgment.winner == "a"
-    assert judgment.margin == pytest.approx(0.8 / 2)

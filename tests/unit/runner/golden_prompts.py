@@ -1,7 +1,7 @@
 """Every request the runner sends for a fixed set of samples, rubrics, strategies and backends.
 
 The fixture `tests/fixtures/golden_prompts.json` was written by this module from the code before
-the render-once-per-sample planner (issue 14, item 3); `test_golden_prompts.py` asserts the
+the render-once-per-sample planner; `test_golden_prompts.py` asserts the
 planner still sends those requests byte for byte. Rewrite the fixture only for a deliberate
 prompt change:
 

@@ -1,7 +1,7 @@
 """The planner sends byte for byte the requests it sent before rendering once per sample.
 
 The fixture was written by `golden_prompts.py` from the planner that rendered every prompt in
-full (issue 14, item 3): breadth, depth, auto, Likert, principles, self-consistency and both
+full: breadth, depth, auto, Likert, principles, self-consistency and both
 pairwise methods, with hostile text (delimiters, chat tokens, Jinja syntax) in samples, pairs
 and criteria, under regex, JSON-schema and unconstrained backends.
 """
