@@ -1,19 +1,30 @@
 # `make check` runs exactly what CI runs after installing (see .ci/run and the README).
 PYTHON ?= python
 
-.PHONY: check lint typecheck test test-deps test-conformance test-server test-fast lock check-latest
+.PHONY: check lint typecheck docs check-wheel test test-deps test-conformance test-server test-fast lock \
+	check-latest
 
 # Every test that needs neither llama.cpp's server, nor verl, nor the sglang wheels runs before
 # they are installed (the server's build takes minutes on a fresh machine), so a failure shows
 # early; coverage is the union of the three runs.
-check: lint typecheck test test-deps test-conformance test-server
+check: lint typecheck docs check-wheel test test-deps test-conformance test-server
 
 lint:
-	ruff check judge calibration cli.py tests benchmarks
-	ruff format --check judge calibration cli.py tests benchmarks
+	ruff check judge calibration cli.py tests benchmarks examples docs/hooks
+	ruff format --check judge calibration cli.py tests benchmarks examples docs/hooks
 
 typecheck:
-	mypy judge calibration
+	mypy judge
+
+# The docs site (docs/, mkdocs.yml): a broken link, a missing page or an API reference that does
+# not resolve fails the strict build. The CLI reference is rendered from the Typer app.
+docs:
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir $${TMPDIR:-/tmp}/judge-docs-site
+
+# The wheel in a fresh venv, outside the checkout: only `judge` installed; `judge rubric list` and
+# `judge score` on the embedded model (.ci/check-wheel.sh).
+check-wheel:
+	bash .ci/check-wheel.sh
 
 test:
 	$(PYTHON) -m pytest -m "not llama_server and not verl and not sglang_conformance" \

@@ -4,7 +4,7 @@
 # (a Rust binary in a wheel; tests/integration/test_sglang_router.py), into the active venv.
 #
 # Used by the SGLang conformance tests (tests/conformance/): they validate every payload our
-# SGLang backends build through SGLang's own request classes. `pip install 'judge[sglang]'`
+# SGLang backends build through SGLang's own request classes. `pip install 'rubric-judge[sglang]'`
 # would pull a CUDA torch, so the wheel goes in --no-deps, like .ci/install-llama-server.sh.
 # torchvision (imported by sglang's multimodal config modules only) has no CPU wheel matching
 # torch 2.13 here: tests/conformance/conftest.py puts an inert placeholder in its place.

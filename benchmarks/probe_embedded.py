@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from calibration.attacks import attack_named
-from calibration.bootstrap import bootstrap_ci
-from calibration.probe import run_probe
-from calibration.probe_report import table, write_probe
+from judge.calibration.attacks import attack_named
+from judge.calibration.bootstrap import bootstrap_ci
+from judge.calibration.probe import run_probe
+from judge.calibration.probe_report import table, write_probe
 from judge.library import load_rubric
 from judge.runner.judge import Judge
 from judge.types import Sample

@@ -2,7 +2,7 @@
 
 Public API (each a one-line call for the CLI)::
 
-    import calibration
+    from judge import calibration
     evaluation = calibration.run_eval(judge, calibration.load_eval_set("data.jsonl"))
     evaluation = calibration.evaluate_records(calibration.load_records("judged.jsonl"))
     calibration.write_report(evaluation, "report/")               # Markdown + PNG plots
@@ -18,10 +18,10 @@ any JSONL with probabilities and labels (`load_records`). Importing this package
 pydantic only; matplotlib is imported when a plot is drawn.
 """
 
-from calibration.agreement import Agreement, agreement
-from calibration.apply import calibrate_records, calibration_rows, fit_on_records
-from calibration.best_of_n import BestOfN, best_of_n
-from calibration.bias import (
+from judge.calibration.agreement import Agreement, agreement
+from judge.calibration.apply import calibrate_records, calibration_rows, fit_on_records
+from judge.calibration.best_of_n import BestOfN, best_of_n
+from judge.calibration.bias import (
     LengthBias,
     PositionBias,
     SelfPreference,
@@ -30,9 +30,9 @@ from calibration.bias import (
     position_bias,
     self_preference,
 )
-from calibration.bootstrap import Interval, bootstrap_ci
-from calibration.drift import DriftReport, compare_evaluations, load_evaluation
-from calibration.evaluate import (
+from judge.calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.drift import DriftReport, compare_evaluations, load_evaluation
+from judge.calibration.evaluate import (
     Evaluation,
     PairwiseEvaluation,
     PointwiseEvaluation,
@@ -40,7 +40,7 @@ from calibration.evaluate import (
     evaluate_pointwise,
     evaluate_records,
 )
-from calibration.jsonl import (
+from judge.calibration.jsonl import (
     EvalSet,
     load_eval_set,
     load_pair_records,
@@ -48,7 +48,7 @@ from calibration.jsonl import (
     load_records,
     write_records,
 )
-from calibration.metrics import (
+from judge.calibration.metrics import (
     accuracy,
     aurc,
     auroc,
@@ -62,7 +62,7 @@ from calibration.metrics import (
     selective_accuracy,
     wrong_at,
 )
-from calibration.recalibrate import (
+from judge.calibration.recalibrate import (
     Calibrator,
     HeldOutCheck,
     ScoreCard,
@@ -70,17 +70,17 @@ from calibration.recalibrate import (
     load_calibrator,
     score_card,
 )
-from calibration.records import (
+from judge.calibration.records import (
     JudgeFingerprint,
     LabelledPair,
     LabelledSample,
     PairRecord,
     PointRecord,
 )
-from calibration.relative import RelativeConfidence, aggregate_preferences
-from calibration.report import write_report
-from calibration.run import run_eval
-from calibration.summary import CalibrationSummary, summarize_calibration
+from judge.calibration.relative import RelativeConfidence, aggregate_preferences
+from judge.calibration.report import write_report
+from judge.calibration.run import run_eval
+from judge.calibration.summary import CalibrationSummary, summarize_calibration
 
 __all__ = [
     "Agreement",

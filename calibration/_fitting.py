@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration._checks import FloatArray
+from judge.calibration._checks import FloatArray
 
 LOGIT_CLIP = 1e-6
 """Probabilities are clipped to [1e-6, 1 - 1e-6] before taking log-odds (|logit| <= 13.8)."""

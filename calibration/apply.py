@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from calibration import data
-from calibration._checks import BoolArray, FloatArray
-from calibration.jsonl import load_records
-from calibration.recalibrate import Calibrator, InputKind, Method, fit_calibrator
-from calibration.records import JudgeFingerprint, PairRecord, PointRecord
+from judge.calibration import data
+from judge.calibration._checks import BoolArray, FloatArray
+from judge.calibration.jsonl import load_records
+from judge.calibration.recalibrate import Calibrator, InputKind, Method, fit_calibrator
+from judge.calibration.records import JudgeFingerprint, PairRecord, PointRecord
 from judge.errors import InputError
 from judge.storage import write_atomic
 from judge.types import Judgment, PairJudgment

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration.bootstrap import Interval, bootstrap_ci
-from calibration.records import LabelledSample
+from judge.calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.records import LabelledSample
 from judge.errors import InputError
 
 

@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration import _fitting
-from calibration.bootstrap import Interval, bootstrap_ci
-from calibration.records import PairRecord
+from judge.calibration import _fitting
+from judge.calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.records import PairRecord
 from judge.errors import InputError
 
 SELF_PREFERENCE_FLAG = 0.05

@@ -1,14 +1,14 @@
-"""Loaders for the released judge benchmarks in ``../shared/data`` (see its README).
+"""Loaders for released judge benchmarks (LLMBar, PandaLM, Prometheus HHH, HaluEval, MATH).
 
 Each loader reads one upstream format and returns our records: `LabelledPair` / `LabelledSample`
 for items to judge, `PairRecord` for released judgments. Problems are `InputError`s naming the
-file, the item and the field. Nothing here downloads anything.
+file, the item and the field. Every loader takes the path of the file it reads; nothing here
+has a default location, downloads anything or looks for a data folder.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,24 +17,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration.records import LabelledPair, LabelledSample, PairRecord, Side
+from judge.calibration.records import LabelledPair, LabelledSample, PairRecord, Side
 from judge.errors import InputError
-
-DATA_DIR_ENV = "JUDGE_DATA_DIR"
-
-
-def shared_data_dir() -> Path | None:
-    """The benchmark folder: ``$JUDGE_DATA_DIR``, else ``../shared/data`` beside the repository.
-
-    Returns None when it does not exist (e.g. on a user's machine), so callers can skip.
-    """
-    configured = os.environ.get(DATA_DIR_ENV)
-    candidate = (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-    )
-    return candidate if candidate.is_dir() else None
 
 
 def read_json(path: str | Path) -> Any:

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from calibration import metrics
-from calibration.bootstrap import Interval, bootstrap_ci, bootstrap_difference
-from calibration.evaluate import Evaluation, PairwiseEvaluation, combined_verdict
+from judge.calibration import metrics
+from judge.calibration.bootstrap import Interval, bootstrap_ci, bootstrap_difference
+from judge.calibration.evaluate import Evaluation, PairwiseEvaluation, combined_verdict
 from judge.errors import ConfigError, InputError
 
 EXIT_REGRESSION = 4

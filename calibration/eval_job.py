@@ -7,7 +7,7 @@ folder (`report.md`, plots, `evaluation.json`, `records.jsonl`, and `mode-agreem
 `drift.json` when asked for) and returns what it found; the caller decides what a regression
 means (the CLI exits 4).
 
-    from calibration.eval_job import run_eval_job
+    from judge.calibration.eval_job import run_eval_job
     run = run_eval_job(Path("data.jsonl"), rubric="helpfulness", limit=20, output=Path("report"))
     print(run.evaluation.accuracy, run.report)
 """
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from calibration.drift import DriftReport, compare_evaluations, load_evaluation
-from calibration.evaluate import Evaluation
-from calibration.jsonl import load_eval_set
-from calibration.modes import ModeAgreement, mode_agreement
-from calibration.probe_acceptance import read_probe_report
-from calibration.recalibrate import Calibrator, load_calibrator
-from calibration.report import write_report
-from calibration.run import run_eval
+from judge.calibration.drift import DriftReport, compare_evaluations, load_evaluation
+from judge.calibration.evaluate import Evaluation
+from judge.calibration.jsonl import load_eval_set
+from judge.calibration.modes import ModeAgreement, mode_agreement
+from judge.calibration.probe_acceptance import read_probe_report
+from judge.calibration.recalibrate import Calibrator, load_calibrator
+from judge.calibration.report import write_report
+from judge.calibration.run import run_eval
 from judge.errors import ConfigError, InputError
 from judge.library import load_rubric
 from judge.settings import DEFAULTS, JudgeSettings

@@ -14,14 +14,14 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration import bias, metrics
-from calibration.agreement import Agreement, agreement
-from calibration.best_of_n import BestOfN
-from calibration.bootstrap import Interval, bootstrap_ci
-from calibration.probe_acceptance import ProbeAcceptance
-from calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
-from calibration.relative import RelativeConfidence
-from calibration.summary import CalibrationSummary, summarize_calibration
+from judge.calibration import bias, metrics
+from judge.calibration.agreement import Agreement, agreement
+from judge.calibration.best_of_n import BestOfN
+from judge.calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.probe_acceptance import ProbeAcceptance
+from judge.calibration.records import JudgeFingerprint, PairRecord, PointRecord, Side
+from judge.calibration.relative import RelativeConfidence
+from judge.calibration.summary import CalibrationSummary, summarize_calibration
 from judge.errors import InputError
 
 

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from calibration import data
-from calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord
+from judge.calibration import data
+from judge.calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord
 from judge.errors import InputError
 from judge.storage import write_atomic
 
@@ -220,7 +220,7 @@ def _generic_samples(
 def load_eval_set(
     path: str | Path, *, seed: int = 0, gold_threshold: float | None = None
 ) -> EvalSet:
-    """Read a labelled set, recognising the released formats of ``../shared/data`` by content."""
+    """Read a labelled set, recognising the released benchmark formats (`data`) by content."""
     source = Path(path)
     if source.is_dir():
         if not (source / "dataset.json").exists():

@@ -17,7 +17,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from calibration._checks import BoolArray, FloatArray, binary, finite_scores, paired, probabilities
+from judge.calibration._checks import (
+    BoolArray,
+    FloatArray,
+    binary,
+    finite_scores,
+    paired,
+    probabilities,
+)
 from judge.errors import InputError
 
 Binning = Literal["width", "mass"]

@@ -12,7 +12,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
-from calibration.evaluate import Evaluation
+from judge.calibration.evaluate import Evaluation
 
 
 class ModeAgreement(BaseModel):

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from calibration import metrics
-from calibration.summary import CalibrationSummary
+from judge.calibration import metrics
+from judge.calibration.summary import CalibrationSummary
 from judge.storage import write_atomic
 
 if TYPE_CHECKING:

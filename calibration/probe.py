@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from calibration.attacks import ATTACK_SET_VERSION, Attack, Role, Seed, seeds
-from calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.attacks import ATTACK_SET_VERSION, Attack, Role, Seed, seeds
+from judge.calibration.bootstrap import Interval, bootstrap_ci
 from judge.errors import ConfigError, InputError
 from judge.runner.judge import Judge
 from judge.types import Judgment, Pair, PairJudgment, Sample, stable_hash

@@ -5,7 +5,7 @@ rubric, the rows) runs before the model loads. The attacked variants are judged 
 the report (probe.json, probe.md, probe.png) is written; the result names the attacks accepted
 above `fail_above` and those that rose significantly over the `baseline` (the CLI exits 4).
 
-    from calibration.probe_job import run_probe_job
+    from judge.calibration.probe_job import run_probe_job
     run = run_probe_job(Path("rows.jsonl"), rubric="math_reasoning", limit=4, fail_above=0.3)
     print([attack.name for attack in run.failing])
 """
@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from calibration.attacks import attack_named
-from calibration.probe import (
+from judge.batch.files import detect_format, read_rows
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, prepare_row
+from judge.calibration.attacks import attack_named
+from judge.calibration.probe import (
     MODES,
     AttackResult,
     ProbeReport,
@@ -27,10 +29,8 @@ from calibration.probe import (
     regressions,
     run_probe,
 )
-from calibration.probe_report import write_probe
-from calibration.recalibrate import Calibrator, load_calibrator
-from judge.batch.files import detect_format, read_rows
-from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, prepare_row
+from judge.calibration.probe_report import write_probe
+from judge.calibration.recalibrate import Calibrator, load_calibrator
 from judge.errors import ConfigError, InputError
 from judge.library import load_rubric
 from judge.settings import DEFAULTS, JudgeSettings

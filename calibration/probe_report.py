@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from calibration import plots
-from calibration._document import Document
-from calibration.bootstrap import Interval
-from calibration.probe import ProbeReport, Regression
+from judge.calibration import plots
+from judge.calibration._document import Document
+from judge.calibration.bootstrap import Interval
+from judge.calibration.probe import ProbeReport, Regression
 from judge.errors import InputError
 from judge.storage import write_atomic
 

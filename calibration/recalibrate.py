@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from calibration import _fitting, metrics
-from calibration._checks import FloatArray, binary, finite_scores, probabilities
-from calibration.records import JudgeFingerprint
+from judge.calibration import _fitting, metrics
+from judge.calibration._checks import FloatArray, binary, finite_scores, probabilities
+from judge.calibration.records import JudgeFingerprint
 from judge.errors import ConfigError, InputError
 from judge.storage import write_atomic
 from judge.types import Judgment, PairJudgment

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration import metrics
-from calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration import metrics
+from judge.calibration.bootstrap import Interval, bootstrap_ci
 from judge.errors import InputError
 
 ELO_SCALE = 400.0

@@ -7,15 +7,15 @@ from typing import Literal
 
 import numpy as np
 
-from calibration import metrics, plots
-from calibration._document import Document
-from calibration.best_of_n import BestOfN
-from calibration.bootstrap import Interval
-from calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
-from calibration.jsonl import write_records
-from calibration.recalibrate import Calibrator, ScoreCard
-from calibration.relative import RelativeConfidence
-from calibration.summary import CalibrationSummary
+from judge.calibration import metrics, plots
+from judge.calibration._document import Document
+from judge.calibration.best_of_n import BestOfN
+from judge.calibration.bootstrap import Interval
+from judge.calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
+from judge.calibration.jsonl import write_records
+from judge.calibration.recalibrate import Calibrator, ScoreCard
+from judge.calibration.relative import RelativeConfidence
+from judge.calibration.summary import CalibrationSummary
 from judge.errors import ConfigError
 from judge.storage import write_atomic
 

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
-from calibration.best_of_n import best_of_n
-from calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
-from calibration.jsonl import EvalSet
-from calibration.recalibrate import Calibrator
-from calibration.records import (
+from judge.calibration.best_of_n import best_of_n
+from judge.calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
+from judge.calibration.jsonl import EvalSet
+from judge.calibration.recalibrate import Calibrator
+from judge.calibration.records import (
     JudgeFingerprint,
     LabelledPair,
     LabelledSample,
@@ -24,7 +24,7 @@ from calibration.records import (
     PointRecord,
     Side,
 )
-from calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
+from judge.calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
 from judge.errors import ConfigError
 from judge.runner.calibrating import apply_calibrator
 from judge.runner.relative import confidence_preferences

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calibration import metrics
-from calibration._checks import paired
-from calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration import metrics
+from judge.calibration._checks import paired
+from judge.calibration.bootstrap import Interval, bootstrap_ci
 from judge.errors import InputError
 
 DEFAULT_COVERAGES = (0.5, 0.8, 0.9)

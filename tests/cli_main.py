@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import cli
+from judge import _cli as cli
 
 
 def run_judge(monkeypatch: Any, capsys: Any, *args: str) -> tuple[int, str, str]:

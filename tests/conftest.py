@@ -20,6 +20,17 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def shared_data_dir() -> Path | None:
+    """The released benchmarks the tests read: ``$JUDGE_DATA_DIR``, else ``../shared/data``.
+
+    None where neither exists, so the tests that need them skip. Only tests and benchmarks look
+    for this folder; the package reads the paths it is given.
+    """
+    configured = os.environ.get("JUDGE_DATA_DIR")
+    candidate = Path(configured) if configured else SHARED_DATA
+    return candidate if candidate.is_dir() else None
+
+
 @pytest.fixture
 def scripted() -> Callable[..., ScriptedBackend]:
     """Make a ScriptedBackend whose P(yes) per request comes from a function of the request."""

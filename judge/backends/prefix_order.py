@@ -8,7 +8,7 @@ the first requests of all groups run at once to keep the engine fed. vLLM 0.32's
 not need it (it shares the blocks of requests scheduled in the same step); it costs one wave.
 Worth it only when the first request is short: the OpenAI backend orders scored (one-token)
 requests this way, and sends requests that decode a rationale all at once (a decoding leader
-holds its siblings back for its whole decode; figures in benchmarks/README.md).
+holds its siblings back for its whole decode; figures in benchmarks/README.md and LOG.md).
 """
 
 from __future__ import annotations

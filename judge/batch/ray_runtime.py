@@ -31,7 +31,7 @@ def ray_module() -> Any:
     except ImportError:
         raise ConfigError(
             "the ray engine needs Ray Data, which is not installed",
-            hint="pip install 'judge[ray]'",
+            hint="pip install 'rubric-judge[ray]'",
         ) from None
     return ray
 

@@ -52,7 +52,7 @@ OutDirOpt = Annotated[
 
 
 def _fingerprint(fingerprint: Path | None, records: Path) -> Any:
-    from calibration.apply import fingerprint_beside, read_fingerprint
+    from judge.calibration.apply import fingerprint_beside, read_fingerprint
 
     return read_fingerprint(fingerprint) if fingerprint else fingerprint_beside(records)
 
@@ -117,8 +117,8 @@ def eval_command(
     With --baseline it is a drift gate: exit 4 on a significant regression.
     Example: judge eval data.jsonl --limit 20 --output eval-report
     """
-    from calibration.drift import EXIT_REGRESSION, drift_lines
-    from calibration.eval_job import run_eval_job
+    from judge.calibration.drift import EXIT_REGRESSION, drift_lines
+    from judge.calibration.eval_job import run_eval_job
 
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -186,7 +186,7 @@ def calibrate_fit(
 
     Example: judge calibrate fit eval-report/records.jsonl --method temperature --output cal.json
     """
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records, p_field=p_field, label_field=label_field)
     config = _fingerprint(fingerprint, records)
@@ -227,8 +227,8 @@ def calibrate_apply(
 
     Example: judge calibrate apply cal.json judgments.jsonl --output calibrated.jsonl
     """
-    import calibration
-    from calibration.apply import calibrate_file, read_fingerprint
+    from judge import calibration
+    from judge.calibration.apply import calibrate_file, read_fingerprint
 
     fitted = calibration.load_calibrator(calibrator)
     config = read_fingerprint(fingerprint) if fingerprint else None
@@ -251,7 +251,7 @@ def calibrate_report(
 
     Example: judge calibrate report eval-report/records.jsonl --calibrator cal.json
     """
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records)
     config = _fingerprint(fingerprint, records)
@@ -274,7 +274,7 @@ def calibrate_report(
 
 
 def _pair_records(records: Path) -> list[Any]:
-    import calibration
+    from judge import calibration
 
     loaded = calibration.load_records(records)
     if not isinstance(loaded[0], calibration.PairRecord):
@@ -288,7 +288,7 @@ def bias_position(records: RecordsArg, n_boot: NBootOpt = 1000) -> None:
 
     Example: judge bias position eval-report/records.jsonl
     """
-    import calibration
+    from judge import calibration
 
     print_result("position bias", calibration.position_bias(_pair_records(records), n_boot=n_boot))
 
@@ -299,7 +299,7 @@ def bias_length(records: RecordsArg, n_boot: NBootOpt = 1000) -> None:
 
     Example: judge bias length eval-report/records.jsonl
     """
-    import calibration
+    from judge import calibration
 
     result = calibration.length_bias(_pair_records(records), n_boot=n_boot)
     print_result("length bias", result)
@@ -321,7 +321,7 @@ def bias_self(
 
     Example: judge bias self records.jsonl --own-model llama-7b --panel other_judge.jsonl
     """
-    import calibration
+    from judge import calibration
 
     gold = calibration.panel_gold([_pair_records(path) for path in panel]) if panel else None
     pairs = _pair_records(records)

@@ -1,7 +1,7 @@
 """`judge probe`: how often does this judge accept attacked answers? A CI gate for judges.
 
 Every check that needs no model (data, rubric, settings, baseline, thresholds) runs before the
-model loads (`calibration.probe_job`). Exit codes: 0 no attack above `--fail-above` and no
+model loads (`judge.calibration.probe_job`). Exit codes: 0 no attack above `--fail-above` and no
 significant rise over `--baseline`; 4 one of them (the report is written either way); 2 a user
 mistake.
 """
@@ -75,8 +75,8 @@ def probe(
 
     Example: judge probe rows.jsonl --rubric math_reasoning --limit 4 --fail-above 0.3
     """
-    from calibration.probe_job import EXIT_PROBE_FAILED, run_probe_job
-    from calibration.probe_report import describe, table
+    from judge.calibration.probe_job import EXIT_PROBE_FAILED, run_probe_job
+    from judge.calibration.probe_report import describe, table
 
     run = run_probe_job(
         data,

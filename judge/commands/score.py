@@ -111,7 +111,7 @@ def score(
     check_batch_size(batch_size)
     fitted = None
     if calibrator is not None:
-        import calibration
+        from judge import calibration
 
         fitted = calibration.load_calibrator(calibrator)
     rubric_obj = load_rubric(rubric)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,12 @@ def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
         check=True,
         timeout=300,
     )
-    [wheel] = wheel_dir.glob("judge-*.whl")
+    [wheel] = wheel_dir.glob("rubric_judge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        [record] = [name for name in archive.namelist() if name.endswith(".dist-info/RECORD")]
+        rows = archive.read(record).decode("utf-8").splitlines()
+    tops = {row.split(",")[0].split("/")[0] for row in rows if row}
+    assert tops == {"judge", record.split("/")[0]}, f"the wheel installs {sorted(tops)}"
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -197,6 +203,23 @@ def test_wheel_ships_prompts_rubrics_and_cli(tmp_path):
         env=env,
     )
     assert where.stdout.strip().startswith(str(target))
+    names = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            "import importlib.util as u, judge.calibration as c; print(c.__file__); "
+            "print(u.find_spec('calibration'), u.find_spec('cli'))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert names.returncode == 0, names.stderr
+    calibration_file, top_level = names.stdout.splitlines()
+    assert calibration_file.startswith(str(target / "judge" / "calibration"))
+    assert top_level == "None None", "the wheel must not install top-level calibration or cli"
 
 
 def test_judging_leaves_the_process_grad_mode_alone(embedded_backend):

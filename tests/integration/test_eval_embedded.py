@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from calibration.data import shared_data_dir
 from tests.cli_main import run_judge
+from tests.conftest import shared_data_dir
 
 pytestmark = pytest.mark.slow
 

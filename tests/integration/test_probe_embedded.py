@@ -13,7 +13,7 @@ import shlex
 import pytest
 from PIL import Image
 
-from calibration.attacks import ATTACK_SET_VERSION
+from judge.calibration.attacks import ATTACK_SET_VERSION
 from tests.cli_main import run_judge
 from tests.conftest import REPO
 from tests.snippets import snippet

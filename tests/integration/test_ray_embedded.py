@@ -13,7 +13,9 @@ import pytest
 from judge.batch import record_schema
 from tests.snippets import snippet
 
-ray = pytest.importorskip("ray", reason="the ray engine needs ray[data] (pip install judge[ray])")
+ray = pytest.importorskip(
+    "ray", reason="the ray engine needs ray[data] (pip install rubric-judge[ray])"
+)
 
 pytestmark = [
     pytest.mark.ray,
@@ -59,7 +61,7 @@ def test_readme_python_recipe_judges_a_file_with_the_embedded_model(tmp_path, mo
 def test_readme_cli_recipe_names_only_options_judge_batch_has():
     from typer.testing import CliRunner
 
-    from cli import app
+    from judge._cli import app
 
     command = snippet("ray-cli").replace("\\\n", " ").split()
     assert command[:2] == ["judge", "batch"]

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from calibration.data import shared_data_dir
 from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.requests import RequestBuilder
 from judge.types import Sample
+from tests.conftest import shared_data_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-import cli
+from judge import _cli as cli
 from judge.types import Judgment, PairJudgment
 
 pytestmark = pytest.mark.slow

@@ -98,7 +98,8 @@ def test_grpo_trainer_step_calls_the_reward_once_per_step_and_logs_criteria(tmp_
     assert any("<reference>" in r.messages[1].content for r in backend.batches[0])
 
 
-def test_readme_trl_snippet_reward_is_called_the_way_grpo_trainer_calls_it(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name", ["trl-grpo", "readme-trl"])  # docs/rewards/trl.md, README.md
+def test_trl_snippet_reward_is_called_the_way_grpo_trainer_calls_it(name, monkeypatch, tmp_path):
     import trl
 
     from judge import backends
@@ -142,10 +143,10 @@ def test_readme_trl_snippet_reward_is_called_the_way_grpo_trainer_calls_it(monke
 
     monkeypatch.setattr(trl, "GRPOTrainer", RecordingTrainer)
     monkeypatch.setattr(trl, "GRPOConfig", cpu_config)
-    exec(compile(snippet("trl-grpo"), "README:trl-grpo", "exec"), {})
+    exec(compile(snippet(name), f"docs:{name}", "exec"), {})
     [reward] = built["reward_funcs"]
     [rewards] = built["rewards"]
-    assert len(rewards) == 2 * built["args"].num_generations
+    assert len(rewards) == len(built["dataset"]) * built["args"].num_generations
     assert all(isinstance(value, float) and 0 <= value <= 1 for value in rewards)
     assert reward.judge.backend.calls == 1
     assert f"{reward.__name__}/p_yes/addresses_request" in built["metrics"]

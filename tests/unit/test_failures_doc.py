@@ -2,8 +2,8 @@
 
 import re
 
-import cli
 import judge.errors
+from judge import _cli as cli
 from judge.types import ErrorKind
 from tests.conftest import REPO
 

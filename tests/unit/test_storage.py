@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.apply import calibrate_file, fit_on_records
-from calibration.evaluate import evaluate_pointwise
-from calibration.jsonl import load_point_records, write_records
-from calibration.plots import reliability_diagram
-from calibration.probe import run_probe
-from calibration.probe_report import write_probe
-from calibration.recalibrate import fit_calibrator
-from calibration.report import write_report
 from judge import backends, storage
 from judge.batch.files import Journal, write_parquet
 from judge.batch.preflight import plan_path, record_plan
+from judge.calibration.apply import calibrate_file, fit_on_records
+from judge.calibration.evaluate import evaluate_pointwise
+from judge.calibration.jsonl import load_point_records, write_records
+from judge.calibration.plots import reliability_diagram
+from judge.calibration.probe import run_probe
+from judge.calibration.probe_report import write_probe
+from judge.calibration.recalibrate import fit_calibrator
+from judge.calibration.report import write_report
 from judge.errors import StorageError
 from judge.rubric.cache import RubricCache
 from judge.runner.judge import Judge

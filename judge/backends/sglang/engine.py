@@ -26,7 +26,7 @@ from judge.types import Generation, GenerationRequest, Usage
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'judge[sglang]' on a machine with a CUDA GPU (SGLang needs CUDA)"
+INSTALL_HINT = "pip install 'rubric-judge[sglang]' on a machine with a CUDA GPU (SGLang needs CUDA)"
 
 
 def engine_unavailable_reason() -> str | None:

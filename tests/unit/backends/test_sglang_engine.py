@@ -52,7 +52,7 @@ def test_missing_sglang_is_a_clear_unavailable_error() -> None:
     with pytest.raises(BackendUnavailableError) as caught:
         create_backend("sglang", model="Qwen/Qwen2.5-0.5B-Instruct")
     assert "sglang is not installed" in str(caught.value)
-    assert "pip install 'judge[sglang]'" in str(caught.value)
+    assert "pip install 'rubric-judge[sglang]'" in str(caught.value)
     reason = engine_unavailable_reason()
     assert reason is not None and "sglang is not installed" in reason
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from judge.backends import create_backend
 from judge.batch import BatchJob, BatchOptions, BatchScorer, FieldMap, parse_shard, record_columns

@@ -51,7 +51,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_or_row(tmp_path, make
 
 
 def test_judge_score_flags_a_repeated_id_like_judge_batch(tmp_path, monkeypatch, capsys):
-    import cli
+    from judge import _cli as cli
 
     rows = [*ROWS[:3], {**ROWS[3], "id": "r1"}]
     source = _jsonl_with_bom(tmp_path / "in.jsonl")

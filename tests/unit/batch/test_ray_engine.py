@@ -22,7 +22,9 @@ from judge.errors import ConfigError, JudgeError
 from judge.runner.judge import Judge
 from tests.conftest import REPO
 
-ray = pytest.importorskip("ray", reason="the ray engine needs ray[data] (pip install judge[ray])")
+ray = pytest.importorskip(
+    "ray", reason="the ray engine needs ray[data] (pip install rubric-judge[ray])"
+)
 
 from judge.batch.ray_engine import RayJob, RayJudgeSpec, RayPool, score_dataset  # noqa: E402
 from judge.batch.ray_source import read_source  # noqa: E402

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from calibration.best_of_n import best_of_n, kendall_tau_b, majority_accuracy, pick_accuracy
-from calibration.data import load_math_verification, shared_data_dir
-from calibration.jsonl import EvalSet
-from calibration.records import LabelledSample
+from judge.calibration.best_of_n import best_of_n, kendall_tau_b, majority_accuracy, pick_accuracy
+from judge.calibration.data import load_math_verification
+from judge.calibration.jsonl import EvalSet
+from judge.calibration.records import LabelledSample
+from tests.conftest import shared_data_dir
 
 
 def _group(name, labels, released=None, answers=None):

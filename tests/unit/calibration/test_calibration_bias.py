@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.bias import length_bias, panel_gold, position_bias, self_preference
-from calibration.evaluate import evaluate_pairwise
-from calibration.records import PairRecord
+from judge.calibration.bias import length_bias, panel_gold, position_bias, self_preference
+from judge.calibration.evaluate import evaluate_pairwise
+from judge.calibration.records import PairRecord
 from judge.errors import InputError
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration import metrics
-from calibration.agreement import agreement
-from calibration.bias import position_bias
-from calibration.data import (
+from judge.calibration import metrics
+from judge.calibration.agreement import agreement
+from judge.calibration.bias import position_bias
+from judge.calibration.data import (
     load_halueval,
     load_llmbar_dataset,
     load_llmbar_judgments,
@@ -31,11 +31,11 @@ from calibration.data import (
     load_pandalm_judgments,
     load_prometheus_hhh,
     read_jsonl,
-    shared_data_dir,
 )
-from calibration.jsonl import load_eval_set
-from calibration.recalibrate import fit_calibrator
+from judge.calibration.jsonl import load_eval_set
+from judge.calibration.recalibrate import fit_calibrator
 from judge.errors import InputError
+from tests.conftest import shared_data_dir
 
 DATA = shared_data_dir()
 needs_data = pytest.mark.skipif(

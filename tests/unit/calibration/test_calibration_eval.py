@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from calibration.jsonl import EvalSet
-from calibration.recalibrate import fit_calibrator
-from calibration.records import JudgeFingerprint, LabelledPair, LabelledSample
-from calibration.report import write_report
-from calibration.run import run_eval
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
+from judge.calibration.jsonl import EvalSet
+from judge.calibration.recalibrate import fit_calibrator
+from judge.calibration.records import JudgeFingerprint, LabelledPair, LabelledSample
+from judge.calibration.report import write_report
+from judge.calibration.run import run_eval
 from judge.errors import ConfigError
 from judge.runner.judge import Judge
 from judge.types import GenerationRequest, Judgment, Sample

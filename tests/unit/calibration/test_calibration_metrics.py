@@ -9,10 +9,10 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from calibration import metrics
-from calibration.agreement import agreement
-from calibration.bootstrap import bootstrap_ci
-from calibration.summary import summarize_calibration
+from judge.calibration import metrics
+from judge.calibration.agreement import agreement
+from judge.calibration.bootstrap import bootstrap_ci
+from judge.calibration.summary import summarize_calibration
 from judge.errors import InputError
 
 # Hand-computed: bin 9 holds {0.95, 0.95} with 1 of 2 right (gap 0.45), bin 6 holds four 0.65s

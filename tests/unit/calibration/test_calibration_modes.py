@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from calibration.evaluate import evaluate_pairwise, evaluate_pointwise
-from calibration.modes import mode_agreement
-from calibration.records import PairRecord, PointRecord
+from judge.calibration.evaluate import evaluate_pairwise, evaluate_pointwise
+from judge.calibration.modes import mode_agreement
+from judge.calibration.records import PairRecord, PointRecord
 
 
 def points(ps: list[float], labels: list[bool]) -> list[PointRecord]:

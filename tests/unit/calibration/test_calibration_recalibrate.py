@@ -9,9 +9,9 @@ import pytest
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from calibration import _fitting
-from calibration.recalibrate import Calibrator, fit_calibrator, load_calibrator
-from calibration.records import JudgeFingerprint
+from judge.calibration import _fitting
+from judge.calibration.recalibrate import Calibrator, fit_calibrator, load_calibrator
+from judge.calibration.records import JudgeFingerprint
 from judge.errors import ConfigError, InputError
 from judge.types import Judgment, PairJudgment
 

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from calibration.apply import calibrate_records, calibration_rows, fit_on_records
-from calibration.evaluate import evaluate_pairwise, evaluate_pointwise
-from calibration.jsonl import (
+from judge.calibration.apply import calibrate_records, calibration_rows, fit_on_records
+from judge.calibration.evaluate import evaluate_pairwise, evaluate_pointwise
+from judge.calibration.jsonl import (
     load_eval_set,
     load_pair_records,
     load_point_records,
     load_records,
     write_records,
 )
-from calibration.records import JudgeFingerprint, PairRecord
-from calibration.report import write_report
+from judge.calibration.records import JudgeFingerprint, PairRecord
+from judge.calibration.report import write_report
 from judge.errors import ConfigError, InputError
 
 PLOTS = ("reliability.png", "risk_coverage.png", "confidence_histogram.png", "score_by_length.png")

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from calibration.drift import compare_evaluations, load_evaluation
-from calibration.evaluate import evaluate_pointwise
-from calibration.probe_acceptance import read_probe_report
-from calibration.records import PointRecord
+from judge.calibration.drift import compare_evaluations, load_evaluation
+from judge.calibration.evaluate import evaluate_pointwise
+from judge.calibration.probe_acceptance import read_probe_report
+from judge.calibration.records import PointRecord
 from judge.errors import ConfigError, InputError
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.eval_job import EvalRun, run_eval_job
 from judge import backends
+from judge.calibration.eval_job import EvalRun, run_eval_job
 from judge.errors import ConfigError, InputError
 from judge.settings import JudgeSettings
 from tests.unit.commands.test_calibration_cli import labelled_pairs

@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from calibration.attacks import (
+from judge.calibration.attacks import (
     ATTACK_SET_VERSION,
     ATTACKS,
     INJECTION,
@@ -16,8 +16,8 @@ from calibration.attacks import (
     attack_named,
     seeds,
 )
-from calibration.probe import ProbeReport, check_baseline_compatible, regressions, run_probe
-from calibration.probe_report import write_probe
+from judge.calibration.probe import ProbeReport, check_baseline_compatible, regressions, run_probe
+from judge.calibration.probe_report import write_probe
 from judge.errors import ConfigError
 from judge.runner.judge import Judge
 from judge.types import Sample

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from calibration.attacks import ATTACK_SET_VERSION
-from calibration.probe_job import ProbeRun, read_probe_rows, run_probe_job
 from judge import backends
+from judge.calibration.attacks import ATTACK_SET_VERSION
+from judge.calibration.probe_job import ProbeRun, read_probe_rows, run_probe_job
 from judge.errors import ConfigError, InputError
 from tests.conftest import REPO
 

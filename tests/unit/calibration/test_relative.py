@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from calibration.relative import (
+from judge.backends.scripted import ScriptedBackend, ScriptedReply
+from judge.calibration.relative import (
     aggregate_preferences,
     bradley_terry,
     elo_ratings,
     partner_matches,
     selective_auc,
 )
-from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.errors import InputError
 from judge.prompting import default_prompts
 from judge.runner.relative import confidence_preferences

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from calibration.jsonl import write_records
-from calibration.records import PairRecord
 from judge import backends
 from judge.backends.scripted import ScriptedBackend
+from judge.calibration.jsonl import write_records
+from judge.calibration.records import PairRecord
 from judge.types import GenerationRequest
 from tests.cli_main import run_judge
 from tests.doubles.scripted import verdict_reply

@@ -3,7 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import cli
+from judge import _cli as cli
 from judge import backends
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from tests.doubles.scripted import RECORDED_OPTIONS
 
@@ -116,14 +116,12 @@ def test_a_bad_setting_in_the_config_names_the_file(tmp_path, monkeypatch, capsy
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_readme_config_example_is_valid(tmp_path):
+def test_the_docs_config_example_is_valid(tmp_path):
     from judge.commands.config import load_cli_config
-    from tests.conftest import REPO
+    from tests.snippets import snippet
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    block = text.split("# judge.yaml: judge --config judge.yaml", 1)[1].split("```", 1)[0]
     config = tmp_path / "judge.yaml"
-    config.write_text(block.split("\n", 1)[1], encoding="utf-8")
+    config.write_text(snippet("config"), encoding="utf-8")
     loaded = load_cli_config(config)
     assert loaded.settings.strategy == "auto" and loaded.settings.retries == 2
     assert loaded.backend_options["max_concurrency"] == 16

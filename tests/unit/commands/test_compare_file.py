@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from judge.types import PairJudgment
 

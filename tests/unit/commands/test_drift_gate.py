@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from calibration.drift import EXIT_REGRESSION
 from judge import backends
 from judge.backends.scripted import ScriptedBackend
+from judge.calibration.drift import EXIT_REGRESSION
 from judge.types import GenerationRequest
 from tests.doubles.scripted import verdict_reply
 from tests.unit.commands.test_calibration_cli import labelled_pairs, run_main

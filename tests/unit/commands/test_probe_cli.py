@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from calibration.attacks import ATTACK_SET_VERSION
 from judge import backends
+from judge.calibration.attacks import ATTACK_SET_VERSION
 from tests.cli_main import run_judge
 from tests.conftest import REPO
 

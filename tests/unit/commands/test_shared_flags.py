@@ -11,7 +11,7 @@ from pydantic import Field
 from typer.main import get_command
 from typer.testing import CliRunner
 
-import cli
+from judge import _cli as cli
 from judge.backends.openai.options import OpenAIOptions
 from judge.backends.sglang.server import DEFAULT_URL
 from judge.commands import flags as shared

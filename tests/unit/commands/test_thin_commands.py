@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.main import get_command
 
-import cli
+from judge import _cli as cli
 
 MAX_BODY_LINES = 60
 

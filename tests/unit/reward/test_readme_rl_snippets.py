@@ -1,5 +1,5 @@
-"""The README's veRL, OpenRLHF and `judge batch` snippets, run as written (the judge model behind
-the `sglang-server` name is the scripted test backend)."""
+"""The docs' veRL, OpenRLHF and `judge batch` snippets (and the README's), run as written (the
+judge model behind the `sglang-server` name is the scripted test backend)."""
 
 import asyncio
 import importlib
@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-import cli
+from judge import _cli as cli
 from judge import backends
 from judge.reward import verl
 from tests.conftest import REPO
@@ -141,8 +141,9 @@ def test_openrlhf_snippet_serves_the_remote_reward_protocol(tmp_path):
     assert body["extra_logs"]["judge_failed"] == [0.0]
 
 
-def test_batch_snippet_runs_and_its_rerun_resumes(tmp_path, monkeypatch, capsys):
-    commands = _commands(snippet("batch"), "judge")
+@pytest.mark.parametrize("name", ["batch", "readme-batch"])  # docs/batch/local.md, README.md
+def test_batch_snippet_runs_and_its_rerun_resumes(name, tmp_path, monkeypatch, capsys):
+    commands = _commands(snippet(name), "judge")
     assert len(commands) >= 2
     monkeypatch.chdir(tmp_path)
     rows = [

@@ -262,7 +262,7 @@ def test_a_failed_order_is_an_error_value():
 
 # --- the CLI ---------------------------------------------------------------------------------
 
-import cli  # noqa: E402
+from judge import _cli as cli  # noqa: E402
 from judge import backends  # noqa: E402
 
 

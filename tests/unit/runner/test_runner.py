@@ -264,8 +264,8 @@ def test_judgments_record_where_probabilities_came_from(scripted):
 def test_judge_applies_a_calibrator_and_refuses_a_foreign_one(scripted, tmp_path):
     import numpy as np
 
-    from calibration.recalibrate import fit_calibrator, load_calibrator
-    from calibration.records import JudgeFingerprint
+    from judge.calibration.recalibrate import fit_calibrator, load_calibrator
+    from judge.calibration.records import JudgeFingerprint
     from judge.errors import ConfigError
 
     judge = Judge(backend=scripted(0.9), rubric=_rubric())

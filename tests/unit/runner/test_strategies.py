@@ -471,7 +471,7 @@ def test_fingerprints_follow_the_strategy_and_sampling():
 
 # --- the CLI ---------------------------------------------------------------------------------
 
-import cli  # noqa: E402
+from judge import _cli as cli  # noqa: E402
 from judge import backends  # noqa: E402
 
 
