@@ -126,6 +126,20 @@ def eval_command(
             "each mode's accuracy and their sign agreement, uncalibrated (mode-agreement.json)."
         ),
     ] = None,
+    naive: Annotated[
+        bool,
+        typer.Option(
+            help="Also ask the same model the plainest question (yes/no, or A/B in both orders) "
+            "in the same batches and report judge - naive per metric with 95% intervals."
+        ),
+    ] = True,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A named gate to enforce (exit 4 on failure): judge>=naive fails when the judge "
+            "is significantly worse than the naive baseline on any metric (--tolerance applies)."
+        ),
+    ] = None,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
@@ -136,9 +150,11 @@ def eval_command(
     import calibration
     from calibration.drift import (
         EXIT_REGRESSION,
+        NAIVE_GATE,
         compare_evaluations,
         drift_lines,
         load_evaluation,
+        naive_lines,
     )
     from calibration.probe_acceptance import read_probe_report
     from judge.runner.judge import Judge
@@ -178,6 +194,12 @@ def eval_command(
             f"--relative-confidence {relative_confidence}",
             hint="partners per judgment, 1 or more, on pointwise data (0: off)",
         )
+    gates = list(dict.fromkeys(gate or []))
+    for name in gates:
+        if name != NAIVE_GATE:
+            raise ConfigError(f"--gate {name!r} is not a known gate", hint=f"known: {NAIVE_GATE}")
+    if NAIVE_GATE in gates and not naive:
+        raise ConfigError(f"--gate {NAIVE_GATE} needs the naive baseline", hint="drop --no-naive")
     probe = read_probe_report(probe_report) if probe_report is not None else None
     # Checked before any model loads: a bad mode is a one-line error.
     other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
@@ -202,6 +224,8 @@ def eval_command(
             seed=seed,
             progress=lambda done, _: progress.update(task, completed=done),
             relative_partners=relative_confidence,
+            naive=naive,
+            naive_tolerance=tolerance,
         )
         if other is not None:
             # The same backend, judged again under the other mode (no second model load).
@@ -228,6 +252,11 @@ def eval_command(
         calibrator=fitted,
     )
     print_summary(evaluation, report)
+    if evaluation.naive is not None:
+        console.print("against the naive baseline (judge - naive, paired 95% interval):")
+        for line in naive_lines(evaluation.naive.checks, evaluation.naive.skipped):
+            style = "red" if "JUDGE WORSE" in line else "dim" if line.startswith("not") else ""
+            console.print(f"  [{style}]{line}[/{style}]" if style else f"  {line}", highlight=False)
     if other is not None:
         from calibration.modes import mode_agreement
 
@@ -251,6 +280,11 @@ def eval_command(
             print_error(f"drift gate: a significant regression against {baseline}")
             raise typer.Exit(EXIT_REGRESSION)
         console.print(f"drift gate: no significant regression against {baseline}")
+    if NAIVE_GATE in gates and evaluation.naive is not None:
+        if evaluation.naive.judge_worse:
+            print_error(f"gate {NAIVE_GATE}: the judge is significantly worse than the baseline")
+            raise typer.Exit(EXIT_REGRESSION)
+        console.print(f"gate {NAIVE_GATE}: passed")
 
 
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")

@@ -401,6 +401,13 @@ def _flow(plan: ScoringPlan, index: int, sample: Sample, strategy: Strategy) -> 
     return FLOWS[strategy](plan, index, sample)
 
 
+def scoring_flows(
+    plan: ScoringPlan, samples: Sequence[Sample], strategy: Strategy
+) -> list[JudgmentFlow]:
+    """Every sample's flow, in order (`score_samples` drives them; a caller may add its own)."""
+    return [_flow(plan, i, s, strategy) for i, s in enumerate(samples)]
+
+
 def score_samples(
     backend: Backend,
     plan: ScoringPlan,
@@ -414,8 +421,7 @@ def score_samples(
 
     A blank response is judged by rule (`empty_judgment`) and costs no request.
     """
-    flows = [_flow(plan, i, s, strategy) for i, s in enumerate(samples)]
-    judgments = drive(backend, flows, stats, retries=retries)
+    judgments = drive(backend, scoring_flows(plan, samples, strategy), stats, retries=retries)
     logger.info(
         "scored %d samples with strategy %s: %d requests in %d backend batch calls (%s)",
         len(samples),
