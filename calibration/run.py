@@ -25,7 +25,6 @@ from calibration.evaluate import (
     evaluate_pointwise,
 )
 from calibration.jsonl import EvalSet
-from calibration.recalibrate import Calibrator
 from calibration.records import (
     JudgeFingerprint,
     LabelledPair,
@@ -36,7 +35,7 @@ from calibration.records import (
 )
 from calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
 from judge.errors import ConfigError
-from judge.runner.calibrating import apply_calibrator
+from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.relative import confidence_preferences
 from judge.types import Judgment, Pair, PairJudgment, Sample, Usage
 
@@ -232,7 +231,7 @@ def run_eval(
     chunk_size: int = 16,
     own_models: str | Collection[str] | None = None,
     pair_method: str | None = None,
-    calibrator: Calibrator | None = None,
+    calibrator: Calibrating | None = None,
     force: bool = False,
     n_boot: int = 1000,
     seed: int = 0,

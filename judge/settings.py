@@ -18,6 +18,8 @@ from judge.types import stable_hash
 Strategy = Literal["breadth", "depth", "auto"]
 STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
 Reasoning = Literal["before", "after", "none"]
+ScoreRule = Literal["cap", "mean", "fitted"]
+SCORE_RULES: tuple[ScoreRule, ...] = ("cap", "mean", "fitted")
 REASONINGS: tuple[Reasoning, ...] = ("before", "after", "none")
 MAX_DEPTH_CRITERIA = 3
 """Depth verifies at most this many critical criteria (one solve, then a few checks)."""
@@ -42,9 +44,16 @@ class JudgeSettings(BaseModel):
     """Decoding temperature of judged requests (0: greedy)."""
     seed: int | None = 0
     """Sampling seed passed to the backend (None: the backend's own)."""
-    hard_rule_cap: bool = True
-    """Cap the score at the P(yes) of every hard rule (a response is only as good as its worst
-    explicit requirement)."""
+    score_rule: ScoreRule = "cap"
+    """How criterion verdicts become a score: cap (the weighted mean of P(yes), capped at every
+    hard rule's P(yes)), mean (the weighted mean, uncapped) or fitted (a logistic fit over the
+    criteria's log-odds, fitted from labels by `judge calibrate fit-criteria` and given as the
+    calibrator; the raw score is the mean)."""
+    reference_anchor: bool = False
+    """Pointwise: a sample with a reference is also judged on `agrees_with_reference`
+    (its text: prompts/reference_anchor.j2), which anchors the score: the score is on the side of
+    1/2 that agreement chose, and the other criteria move it by at most half its distance
+    from 1/2 (`judge.runner.aggregate.anchored`)."""
     retries: int = 1
     """Malformed outputs are retried this many times, each time in one further batch."""
     samples: int = 1
@@ -79,6 +88,16 @@ class JudgeSettings(BaseModel):
         if strategy is not None and strategy not in STRATEGIES:
             raise ConfigError(
                 f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+            )
+        if isinstance(data, dict) and "hard_rule_cap" in data:
+            # The boolean this setting replaced: true is the cap rule, false the plain mean.
+            data = dict(data)
+            cap = data.pop("hard_rule_cap")
+            data.setdefault("score_rule", "cap" if cap else "mean")
+        rule = data.get("score_rule") if isinstance(data, dict) else None
+        if rule is not None and rule not in SCORE_RULES:
+            raise ConfigError(
+                f"unknown score_rule {rule!r}", hint=f"choose one of {', '.join(SCORE_RULES)}"
             )
         reasoning = data.get("reasoning") if isinstance(data, dict) else None
         if reasoning is not None and reasoning not in REASONINGS:

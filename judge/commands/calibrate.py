@@ -204,9 +204,24 @@ def eval_command(
     # Checked before any model loads: a bad mode is a one-line error.
     other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
     rubric_obj = load_rubric(rubric)
-    fitted = calibration.load_calibrator(calibrator) if calibrator else None
+    fitted = calibration.load_score_calibrator(calibrator) if calibrator else None
+    criteria_fit = fitted if isinstance(fitted, calibration.CriteriaFit) else None
+    if (settings.score_rule == "fitted") != (criteria_fit is not None):
+        raise ConfigError(
+            f"score_rule {settings.score_rule!r} with --calibrator {calibrator}",
+            hint="score_rule fitted takes a criteria fit (judge calibrate fit-criteria) as "
+            "--calibrator; the other rules take a probability calibrator (judge calibrate fit)",
+        )
     options = backend_options(ctx, backend, model, base_url)
-    judge = Judge(backend=backend, rubric=rubric_obj, settings=settings, **options)
+    judge = Judge(
+        backend=backend,
+        rubric=rubric_obj,
+        settings=settings,
+        calibrator=criteria_fit,
+        force_calibrator=force,
+        **options,
+    )
+    probability_calibrator = fitted if isinstance(fitted, calibration.Calibrator) else None
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
@@ -218,7 +233,7 @@ def eval_command(
             chunk_size=chunk_size,
             own_models=own_model,
             pair_method=pair_method,
-            calibrator=fitted,
+            calibrator=probability_calibrator,
             force=force,
             n_boot=n_boot,
             seed=seed,
@@ -249,7 +264,7 @@ def eval_command(
         evaluation,
         out,
         format=report_format,
-        calibrator=fitted,
+        calibrator=probability_calibrator,
     )
     print_summary(evaluation, report)
     if evaluation.naive is not None:
@@ -329,6 +344,50 @@ def calibrate_fit(
             table.add_row(name, *("n/a" if v is None else f"{v:.4f}" for v in (before, after)))
         console.print(table)
     console.print(f"{method} calibrator written to {out}")
+
+
+@calibrate_app.command(
+    "fit-criteria", short_help="Fit score_rule fitted. Example: judge calibrate fit-criteria j d"
+)
+def calibrate_fit_criteria(
+    judgments: Annotated[
+        Path, typer.Argument(help="Our judgments of the labelled items (judge score --output).")
+    ],
+    labels: Annotated[Path, typer.Argument(help="The labelled set (ids match sample_id).")],
+    out: Annotated[Path, typer.Option(help="Criteria fit JSON to write.")] = Path(
+        "criteria-fit.json"
+    ),
+    ridge: Annotated[float, typer.Option(help="L2 penalty on the weights.")] = 0.1,
+    gold_threshold: Annotated[float | None, typer.Option(help="gold_score >= it passes.")] = None,
+) -> None:
+    """Fit the weights of score_rule fitted: a logistic fit over the criteria's log-odds.
+
+    Judge the labelled set first (any score rule: the verdicts are the same), then pass the fit
+    as --calibrator with score_rule fitted.
+    Example: judge calibrate fit-criteria judgments.jsonl data.jsonl --out criteria-fit.json
+    """
+    import calibration
+    from calibration.data import read_jsonl
+    from judge.types import Judgment
+
+    if ridge < 0:
+        raise ConfigError(f"--ridge {ridge} < 0", hint="an L2 penalty: 0 or more")
+    eval_set = calibration.load_eval_set(labels, gold_threshold=gold_threshold)
+    if eval_set.kind != "pointwise":
+        raise ConfigError(f"{labels}: pairwise data", hint="fit-criteria fits pointwise labels")
+    rows = [row for _, row in read_jsonl(judgments) if "sample_id" in row]
+    if not rows:
+        raise InputError(f"{judgments}: no judgments (lines with sample_id)")
+    parsed = [Judgment.model_validate(row) for row in rows]
+    gold = {sample.id: sample.label for sample in eval_set.samples}
+    fit = calibration.fit_from_judgments(parsed, gold, ridge=ridge)
+    fit.save(out)
+    table = Table("criterion", "weight", title=f"fitted on {fit.n_fit} judgments")
+    for name, weight in zip(fit.criteria, fit.weights, strict=True):
+        table.add_row(name, f"{weight:+.3f}")
+    table.add_row("(intercept)", f"{fit.intercept:+.3f}")
+    console.print(table)
+    console.print(f"criteria fit written to {out}; use it with score_rule fitted as --calibrator")
 
 
 @calibrate_app.command("apply", short_help="Calibrate. Example: judge calibrate apply c.json j")

@@ -113,7 +113,9 @@ def score(
     max_solution_tokens: SolutionTokensOpt = None,
     calibrator: Annotated[
         Path | None,
-        typer.Option(help="Apply a calibrator JSON (from `judge calibrate fit`) to the scores."),
+        typer.Option(
+            help="Apply a calibrator JSON (judge calibrate fit; fit-criteria: score_rule fitted)."
+        ),
     ] = None,
     force_calibrator: Annotated[
         bool, typer.Option(help="Apply the calibrator even if fitted for another configuration.")
@@ -136,7 +138,7 @@ def score(
     if calibrator is not None:
         import calibration
 
-        fitted = calibration.load_calibrator(calibrator)
+        fitted = calibration.load_score_calibrator(calibrator)
     rubric_obj = load_rubric(rubric)
     if input_file is not None and (prompt is not None or response is not None):
         raise typer.BadParameter("give --input FILE or --prompt/--response, not both")

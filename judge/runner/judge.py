@@ -10,7 +10,7 @@ from judge.backends import create_backend
 from judge.backends.base import Backend, Capabilities
 from judge.errors import ConfigError
 from judge.library import load_rubric
-from judge.prompting import PromptLibrary, default_prompts
+from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.deadline import with_deadline
 from judge.runner.naive import naive_pair_flows, naive_sample_flows
@@ -31,9 +31,13 @@ from judge.runner.requests import (
 from judge.runner.rounds import BatchStats, drive
 from judge.runner.strategies import ScoringPlan, scoring_flows
 from judge.settings import DEFAULTS, JudgeSettings, Strategy
-from judge.types import Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
+from judge.types import Criterion, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 __all__ = ["BatchStats", "Calibrating", "Judge"]
+
+ANCHOR_TEMPLATE = "reference_anchor"
+"""The template holding the text of the criterion that anchors samples with a reference."""
+ANCHOR_ID = "agrees_with_reference"
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +85,12 @@ class Judge:
         fields = type(settings or DEFAULTS).model_fields
         overrides = {name: options.pop(name) for name in list(options) if name in fields}
         self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
+        if self.settings.score_rule == "fitted" and calibrator is None:
+            raise ConfigError(
+                "score_rule 'fitted' needs the fitted criteria weights as the calibrator",
+                hint="fit them with `judge calibrate fit-criteria` and pass --calibrator, "
+                "or use score_rule mean or cap",
+            )
         if self.settings.abstain_band > 0 and calibrator is None:
             raise ConfigError(
                 f"abstain_band {self.settings.abstain_band} needs a calibrator",
@@ -102,6 +112,10 @@ class Judge:
             max_solution_tokens=self.settings.max_solution_tokens,
             reasoning=self.settings.reasoning,
         )
+        self._anchor: Criterion | None = None
+        if self.settings.reference_anchor:
+            text = self.prompts.render(ANCHOR_TEMPLATE, PromptContext()).strip()
+            self._anchor = Criterion(id=ANCHOR_ID, kind="hard_rule", text=text)
         self.calibrator = calibrator
         self.force_calibrator = force_calibrator
         self.last_stats = BatchStats()
@@ -118,6 +132,8 @@ class Judge:
 
     def _score_templates(self) -> tuple[str, ...]:
         names = {SYSTEM_TEMPLATE}
+        if self.settings.reference_anchor:
+            names.add(ANCHOR_TEMPLATE)
         if self.strategy in ("breadth", "auto"):
             names.add(POINTWISE_TEMPLATE)
             if self.settings.principles:
@@ -235,7 +251,8 @@ class Judge:
         plan = ScoringPlan(
             builder=self.builder,
             rubric=self.rubric,
-            hard_rule_cap=self.settings.hard_rule_cap,
+            hard_rule_cap=self.settings.score_rule == "cap",
+            anchor=self._anchor,
             principles=self.settings.principles,
             likert=self.settings.likert,
             depth_criteria=self.settings.depth_criteria,

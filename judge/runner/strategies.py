@@ -57,7 +57,7 @@ class ScoringPlan:
 
     builder: RequestBuilder
     rubric: Rubric
-    hard_rule_cap: bool = DEFAULTS.hard_rule_cap
+    hard_rule_cap: bool = DEFAULTS.score_rule == "cap"
     principles: int = DEFAULTS.principles
     likert: int | None = DEFAULTS.likert
     depth_criteria: int = DEFAULTS.depth_criteria
@@ -65,6 +65,14 @@ class ScoringPlan:
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
     content_gate: bool = DEFAULTS.content_gate
     reference_depth: bool = DEFAULTS.reference_depth
+    anchor: Criterion | None = None
+    """Judged too on every sample with a reference; it anchors the score (`aggregate.anchored`)."""
+
+    def criteria_for(self, sample: Sample, criteria: Sequence[Criterion]) -> list[Criterion]:
+        """`criteria`, and the anchor criterion last when the sample has a reference."""
+        if self.anchor is None or sample.reference is None:
+            return list(criteria)
+        return [*criteria, self.anchor]
 
     @cached_property
     def leaves(self) -> tuple[Criterion, ...]:
@@ -221,11 +229,16 @@ def _finish(
             details=details,
             **record,
         )
-    result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap)
+    anchor = plan.anchor.id if plan.anchor is not None else None
+    if anchor is not None and any(c.id == anchor for c in criteria):
+        details["anchor"] = anchor
+    result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap, anchor=anchor)
     confidence = result.confidence
     consistency = None
     if plan.builder.samples > 1:
-        consistency = _consistency(criteria, merged, plan.hard_rule_cap, plan.builder.samples)
+        consistency = _consistency(
+            criteria, merged, plan.hard_rule_cap, plan.builder.samples, anchor
+        )
         confidence = consistency.agreement
     elif confidence is None:
         details["confidence"] = "unavailable: the backend gives no token probabilities"
@@ -246,6 +259,7 @@ def _consistency(
     merged: Sequence[MergedVerdict],
     hard_rule_cap: bool,
     samples: int,
+    anchor: str | None = None,
 ) -> Agreement:
     """Self-consistency: per-criterion agreement, its weighted mean, each draw's score."""
     weights = normalised_weights(criteria)
@@ -258,7 +272,9 @@ def _consistency(
         if any(reading.error is not None for reading in readings):
             scores.append(None)
             continue
-        scores.append(aggregate(criteria, readings, hard_rule_cap=hard_rule_cap).score)
+        scores.append(
+            aggregate(criteria, readings, hard_rule_cap=hard_rule_cap, anchor=anchor).score
+        )
     return Agreement(
         samples=samples,
         agreement=overall,
@@ -269,7 +285,7 @@ def _consistency(
 
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     """One round: every leaf criterion (plus principles and Likert when asked) on one prefix."""
-    criteria = list(plan.leaves)
+    criteria = plan.criteria_for(sample, plan.leaves)
     requests = plan.builder.verdicts(index, sample, plan.rubric, criteria)
     verdict_tasks = [
         Task(request, verdict_check(c.id)) for c, request in zip(criteria, requests, strict=True)
@@ -306,7 +322,7 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
             )
         solution, source = generation.text.strip(), "model"
         details["solution_truncated"] = generation.finish_reason == "length"
-    criteria = critical_criteria(plan.rubric, plan.depth_criteria)
+    criteria = plan.criteria_for(sample, critical_criteria(plan.rubric, plan.depth_criteria))
     chosen = {criterion.id for criterion in criteria}
     details.update(
         {
