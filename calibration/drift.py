@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from calibration import metrics
 from calibration.bootstrap import Interval, bootstrap_ci, bootstrap_difference
 from calibration.evaluate import (
+    NAIVE_GATED,
     BaselineCheck,
     Evaluation,
     PairwiseEvaluation,
@@ -275,7 +276,7 @@ def drift_lines(report: DriftReport) -> Sequence[str]:
 
 NAIVE_GATE = "judge>=naive"
 """The named gate of `judge eval --gate`: fail when the judge is significantly worse than the
-naive baseline on any metric."""
+naive baseline on accuracy, AUROC or position consistency (`evaluate.NAIVE_GATED`)."""
 
 NAIVE_MEASURES = ("accuracy", "AUROC", "ECE", "position consistency")
 
@@ -369,6 +370,8 @@ def naive_lines(checks: Sequence[BaselineCheck], skipped: Sequence[str]) -> list
             return "n/a" if value is None else f"{value:.3f}"
 
         verdict = "JUDGE WORSE" if check.worse else "ok"
+        if check.worse and check.measure not in NAIVE_GATED:
+            verdict = "judge worse (not gated: a calibrator repairs it)"
         lines.append(
             f"{check.measure} ({check.better} is better): judge {shown(check.judge)}, naive "
             f"{shown(check.naive)}, judge - naive {check.difference.format()}: {verdict}"

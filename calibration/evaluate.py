@@ -48,6 +48,10 @@ class LengthScore(_Frozen):
     gold_rate: float
 
 
+NAIVE_GATED = ("accuracy", "AUROC", "position consistency")
+"""The metrics the ``judge>=naive`` gate requires the judge not to lose significantly."""
+
+
 class BaselineCheck(_Frozen):
     """One metric of the judge beside the naive baseline's on the same items.
 
@@ -92,8 +96,11 @@ class NaiveComparison(_Frozen):
 
     @property
     def judge_worse(self) -> bool:
-        """Whether the judge is significantly worse than the baseline on any metric."""
-        return any(check.worse for check in self.checks)
+        """Whether the judge is significantly worse than the baseline on a gated metric.
+
+        ECE is reported but not gated: a calibrator repairs it without changing a verdict.
+        """
+        return any(check.worse for check in self.checks if check.measure in NAIVE_GATED)
 
 
 class PairwiseEvaluation(_Frozen):

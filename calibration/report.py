@@ -12,6 +12,7 @@ from calibration._document import Document
 from calibration.best_of_n import BestOfN
 from calibration.bootstrap import Interval
 from calibration.evaluate import (
+    NAIVE_GATED,
     Evaluation,
     NaiveComparison,
     PairwiseEvaluation,
@@ -311,7 +312,8 @@ def _naive_section(doc: Document, naive: NaiveComparison, kind: str) -> None:
         f"The same model, in the same backend batches, asked the plainest question: {question}. "
         "Differences are judge - naive on the items both answered, with a paired 95% bootstrap "
         f"interval; 'judge worse' means the whole interval lies below -{naive.tolerance:g} "
-        f"(the `judge>=naive` gate). The baseline failed on {naive.naive_failed} items."
+        "(the `judge>=naive` gate counts accuracy, AUROC and position consistency; ECE is "
+        f"left to a calibrator). The baseline failed on {naive.naive_failed} items."
     )
 
     def value(number: float | None) -> str:
@@ -326,7 +328,9 @@ def _naive_section(doc: Document, naive: NaiveComparison, kind: str) -> None:
                 value(check.judge),
                 value(check.naive),
                 check.difference.format(),
-                "judge worse" if check.worse else "ok",
+                ("judge worse" if check.measure in NAIVE_GATED else "judge worse (not gated)")
+                if check.worse
+                else "ok",
             ]
             for check in naive.checks
         ],

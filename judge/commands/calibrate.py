@@ -137,7 +137,8 @@ def eval_command(
         list[str] | None,
         typer.Option(
             help="A named gate to enforce (exit 4 on failure): judge>=naive fails when the judge "
-            "is significantly worse than the naive baseline on any metric (--tolerance applies)."
+            "is significantly worse than the naive baseline on accuracy, AUROC or position "
+            "consistency (--tolerance applies)."
         ),
     ] = None,
 ) -> None:
