@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score
+from judge.commands import calibrate, compare, doctor, evaluate, jobs, probe, rubric, score
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import print_error
@@ -72,7 +72,7 @@ app.command(short_help=score.SCORE_HELP)(score.score)
 app.command(short_help=doctor.DOCTOR_HELP)(doctor.doctor)
 app.add_typer(calibrate.calibrate_app, name="calibrate")
 app.add_typer(calibrate.bias_app, name="bias")
-app.command("eval", short_help=calibrate.EVAL_HELP)(calibrate.eval_command)
+app.command("eval", short_help=evaluate.EVAL_HELP)(evaluate.eval_command)
 app.command(short_help=jobs.BATCH_HELP)(jobs.batch)
 app.command(short_help=jobs.SERVE_HELP)(jobs.serve)
 app.command(short_help=compare.COMPARE_HELP)(compare.compare)
