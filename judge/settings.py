@@ -68,8 +68,10 @@ class JudgeSettings(BaseModel):
     """Depth: how many critical criteria are verified, 1..3."""
     max_solution_tokens: int = 384
     """Depth: longest solution the judge writes before verifying."""
-    tie_margin: float = 0.05
-    """Pairwise: |P(A better) - 0.5| at most this is a tie."""
+    tie_margin: float = 0.0
+    """Pairwise: |P(A better) - 0.5| below this is a tie (the rubric method then compares
+    directly); 0: only an exact 1/2 is a tie. P(A) is always reported, so a threshold can be
+    set from data."""
     content_gate: bool = False
     """Score 0 by rule, without a model call, a response with no content beyond boilerplate
     (whitespace, punctuation, delimiter or chat tokens, openers like "Solution" or "Thought
