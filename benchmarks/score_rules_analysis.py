@@ -213,6 +213,16 @@ def analyse(out: Path, *, n_boot: int = 2000) -> None:
         )
         for key, value in extra.items():
             print(f"- {key}: {value:.3f}")
+        for better, worse in (("mean + anchor", "mean"), ("mean", "cap"), ("fitted", "mean")):
+            if better in arms and worse in arms:
+                for metric, statistic in METRICS:
+
+                    def gain(a: Any, b: Any, labels: Any, stat: Any = statistic) -> float:
+                        return float(stat(a, labels) - stat(b, labels))
+
+                    interval = bootstrap_ci(gain, arms[better], arms[worse], y, n_boot=n_boot)
+                    extra[f"{metric}: {better} - {worse}"] = interval.value or 0.0
+                    print(f"- {metric}: {better} - {worse} = {interval.format()}")
         summary[name] = {
             "n": len(rows),
             "failed": len(failed),

@@ -44,9 +44,9 @@ class JudgeSettings(BaseModel):
     """Decoding temperature of judged requests (0: greedy)."""
     seed: int | None = 0
     """Sampling seed passed to the backend (None: the backend's own)."""
-    score_rule: ScoreRule = "cap"
-    """How criterion verdicts become a score: cap (the weighted mean of P(yes), capped at every
-    hard rule's P(yes)), mean (the weighted mean, uncapped) or fitted (a logistic fit over the
+    score_rule: ScoreRule = "mean"
+    """How criterion verdicts become a score: mean (the weighted mean of P(yes)), cap (the mean
+    capped at every hard rule's P(yes): one poorly judged hard rule binds every score) or fitted (a logistic fit over the
     criteria's log-odds, fitted from labels by `judge calibrate fit-criteria` and given as the
     calibrator; the raw score is the mean)."""
     reference_anchor: bool = False

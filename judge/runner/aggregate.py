@@ -1,9 +1,9 @@
 """Combine per-criterion verdicts into a score in [0, 1] and a confidence.
 
 Score: the weight-normalised mean of P(yes) over the rubric's judged criteria (of the 0/1
-verdicts when the backend gives no probabilities). Hard rules cap it: the score never exceeds
-the P(yes) of any hard rule, because a response is only as good as the judge's belief that it
-meets every explicit requirement; a hard rule judged "no" without probabilities caps it at 0.
+verdicts when the backend gives no probabilities). Under the cap rule (`hard_rule_cap`, score
+rule ``cap``) hard rules cap it: the score never exceeds the P(yes) of any hard rule; a hard
+rule judged "no" without probabilities caps it at 0.
 With an anchor criterion (`JudgeSettings.reference_anchor`: agreement with the sample's
 reference), the rest are aggregated as above and the anchor then places the score (`anchored`).
 Confidence: the weight-normalised mean of max(P(yes), 1 - P(yes)), the probability the judge

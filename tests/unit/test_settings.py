@@ -11,7 +11,7 @@ CHANGED = {
     "reasoning": "after",
     "temperature": 0.3,
     "seed": 7,
-    "score_rule": "mean",
+    "score_rule": "cap",
     "reference_anchor": True,
     "retries": 3,
     "samples": 3,
