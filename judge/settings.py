@@ -46,9 +46,9 @@ class JudgeSettings(BaseModel):
     """Sampling seed passed to the backend (None: the backend's own)."""
     score_rule: ScoreRule = "mean"
     """How criterion verdicts become a score: mean (the weighted mean of P(yes)), cap (the mean
-    capped at every hard rule's P(yes): one poorly judged hard rule binds every score) or fitted (a logistic fit over the
-    criteria's log-odds, fitted from labels by `judge calibrate fit-criteria` and given as the
-    calibrator; the raw score is the mean)."""
+    capped at every hard rule's P(yes): one poorly judged hard rule binds every score) or
+    fitted (a logistic fit over the criteria's log-odds, fitted from labels by `judge calibrate
+    fit-criteria` and given as the calibrator; the raw score is the mean)."""
     reference_anchor: bool = False
     """Pointwise: a sample with a reference is also judged on `agrees_with_reference`
     (its text: prompts/reference_anchor.j2), which anchors the score: the score is on the side of
