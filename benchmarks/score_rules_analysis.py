@@ -51,7 +51,8 @@ def _verdicts(criteria: Sequence[Criterion], values: dict[str, float]) -> list[C
 
 
 def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((p > 0.5) == y))
+    """Share right by the side of 1/2; an exact 1/2 (a tie, no verdict) counts as wrong."""
+    return float(np.mean(np.where(p == 0.5, False, (p > 0.5) == y)))
 
 
 def _auroc(p: np.ndarray, y: np.ndarray) -> float:
