@@ -31,6 +31,14 @@ from judge.calibration.bias import (
     self_preference,
 )
 from judge.calibration.bootstrap import Interval, bootstrap_ci
+from judge.calibration.criteria_fit import (
+    CriteriaFit,
+    fit_criteria,
+    fit_from_judgments,
+    fit_pair_criteria,
+    load_criteria_fit,
+    load_score_calibrator,
+)
 from judge.calibration.drift import DriftReport, compare_evaluations, load_evaluation
 from judge.calibration.evaluate import (
     Evaluation,
@@ -87,6 +95,7 @@ __all__ = [
     "BestOfN",
     "CalibrationSummary",
     "Calibrator",
+    "CriteriaFit",
     "DriftReport",
     "EvalSet",
     "Evaluation",
@@ -121,14 +130,19 @@ __all__ = [
     "evaluate_pointwise",
     "evaluate_records",
     "fit_calibrator",
+    "fit_criteria",
+    "fit_from_judgments",
     "fit_on_records",
+    "fit_pair_criteria",
     "length_bias",
     "load_calibrator",
+    "load_criteria_fit",
     "load_eval_set",
     "load_evaluation",
     "load_pair_records",
     "load_point_records",
     "load_records",
+    "load_score_calibrator",
     "mce",
     "nll",
     "panel_gold",

@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from judge.calibration import metrics
 from judge.calibration.bootstrap import Interval, bootstrap_ci, bootstrap_difference
-from judge.calibration.evaluate import Evaluation, PairwiseEvaluation, combined_verdict
+from judge.calibration.evaluate import (
+    NAIVE_GATED,
+    BaselineCheck,
+    Evaluation,
+    PairwiseEvaluation,
+    combined_verdict,
+)
 from judge.errors import ConfigError, InputError
 
 EXIT_REGRESSION = 4
@@ -117,6 +123,22 @@ def _consistency(evaluation: Evaluation) -> Column:
         for pair in evaluation.records
         if pair.both_orders
     }
+
+
+def _ranking(evaluation: Evaluation) -> Column:
+    """Per item: (P(positive), label) for AUROC; pairs with a gold tie or no P(a) are left out."""
+    if isinstance(evaluation, PairwiseEvaluation):
+        ranked: Column = {}
+        for pair in evaluation.records:
+            p_a = pair.p_a()
+            if p_a is not None and pair.label in ("a", "b"):
+                ranked[pair.id] = (p_a, float(pair.label == "a"))
+        return ranked
+    return {point.id: (point.p, float(point.label)) for point in evaluation.records}
+
+
+def _auroc(scores: Any, labels: Any) -> float:
+    return metrics.auroc(scores, np.asarray(labels, dtype=bool))
 
 
 def _probe_columns(evaluation: Evaluation) -> dict[str, Column]:
@@ -249,4 +271,110 @@ def drift_lines(report: DriftReport) -> Sequence[str]:
             f"{check.change.format()} ({'paired' if check.paired else 'unpaired'}): {verdict}"
         )
     lines.extend(f"not compared: {reason}" for reason in report.skipped)
+    return lines
+
+
+NAIVE_GATE = "judge>=naive"
+"""The named gate of `judge eval --gate`: fail when the judge is significantly worse than the
+naive baseline on accuracy, AUROC or position consistency (`evaluate.NAIVE_GATED`)."""
+
+NAIVE_MEASURES = ("accuracy", "AUROC", "ECE", "position consistency")
+
+
+def compare_with_naive(
+    judge: Evaluation,
+    naive: Evaluation,
+    *,
+    tolerance: float = 0.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[tuple[BaselineCheck, ...], tuple[str, ...]]:
+    """The judge against the naive baseline, metric by metric, paired on the items both judged.
+
+    Each difference is judge - naive with a paired bootstrap interval (`bootstrap_ci` on the
+    difference over the same resampled items); a metric is `worse` when its whole interval lies
+    on the judge's worse side of ``-tolerance``. Returns the checks and the metrics skipped, with
+    the reason (an order-free judge has no position consistency).
+    """
+    if judge.kind != naive.kind:
+        raise ConfigError(f"the judge's evaluation is {judge.kind}, the baseline's {naive.kind}")
+    columns: list[tuple[str, Better, Callable[..., float], Column, Column]] = [
+        ("accuracy", "higher", _mean, _correctness(naive)[0], _correctness(judge)[0]),
+        ("AUROC", "higher", _auroc, _ranking(naive), _ranking(judge)),
+        ("ECE", "lower", _ece, _correctness(naive)[1], _correctness(judge)[1]),
+        ("position consistency", "higher", _mean, _consistency(naive), _consistency(judge)),
+    ]
+    checks, skipped = [], []
+    for measure, better, statistic, old, new in columns:
+        common = sorted(set(old) & set(new))
+        if not common:
+            if old and not new and measure == "position consistency":
+                value = _mean([row[0] for row in old.values()])
+                skipped.append(
+                    f"{measure}: the judge's verdicts are order-free (one order); "
+                    f"the baseline's is {value:.3f}"
+                )
+            elif old or new:
+                skipped.append(f"{measure}: no item has a value in both arms")
+            continue
+        paired_old = {item: old[item] for item in common}
+        paired_new = {item: new[item] for item in common}
+        judge_value, naive_value = _defined(statistic, paired_new), _defined(statistic, paired_old)
+        if judge_value is None or naive_value is None:
+            skipped.append(f"{measure}: undefined on the {len(common)} items both arms judged")
+            continue
+        check = _compare(
+            measure,
+            better,
+            statistic,
+            paired_old,
+            paired_new,
+            tolerance=tolerance,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        dropped = len(set(old) | set(new)) - len(common)
+        checks.append(
+            BaselineCheck(
+                measure=measure,
+                better=better,
+                judge=judge_value,
+                naive=naive_value,
+                difference=check.change,
+                paired=True,
+                worse=check.regressed,
+                note=f"{dropped} items with a value in one arm only left out" if dropped else None,
+            )
+        )
+    return tuple(checks), tuple(skipped)
+
+
+def _defined(statistic: Callable[..., float], column: Column) -> float | None:
+    """The statistic over a column, or None where it is undefined (an AUROC of one class)."""
+    ids = sorted(column)
+    width = len(column[ids[0]])
+    arrays = [np.asarray([column[i][k] for i in ids]) for k in range(width)]
+    try:
+        value = float(statistic(*arrays))
+    except InputError:
+        return None
+    return None if np.isnan(value) else value
+
+
+def naive_lines(checks: Sequence[BaselineCheck], skipped: Sequence[str]) -> list[str]:
+    """One line per metric of the judge against the naive baseline, for the CLI."""
+    lines = []
+    for check in checks:
+
+        def shown(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
+
+        verdict = "JUDGE WORSE" if check.worse else "ok"
+        if check.worse and check.measure not in NAIVE_GATED:
+            verdict = "judge worse (not gated: a calibrator repairs it)"
+        lines.append(
+            f"{check.measure} ({check.better} is better): judge {shown(check.judge)}, naive "
+            f"{shown(check.naive)}, judge - naive {check.difference.format()}: {verdict}"
+        )
+    lines.extend(f"not compared: {reason}" for reason in skipped)
     return lines

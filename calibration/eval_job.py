@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.calibration.drift import DriftReport, compare_evaluations, load_evaluation
+from judge.calibration.criteria_fit import CriteriaFit, load_score_calibrator
+from judge.calibration.drift import NAIVE_GATE, DriftReport, compare_evaluations, load_evaluation
 from judge.calibration.evaluate import Evaluation
 from judge.calibration.jsonl import load_eval_set
 from judge.calibration.modes import ModeAgreement, mode_agreement
 from judge.calibration.probe_acceptance import read_probe_report
-from judge.calibration.recalibrate import Calibrator, load_calibrator
+from judge.calibration.recalibrate import Calibrator
 from judge.calibration.report import write_report
 from judge.calibration.run import run_eval
 from judge.errors import ConfigError, InputError
@@ -48,11 +49,19 @@ class EvalRun:
     """With `compare_reasoning`: the two modes' accuracies and their sign agreement."""
     drift: DriftReport | None = None
     """With a `baseline`: each metric against the baseline's, with its interval."""
+    gates: tuple[str, ...] = ()
+    """The named gates asked for (``judge>=naive``)."""
 
     @property
     def regressed(self) -> bool:
         """A metric got significantly worse than the baseline's."""
         return self.drift is not None and self.drift.regressed
+
+    @property
+    def naive_gate_failed(self) -> bool:
+        """``judge>=naive`` was asked for and the judge is significantly worse than the baseline."""
+        naive = self.evaluation.naive
+        return NAIVE_GATE in self.gates and naive is not None and naive.judge_worse
 
 
 def run_eval_job(
@@ -79,6 +88,8 @@ def run_eval_job(
     probe_report: Path | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    naive: bool = True,
+    gates: Collection[str] = (),
     progress: EvalProgress | None = None,
 ) -> EvalRun:
     """Judge a labelled set with a `Judge`, write the report folder, gate on a baseline.
@@ -87,6 +98,10 @@ def run_eval_job(
     bootstrap; `pair_method` None is `Judge.compare`'s default. With `baseline` (an earlier
     evaluation.json), `drift` says whether a metric regressed by more than `tolerance`;
     `probe_report` (a `judge probe` probe.json) is stored with the run and gated on too.
+    With `naive`, the same model is also asked the plainest question in the same batches and the
+    report gives judge - naive per metric; `gates` may name ``judge>=naive``. `calibrator` is a
+    probability calibrator (`judge calibrate fit`) or, with score_rule ``fitted``, a criteria fit
+    (`judge calibrate fit-criteria`).
     """
     from judge.runner.judge import Judge
 
@@ -116,11 +131,34 @@ def run_eval_job(
             f"--relative-confidence {relative_confidence}",
             hint="partners per judgment, 1 or more, on pointwise data (0: off)",
         )
+    gates = tuple(dict.fromkeys(gates))
+    for name in gates:
+        if name != NAIVE_GATE:
+            raise ConfigError(f"--gate {name!r} is not a known gate", hint=f"known: {NAIVE_GATE}")
+    if NAIVE_GATE in gates and not naive:
+        raise ConfigError(f"--gate {NAIVE_GATE} needs the naive baseline", hint="drop --no-naive")
     probe = read_probe_report(probe_report) if probe_report is not None else None
     other = None if compare_reasoning is None else settings.updated(reasoning=compare_reasoning)
     rubric_obj = load_rubric(rubric) if isinstance(rubric, str) else rubric
-    fitted = load_calibrator(calibrator) if isinstance(calibrator, (str, Path)) else calibrator
-    judge = Judge(backend=backend, rubric=rubric_obj, settings=settings, **(backend_options or {}))
+    loaded = (
+        load_score_calibrator(calibrator) if isinstance(calibrator, (str, Path)) else calibrator
+    )
+    criteria_fit = loaded if isinstance(loaded, CriteriaFit) else None
+    if (settings.score_rule == "fitted") != (criteria_fit is not None):
+        raise ConfigError(
+            f"score_rule {settings.score_rule!r} with --calibrator {calibrator}",
+            hint="score_rule fitted takes a criteria fit (judge calibrate fit-criteria) as "
+            "--calibrator; the other rules take a probability calibrator (judge calibrate fit)",
+        )
+    fitted = loaded if isinstance(loaded, Calibrator) else None
+    judge = Judge(
+        backend=backend,
+        rubric=rubric_obj,
+        settings=settings,
+        calibrator=criteria_fit,
+        force_calibrator=force_calibrator,
+        **(backend_options or {}),
+    )
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
 
     def tell(label: str) -> Callable[[int, int], None] | None:
@@ -142,6 +180,8 @@ def run_eval_job(
             force=force_calibrator,
             progress=tell("eval"),
             relative_partners=relative_confidence,
+            naive=naive,
+            naive_tolerance=tolerance,
             **common,
         )
         agreement = None
@@ -166,4 +206,4 @@ def run_eval_job(
             seed=seed,
         )  # fmt: skip
         write_atomic(output / "drift.json", drift.model_dump_json(indent=1))
-    return EvalRun(evaluation, report, agreement, drift)
+    return EvalRun(evaluation, report, agreement, drift, gates)

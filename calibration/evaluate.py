@@ -48,6 +48,61 @@ class LengthScore(_Frozen):
     gold_rate: float
 
 
+NAIVE_GATED = ("accuracy", "AUROC", "position consistency")
+"""The metrics the ``judge>=naive`` gate requires the judge not to lose significantly."""
+
+
+class BaselineCheck(_Frozen):
+    """One metric of the judge beside the naive baseline's on the same items.
+
+    `difference` is judge - naive with a paired 95% bootstrap interval; `worse` says the whole
+    interval lies on the judge's worse side of ``-tolerance`` (the ``judge>=naive`` gate).
+    """
+
+    measure: str
+    better: Literal["higher", "lower"]
+    judge: float | None
+    naive: float | None
+    difference: Interval
+    paired: bool
+    worse: bool
+    note: str | None = None
+
+
+class ArmCost(_Frozen):
+    """What one arm (judge or naive) spent over the evaluated items: requests' tokens."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class NaiveComparison(_Frozen):
+    """The judge against the naive baseline (the same model asked the plainest question).
+
+    Both arms ran in the same backend batches, so only their tokens can be told apart; the
+    seconds of the run are the judge's and the baseline's together.
+    """
+
+    checks: tuple[BaselineCheck, ...]
+    skipped: tuple[str, ...] = ()
+    tolerance: float = 0.0
+    naive_failed: int = 0
+    judge_cost: ArmCost
+    naive_cost: ArmCost
+    seconds: float | None = None
+    """Wall-clock seconds of judging both arms together."""
+    naive_records: tuple[PointRecord, ...] | tuple[PairRecord, ...] = ()
+    """The baseline's verdicts (``p`` is its P(yes) or P(a)), for re-evaluation."""
+
+    @property
+    def judge_worse(self) -> bool:
+        """Whether the judge is significantly worse than the baseline on a gated metric.
+
+        ECE is reported but not gated: a calibrator repairs it without changing a verdict.
+        """
+        return any(check.worse for check in self.checks if check.measure in NAIVE_GATED)
+
+
 class PairwiseEvaluation(_Frozen):
     """A judge's results on labelled pairs.
 
@@ -78,6 +133,8 @@ class PairwiseEvaluation(_Frozen):
     records: tuple[PairRecord, ...]
     probe: ProbeAcceptance | None = None
     """The `judge probe` report given with ``--probe-report`` (compared by the drift gate)."""
+    naive: NaiveComparison | None = None
+    """The judge against the naive baseline on the same items (`judge eval --naive`)."""
 
 
 class PointwiseEvaluation(_Frozen):
@@ -106,6 +163,8 @@ class PointwiseEvaluation(_Frozen):
     """Best-of-N selection, on data with N responses per prompt (`calibration.best_of_n`)."""
     relative_confidence: RelativeConfidence | None = None
     """Selective AUC of relative vs direct confidence (`calibration.relative`), when asked."""
+    naive: NaiveComparison | None = None
+    """The judge against the naive baseline on the same items (`judge eval --naive`)."""
 
 
 Evaluation = PairwiseEvaluation | PointwiseEvaluation

@@ -10,7 +10,8 @@ Two record files (one JSON object per line):
 
 `load_eval_set` reads a labelled set to run a judge on: any released format of `calibration.data`,
 or a JSONL with ``{"prompt", "chosen", "rejected"}`` (pairwise) or ``{"prompt", "response",
-"label" | "gold_score"}`` (pointwise).
+"label" | "gold_score"}`` (pointwise); either may carry a ``"reference"`` answer, which the
+judge and the naive baseline then see.
 """
 
 from __future__ import annotations
@@ -154,6 +155,13 @@ class EvalSet(BaseModel):
         )
 
 
+def _reference(row: dict[str, Any], where: str) -> str | None:
+    value = row.get("reference")
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"{where}: reference {value!r} is not text", hint="give it as a string")
+
+
 def _generic_pairs(rows: list[tuple[int, dict[str, Any]]], path: Path, seed: int) -> EvalSet:
     rng = np.random.default_rng(seed)
     pairs = []
@@ -177,6 +185,7 @@ def _generic_pairs(rows: list[tuple[int, dict[str, Any]]], path: Path, seed: int
                 category=row.get("category"),
                 model_a=first[1],
                 model_b=second[1],
+                reference=_reference(row, f"{path}: line {line}"),
             )
         )
     return EvalSet(name=path.stem, kind="pairwise", pairs=tuple(pairs))
@@ -212,6 +221,7 @@ def _generic_samples(
                 model=row.get("model"),
                 group=None if row.get("group") is None else str(row["group"]),
                 answer=None if row.get("answer") is None else str(row["answer"]),
+                reference=_reference(row, where),
             )
         )
     return EvalSet(name=path.stem, kind="pointwise", samples=tuple(samples))

@@ -154,6 +154,8 @@ class LabelledPair(_Frozen):
     category: str | None = None
     model_a: str | None = None
     model_b: str | None = None
+    reference: str | None = None
+    """A reference answer the judge (and the naive baseline) may compare against."""
 
 
 class LabelledSample(_Frozen):
@@ -175,3 +177,5 @@ class LabelledSample(_Frozen):
     """The prompt this response is one of N answers to (best-of-N data), e.g. ``math/17``."""
     answer: str | None = None
     """The final answer extracted from the response, for the majority-answer baseline."""
+    reference: str | None = None
+    """A reference answer the judge (and the naive baseline) may compare against."""

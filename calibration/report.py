@@ -11,7 +11,13 @@ from judge.calibration import metrics, plots
 from judge.calibration._document import Document
 from judge.calibration.best_of_n import BestOfN
 from judge.calibration.bootstrap import Interval
-from judge.calibration.evaluate import Evaluation, PairwiseEvaluation, PointwiseEvaluation
+from judge.calibration.evaluate import (
+    NAIVE_GATED,
+    Evaluation,
+    NaiveComparison,
+    PairwiseEvaluation,
+    PointwiseEvaluation,
+)
 from judge.calibration.jsonl import write_records
 from judge.calibration.recalibrate import Calibrator, ScoreCard
 from judge.calibration.relative import RelativeConfidence
@@ -296,6 +302,56 @@ def _recalibration_section(doc: Document, calibrator: Calibrator) -> None:
     )
 
 
+def _naive_section(doc: Document, naive: NaiveComparison, kind: str) -> None:
+    doc.heading("Against the naive baseline")
+    question = (
+        "one yes/no question on the response (with the reference when the item has one)"
+        if kind == "pointwise"
+        else "one A/B question, asked in both orders and averaged"
+    )
+    doc.paragraph(
+        f"The same model, in the same backend batches, asked the plainest question: {question}. "
+        "Differences are judge - naive on the items both answered, with a paired 95% bootstrap "
+        f"interval; 'judge worse' means the whole interval lies below -{naive.tolerance:g} "
+        "(the `judge>=naive` gate counts accuracy, AUROC and position consistency; ECE is "
+        f"left to a calibrator). The baseline failed on {naive.naive_failed} items."
+    )
+
+    def value(number: float | None) -> str:
+        return "n/a" if number is None else f"{number:.3f}"
+
+    doc.table(
+        ["metric", "better", "judge", "naive", "judge - naive [95% CI]", "verdict"],
+        [
+            [
+                check.measure,
+                check.better,
+                value(check.judge),
+                value(check.naive),
+                check.difference.format(),
+                ("judge worse" if check.measure in NAIVE_GATED else "judge worse (not gated)")
+                if check.worse
+                else "ok",
+            ]
+            for check in naive.checks
+        ],
+    )
+    judge_cost, naive_cost = naive.judge_cost, naive.naive_cost
+    doc.table(
+        ["arm", "prompt tokens", "completion tokens"],
+        [
+            ["judge", str(judge_cost.prompt_tokens), str(judge_cost.completion_tokens)],
+            ["naive", str(naive_cost.prompt_tokens), str(naive_cost.completion_tokens)],
+        ],
+    )
+    notes = [f"not compared: {reason}" for reason in naive.skipped]
+    notes += [f"{check.measure}: {check.note}" for check in naive.checks if check.note]
+    if naive.seconds is not None:
+        notes.append(f"both arms judged together in {naive.seconds:.1f} s")
+    if notes:
+        doc.bullets(notes)
+
+
 def write_report(
     evaluation: Evaluation,
     out_dir: str | Path,
@@ -371,6 +427,8 @@ def write_report(
         _best_of_n_section(doc, evaluation.best_of_n)
     if isinstance(evaluation, PointwiseEvaluation) and evaluation.relative_confidence:
         _relative_section(doc, evaluation.relative_confidence)
+    if evaluation.naive is not None:
+        _naive_section(doc, evaluation.naive, evaluation.kind)
     if calibrator is not None:
         _recalibration_section(doc, calibrator)
     if isinstance(evaluation, PairwiseEvaluation):

@@ -9,13 +9,22 @@ carries its prompt group (N responses per prompt), the evaluation also reports b
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from judge.calibration.best_of_n import best_of_n
-from judge.calibration.evaluate import Evaluation, evaluate_pairwise, evaluate_pointwise
+from judge.calibration.drift import compare_with_naive
+from judge.calibration.evaluate import (
+    ArmCost,
+    Evaluation,
+    NaiveComparison,
+    PairwiseEvaluation,
+    PointwiseEvaluation,
+    evaluate_pairwise,
+    evaluate_pointwise,
+)
 from judge.calibration.jsonl import EvalSet
-from judge.calibration.recalibrate import Calibrator
 from judge.calibration.records import (
     JudgeFingerprint,
     LabelledPair,
@@ -26,11 +35,13 @@ from judge.calibration.records import (
 )
 from judge.calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
 from judge.errors import ConfigError
-from judge.runner.calibrating import apply_calibrator
+from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.relative import confidence_preferences
-from judge.types import Judgment, Pair, PairJudgment, Sample
+from judge.types import Judgment, Pair, PairJudgment, Sample, Usage
 
 logger = logging.getLogger(__name__)
+
+EvaluationT = TypeVar("EvaluationT", PointwiseEvaluation, PairwiseEvaluation)
 
 Progress = Callable[[int, int], None]
 """Called with (items done, items in all) after each chunk."""
@@ -164,6 +175,49 @@ def _relative(
     )
 
 
+def _cost(judgments: Sequence[Judgment | PairJudgment]) -> ArmCost:
+    usage = Usage.total(judgment.usage for judgment in judgments)
+    return ArmCost(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+
+
+def _with_naive(
+    evaluation: EvaluationT,
+    naive_records: Sequence[PointRecord] | Sequence[PairRecord],
+    *,
+    naive_failed: int,
+    judged: Sequence[Judgment | PairJudgment],
+    baseline: Sequence[Judgment | PairJudgment],
+    seconds: float,
+    tolerance: float,
+    n_boot: int,
+    seed: int,
+) -> EvaluationT:
+    """`evaluation` with the naive baseline's records, costs and the paired differences."""
+    checks: tuple[Any, ...] = ()
+    skipped: tuple[str, ...] = ("every metric: the baseline gave no verdict",)
+    if naive_records:
+        if evaluation.kind == "pointwise":
+            points = [r for r in naive_records if isinstance(r, PointRecord)]
+            naive_eval: Evaluation = evaluate_pointwise(points, name="naive", n_boot=0)
+        else:
+            pairs = [r for r in naive_records if isinstance(r, PairRecord)]
+            naive_eval = evaluate_pairwise(pairs, name="naive", n_boot=0)
+        checks, skipped = compare_with_naive(
+            evaluation, naive_eval, tolerance=tolerance, n_boot=n_boot, seed=seed
+        )
+    comparison = NaiveComparison(
+        checks=checks,
+        skipped=skipped,
+        tolerance=tolerance,
+        naive_failed=naive_failed,
+        judge_cost=_cost(judged),
+        naive_cost=_cost(baseline),
+        seconds=seconds,
+        naive_records=tuple(naive_records),
+    )
+    return evaluation.model_copy(update={"naive": comparison})
+
+
 def _fingerprint(judgments: Sequence[Judgment | PairJudgment]) -> JudgeFingerprint | None:
     """The configuration that produced the judgments (None if there are none)."""
     return JudgeFingerprint.common(judgments) if judgments else None
@@ -177,12 +231,14 @@ def run_eval(
     chunk_size: int = 16,
     own_models: str | Collection[str] | None = None,
     pair_method: str | None = None,
-    calibrator: Calibrator | None = None,
+    calibrator: Calibrating | None = None,
     force: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
     progress: Progress | None = None,
     relative_partners: int = 0,
+    naive: bool = False,
+    naive_tolerance: float = 0.0,
 ) -> Evaluation:
     """Judge the first `limit` items of `eval_set` with `judge` and evaluate the verdicts.
 
@@ -191,20 +247,41 @@ def run_eval(
     Judge: ``direct`` compares in both orders and so shows position bias; ``rubric`` judges each
     response on its own); None keeps the judge's default. `relative_partners` > 0 (pointwise
     sets, our `Judge`) also measures relative confidence against that many random partners per
-    judgment, in one more batch (`calibration.relative`).
+    judgment, in one more batch (`calibration.relative`). `naive` also asks the same model the
+    plainest question on every item (`judge.runner.naive`), in the same backend batches as the
+    judge, and stores the paired differences judge - naive per metric in ``evaluation.naive``
+    (a difference whose whole interval is below ``-naive_tolerance`` marks the judge worse).
     """
     items = eval_set.head(limit)
+    method = "score_with_naive" if items.kind == "pointwise" else "compare_with_naive"
+    if naive and getattr(judge, method, None) is None:
+        raise ConfigError(
+            f"the naive baseline needs a judge with {method}() (a judge.Judge)",
+            hint="run without the naive baseline (--no-naive) for other judges",
+        )
+    started = time.monotonic()
+    naive_tail: dict[str, Any] = {
+        "tolerance": naive_tolerance,
+        "n_boot": n_boot,
+        "seed": seed,
+    }
     backend = getattr(judge, "backend", None)
     judge_name = str(getattr(backend, "model_id", "") or type(judge).__name__)
     total = len(items)
     if items.kind == "pointwise":
         judgments: list[Judgment] = []
+        baseline: list[Judgment] = []
         for start, end in _chunks(total, chunk_size):
             batch = [
-                Sample(id=s.id, prompt=s.prompt, response=s.response)
+                Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference)
                 for s in items.samples[start:end]
             ]
-            judgments.extend(apply_calibrator(calibrator, judge.score(batch), force=force))
+            if naive:
+                judged, asked = judge.score_with_naive(batch)  # type: ignore[attr-defined]
+                baseline.extend(asked)
+            else:
+                judged = judge.score(batch)
+            judgments.extend(apply_calibrator(calibrator, judged, force=force))
             if progress:
                 progress(end, total)
         records, failed = records_from_judgments(items.samples, judgments)
@@ -222,22 +299,49 @@ def run_eval(
                 items.samples, [j.score for j in judgments], n_boot=n_boot, seed=seed
             )
             evaluation = evaluation.model_copy(update={"best_of_n": selection})
+        if naive:
+            naive_points, naive_failed = records_from_judgments(items.samples, baseline)
+            evaluation = _with_naive(
+                evaluation,
+                naive_points,
+                naive_failed=naive_failed,
+                judged=judgments,
+                baseline=baseline,
+                seconds=time.monotonic() - started,
+                **naive_tail,
+            )
         if relative_partners > 0:
             relative = _relative(judge, items.samples, judgments, relative_partners, n_boot, seed)
             evaluation = evaluation.model_copy(update={"relative_confidence": relative})
         return evaluation
     compare = getattr(judge, "compare", None)
     pair_records: list[PairRecord] = []
+    naive_pairs: list[PairRecord] = []
     produced: list[Judgment | PairJudgment] = []
+    asked_pairs: list[PairJudgment] = []
     for start, end in _chunks(total, chunk_size):
         chunk = items.pairs[start:end]
         if compare is not None:
             pairs = [
-                Pair(id=p.id, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b)
+                Pair(
+                    id=p.id,
+                    prompt=p.prompt,
+                    response_a=p.response_a,
+                    response_b=p.response_b,
+                    reference=p.reference,
+                )
                 for p in chunk
             ]
             options = {} if pair_method is None else {"method": pair_method}
-            pair_judgments: list[PairJudgment] = compare(pairs, **options)
+            pair_judgments: list[PairJudgment]
+            if naive:
+                pair_judgments, asked = judge.compare_with_naive(pairs, **options)  # type: ignore[attr-defined]
+                asked_pairs += asked
+                naive_pairs += [
+                    record_from_pair_judgment(p, j) for p, j in zip(chunk, asked, strict=True)
+                ]
+            else:
+                pair_judgments = compare(pairs, **options)
             pair_judgments = apply_calibrator(calibrator, pair_judgments, force=force)
             produced += pair_judgments
             pair_records += [
@@ -258,7 +362,7 @@ def run_eval(
             progress(end, total)
     if compare is None:
         logger.info("the judge has no compare(): pairs were scored pointwise, one order only")
-    return evaluate_pairwise(
+    evaluated = evaluate_pairwise(
         pair_records,
         name=items.name,
         judge=judge_name,
@@ -266,4 +370,16 @@ def run_eval(
         fingerprint=_fingerprint(produced),
         n_boot=n_boot,
         seed=seed,
+    )
+    if not naive:
+        return evaluated
+    answered = [r for r in naive_pairs if r.p_a() is not None]
+    return _with_naive(
+        evaluated,
+        answered,
+        naive_failed=len(naive_pairs) - len(answered),
+        judged=produced,
+        baseline=asked_pairs,
+        seconds=time.monotonic() - started,
+        **naive_tail,
     )

@@ -17,6 +17,8 @@ from judge.types import stable_hash
 Strategy = Literal["breadth", "depth", "auto"]
 STRATEGIES: tuple[Strategy, ...] = ("breadth", "depth", "auto")
 Reasoning = Literal["before", "after", "none"]
+ScoreRule = Literal["cap", "mean", "fitted"]
+SCORE_RULES: tuple[ScoreRule, ...] = ("cap", "mean", "fitted")
 REASONINGS: tuple[Reasoning, ...] = ("before", "after", "none")
 MAX_DEPTH_CRITERIA = 3
 """Depth verifies at most this many critical criteria (one solve, then a few checks)."""
@@ -41,9 +43,16 @@ class JudgeSettings(BaseModel):
     """Decoding temperature of judged requests (0: greedy)."""
     seed: int | None = 0
     """Sampling seed passed to the backend (None: the backend's own)."""
-    hard_rule_cap: bool = True
-    """Cap the score at the P(yes) of every hard rule (a response is only as good as its worst
-    explicit requirement)."""
+    score_rule: ScoreRule = "mean"
+    """How criterion verdicts become a score: mean (the weighted mean of P(yes)), cap (the mean
+    capped at every hard rule's P(yes): one poorly judged hard rule binds every score) or
+    fitted (a logistic fit over the criteria's log-odds, fitted from labels by `judge calibrate
+    fit-criteria` and given as the calibrator; the raw score is the mean)."""
+    reference_anchor: bool = False
+    """Pointwise: a sample with a reference is also judged on `agrees_with_reference`
+    (its text: prompts/reference_anchor.j2), which anchors the score: the score is on the side of
+    1/2 that agreement chose, and the other criteria move it by at most half its distance
+    from 1/2 (`judge.runner.aggregate.anchored`)."""
     retries: int = 1
     """Malformed outputs are retried this many times, each time in one further batch."""
     samples: int = 1
@@ -58,8 +67,10 @@ class JudgeSettings(BaseModel):
     """Depth: how many critical criteria are verified, 1..3."""
     max_solution_tokens: int = 384
     """Depth: longest solution the judge writes before verifying."""
-    tie_margin: float = 0.05
-    """Pairwise: |P(A better) - 0.5| at most this is a tie."""
+    tie_margin: float = 0.0
+    """Pairwise: |P(A better) - 0.5| below this is a tie (the rubric method then compares
+    directly); 0: only an exact 1/2 is a tie. P(A) is always reported, so a threshold can be
+    set from data."""
     content_gate: bool = False
     """Score 0 by rule, without a model call, a response with no content beyond boilerplate
     (whitespace, punctuation, delimiter or chat tokens, openers like "Solution" or "Thought
@@ -82,6 +93,16 @@ class JudgeSettings(BaseModel):
         if strategy is not None and strategy not in STRATEGIES:
             raise ConfigError(
                 f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+            )
+        if isinstance(data, dict) and "hard_rule_cap" in data:
+            # The boolean this setting replaced: true is the cap rule, false the plain mean.
+            data = dict(data)
+            cap = data.pop("hard_rule_cap")
+            data.setdefault("score_rule", "cap" if cap else "mean")
+        rule = data.get("score_rule") if isinstance(data, dict) else None
+        if rule is not None and rule not in SCORE_RULES:
+            raise ConfigError(
+                f"unknown score_rule {rule!r}", hint=f"choose one of {', '.join(SCORE_RULES)}"
             )
         reasoning = data.get("reasoning") if isinstance(data, dict) else None
         if reasoning is not None and reasoning not in REASONINGS:

@@ -111,13 +111,28 @@ def eval_command(
             "each mode's accuracy and their sign agreement, uncalibrated (mode-agreement.json)."
         ),
     ] = None,
+    naive: Annotated[
+        bool,
+        typer.Option(
+            help="Also ask the same model the plainest question (yes/no, or A/B in both orders) "
+            "in the same batches and report judge - naive per metric with 95% intervals."
+        ),
+    ] = True,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A named gate to enforce (exit 4 on failure): judge>=naive fails when the judge "
+            "is significantly worse than the naive baseline on accuracy, AUROC or position "
+            "consistency (--tolerance applies)."
+        ),
+    ] = None,
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
     With --baseline it is a drift gate: exit 4 on a significant regression.
     Example: judge eval data.jsonl --limit 20 --output eval-report
     """
-    from judge.calibration.drift import EXIT_REGRESSION, drift_lines
+    from judge.calibration.drift import EXIT_REGRESSION, NAIVE_GATE, drift_lines, naive_lines
     from judge.calibration.eval_job import run_eval_job
 
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -152,9 +167,16 @@ def eval_command(
             probe_report=probe_report,
             n_boot=n_boot,
             seed=eval_seed,
+            naive=naive,
+            gates=gate or (),
             progress=show,
         )
     print_summary(run.evaluation, run.report)
+    if run.evaluation.naive is not None:
+        console.print("against the naive baseline (judge - naive, paired 95% interval):")
+        for line in naive_lines(run.evaluation.naive.checks, run.evaluation.naive.skipped):
+            style = "red" if "JUDGE WORSE" in line else "dim" if line.startswith("not") else ""
+            console.print(f"  [{style}]{line}[/{style}]" if style else f"  {line}", highlight=False)
     if run.agreement is not None:
         console.print(run.agreement.summary())
     if run.drift is not None:
@@ -165,6 +187,11 @@ def eval_command(
             print_error(f"drift gate: a significant regression against {baseline}")
             raise typer.Exit(EXIT_REGRESSION)
         console.print(f"drift gate: no significant regression against {baseline}")
+    if NAIVE_GATE in run.gates:
+        if run.naive_gate_failed:
+            print_error(f"gate {NAIVE_GATE}: the judge is significantly worse than the baseline")
+            raise typer.Exit(EXIT_REGRESSION)
+        console.print(f"gate {NAIVE_GATE}: passed")
 
 
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")
@@ -211,6 +238,53 @@ def calibrate_fit(
             table.add_row(name, *("n/a" if v is None else f"{v:.4f}" for v in (before, after)))
         console.print(table)
     console.print(f"{method} calibrator written to {output}")
+
+
+@calibrate_app.command(
+    "fit-criteria", short_help="Fit score_rule fitted. Example: judge calibrate fit-criteria j d"
+)
+def calibrate_fit_criteria(
+    judgments: Annotated[
+        Path, typer.Argument(help="Our judgments of the labelled items (judge score --output).")
+    ],
+    labels: Annotated[Path, typer.Argument(help="The labelled set (ids match sample_id).")],
+    output: Annotated[Path, typer.Option(help="Criteria fit JSON to write.")] = Path(
+        "criteria-fit.json"
+    ),
+    ridge: Annotated[float, typer.Option(help="L2 penalty on the weights.")] = 0.1,
+    gold_threshold: Annotated[float | None, typer.Option(help="gold_score >= it passes.")] = None,
+) -> None:
+    """Fit the weights of score_rule fitted: a logistic fit over the criteria's log-odds.
+
+    Judge the labelled set first (any score rule: the verdicts are the same), then pass the fit
+    as --calibrator with --score-rule fitted.
+    Example: judge calibrate fit-criteria judgments.jsonl data.jsonl --output criteria-fit.json
+    """
+    from judge import calibration
+    from judge.calibration.data import read_jsonl
+    from judge.errors import ConfigError, InputError
+    from judge.types import Judgment
+
+    if ridge < 0:
+        raise ConfigError(f"--ridge {ridge} < 0", hint="an L2 penalty: 0 or more")
+    eval_set = calibration.load_eval_set(labels, gold_threshold=gold_threshold)
+    if eval_set.kind != "pointwise":
+        raise ConfigError(f"{labels}: pairwise data", hint="fit-criteria fits pointwise labels")
+    rows = [row for _, row in read_jsonl(judgments) if "sample_id" in row]
+    if not rows:
+        raise InputError(f"{judgments}: no judgments (lines with sample_id)")
+    parsed = [Judgment.model_validate(row) for row in rows]
+    gold = {sample.id: sample.label for sample in eval_set.samples}
+    fit = calibration.fit_from_judgments(parsed, gold, ridge=ridge)
+    fit.save(output)
+    table = Table("criterion", "weight", title=f"fitted on {fit.n_fit} judgments")
+    for name, weight in zip(fit.criteria, fit.weights, strict=True):
+        table.add_row(name, f"{weight:+.3f}")
+    table.add_row("(intercept)", f"{fit.intercept:+.3f}")
+    console.print(table)
+    console.print(
+        f"criteria fit written to {output}; use it with --score-rule fitted as --calibrator"
+    )
 
 
 @calibrate_app.command("apply", short_help="Calibrate. Example: judge calibrate apply c.json j")

@@ -113,7 +113,7 @@ def score(
     if calibrator is not None:
         from judge import calibration
 
-        fitted = calibration.load_calibrator(calibrator)
+        fitted = calibration.load_score_calibrator(calibrator)
     rubric_obj = load_rubric(rubric)
     if input_file is not None and (prompt is not None or response is not None):
         raise typer.BadParameter("give --input FILE or --prompt/--response, not both")

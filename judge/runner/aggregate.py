@@ -1,9 +1,11 @@
 """Combine per-criterion verdicts into a score in [0, 1] and a confidence.
 
 Score: the weight-normalised mean of P(yes) over the rubric's judged criteria (of the 0/1
-verdicts when the backend gives no probabilities). Hard rules cap it: the score never exceeds
-the P(yes) of any hard rule, because a response is only as good as the judge's belief that it
-meets every explicit requirement; a hard rule judged "no" without probabilities caps it at 0.
+verdicts when the backend gives no probabilities). Under the cap rule (`hard_rule_cap`, score
+rule ``cap``) hard rules cap it: the score never exceeds the P(yes) of any hard rule; a hard
+rule judged "no" without probabilities caps it at 0.
+With an anchor criterion (`JudgeSettings.reference_anchor`: agreement with the sample's
+reference), the rest are aggregated as above and the anchor then places the score (`anchored`).
 Confidence: the weight-normalised mean of max(P(yes), 1 - P(yes)), the probability the judge
 gives its own verdicts; None when probabilities are unavailable (never invented from text).
 Rubric margin (pairwise): the same weighted mean over A's values minus B's (`rubric_margin`).
@@ -105,18 +107,24 @@ def rubric_margin(
     return Margin(value=margin, terms=terms)
 
 
-def aggregate(
-    criteria: Sequence[Criterion],
-    verdicts: Sequence[CriterionVerdict],
-    *,
-    hard_rule_cap: bool = True,
-) -> Aggregate:
-    """Aggregate verdicts (one per criterion, same order, none failed) into a score."""
-    if len(criteria) != len(verdicts) or not criteria:
-        raise ValueError(f"{len(verdicts)} verdicts for {len(criteria)} criteria")
+def anchored(agreement: float, rest: float) -> float:
+    """The score of an anchored judgment: `agreement` decides the side of 1/2, `rest` the place.
+
+    With d = agreement - 1/2, the score is 1/2 + d (1 + rest) / 2 when d >= 0 and
+    1/2 + d (2 - rest) / 2 when d < 0: the other criteria's score `rest` (in [0, 1]) moves the
+    anchor's P(yes) toward 1/2 by at most half its distance, never across. So a response that
+    contradicts the reference fails however well it meets the rubric, one that agrees passes
+    however the rubric judges it, and within each side a better rubric score ranks higher.
+    """
+    distance = agreement - 0.5
+    factor = (1.0 + rest) / 2.0 if distance >= 0 else (2.0 - rest) / 2.0
+    return 0.5 + distance * factor
+
+
+def _rule_score(
+    criteria: Sequence[Criterion], values: Sequence[float], hard_rule_cap: bool
+) -> tuple[float, tuple[str, ...]]:
     weights = normalised_weights(criteria)
-    with_probs = all(verdict.p_yes is not None for verdict in verdicts)
-    values = verdict_values(verdicts)
     # Sums in the order of the criteria, as always: a score is the same float on every run.
     score = sum(map(operator.mul, weights, values))
     capped_by: tuple[str, ...] = ()
@@ -125,6 +133,35 @@ def aggregate(
         if hard:
             capped_by = tuple(criterion_id for criterion_id, value in hard if value < score)
             score = min(score, min(value for _, value in hard))
+    return score, capped_by
+
+
+def aggregate(
+    criteria: Sequence[Criterion],
+    verdicts: Sequence[CriterionVerdict],
+    *,
+    hard_rule_cap: bool = True,
+    anchor: str | None = None,
+) -> Aggregate:
+    """Aggregate verdicts (one per criterion, same order, none failed) into a score.
+
+    `anchor` names the criterion that anchors the score (`anchored`); the others are
+    aggregated by the rule (capped or not) first. Without it, or alone, it is one more criterion.
+    """
+    if len(criteria) != len(verdicts) or not criteria:
+        raise ValueError(f"{len(verdicts)} verdicts for {len(criteria)} criteria")
+    weights = normalised_weights(criteria)
+    with_probs = all(verdict.p_yes is not None for verdict in verdicts)
+    values = verdict_values(verdicts)
+    ids = [criterion.id for criterion in criteria]
+    if anchor is not None and anchor in ids and len(criteria) > 1:
+        at = ids.index(anchor)
+        rest = [c for i, c in enumerate(criteria) if i != at]
+        rest_values = [v for i, v in enumerate(values) if i != at]
+        rest_score, capped_by = _rule_score(rest, rest_values, hard_rule_cap)
+        score = anchored(values[at], min(1.0, max(0.0, rest_score)))
+    else:
+        score, capped_by = _rule_score(criteria, values, hard_rule_cap)
     confidence = None
     if with_probs:
         confidence = sum([w * max(v, 1.0 - v) for w, v in zip(weights, values, strict=True)])

@@ -10,13 +10,16 @@ from judge.backends import create_backend
 from judge.backends.base import Backend, Capabilities, require_batch_invariance
 from judge.errors import ConfigError
 from judge.library import load_rubric
-from judge.prompting import PromptLibrary, default_prompts
+from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.deadline import with_deadline
-from judge.runner.pairwise import DEFAULT_METHOD, Method, PairPlan, compare_pairs
+from judge.runner.naive import naive_pair_flows, naive_sample_flows
+from judge.runner.pairwise import DEFAULT_METHOD, Method, PairPlan, pair_flows
 from judge.runner.requests import (
     DEPTH_TEMPLATE,
     LIKERT_TEMPLATE,
+    NAIVE_PAIRWISE_TEMPLATE,
+    NAIVE_POINTWISE_TEMPLATE,
     PAIRWISE_TEMPLATE,
     POINTWISE_TEMPLATE,
     PRINCIPLES_TEMPLATE,
@@ -25,12 +28,16 @@ from judge.runner.requests import (
     SYSTEM_TEMPLATE,
     RequestBuilder,
 )
-from judge.runner.rounds import BatchStats
-from judge.runner.strategies import ScoringPlan, score_samples
+from judge.runner.rounds import BatchStats, drive
+from judge.runner.strategies import ScoringPlan, scoring_flows
 from judge.settings import DEFAULTS, JudgeSettings, Strategy
-from judge.types import Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
+from judge.types import Criterion, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 __all__ = ["BatchStats", "Calibrating", "Judge"]
+
+ANCHOR_TEMPLATE = "reference_anchor"
+"""The template holding the text of the criterion that anchors samples with a reference."""
+ANCHOR_ID = "agrees_with_reference"
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +85,12 @@ class Judge:
         fields = type(settings or DEFAULTS).model_fields
         overrides = {name: options.pop(name) for name in list(options) if name in fields}
         self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
+        if self.settings.score_rule == "fitted" and calibrator is None:
+            raise ConfigError(
+                "score_rule 'fitted' needs the fitted criteria weights as the calibrator",
+                hint="fit them with `judge calibrate fit-criteria` and pass --calibrator, "
+                "or use score_rule mean or cap",
+            )
         if self.settings.abstain_band > 0 and calibrator is None:
             raise ConfigError(
                 f"abstain_band {self.settings.abstain_band} needs a calibrator",
@@ -101,6 +114,10 @@ class Judge:
             max_solution_tokens=self.settings.max_solution_tokens,
             reasoning=self.settings.reasoning,
         )
+        self._anchor: Criterion | None = None
+        if self.settings.reference_anchor:
+            text = self.prompts.render(ANCHOR_TEMPLATE, PromptContext()).strip()
+            self._anchor = Criterion(id=ANCHOR_ID, kind="hard_rule", text=text)
         self.calibrator = calibrator
         self.force_calibrator = force_calibrator
         self.last_stats = BatchStats()
@@ -117,6 +134,8 @@ class Judge:
 
     def _score_templates(self) -> tuple[str, ...]:
         names = {SYSTEM_TEMPLATE}
+        if self.settings.reference_anchor:
+            names.add(ANCHOR_TEMPLATE)
         if self.strategy in ("breadth", "auto"):
             names.add(POINTWISE_TEMPLATE)
             if self.settings.principles:
@@ -192,17 +211,50 @@ class Judge:
             "settings_fingerprint": stable_hash(settings),
         }
 
+    def naive_fingerprints(self, mode: str) -> dict[str, str]:
+        """The template and settings fingerprints of the naive baseline in `mode` (point/pairwise).
+
+        The baseline reads no rubric; it depends on the model, the decoding settings and its
+        one template.
+        """
+        template = NAIVE_POINTWISE_TEMPLATE if mode == "pointwise" else NAIVE_PAIRWISE_TEMPLATE
+        templates = self.prompts.fingerprint(template)
+        return {
+            "rubric_fingerprint": "",
+            "template_fingerprint": templates,
+            "settings_fingerprint": stable_hash(
+                {**self._decoding(), "naive": mode, "templates": templates}
+            ),
+        }
+
     def score(self, samples: Sequence[Sample], *, deadline: float | None = None) -> list[Judgment]:
         """Judge each sample under this judge's strategy; one Judgment per sample, in order.
 
         Past `deadline` (``time.monotonic()`` seconds) the backend stops, and the samples it
         had not judged fail with kind ``timeout``.
         """
+        return self._score(samples, deadline=deadline, naive=False)[0]
+
+    def score_with_naive(
+        self, samples: Sequence[Sample], *, deadline: float | None = None
+    ) -> tuple[list[Judgment], list[Judgment]]:
+        """`score`, and the naive baseline's judgment of each sample, in the same batches.
+
+        The baseline (`judge.runner.naive`) asks the model one yes/no question per sample; its
+        requests join the judge's first round, so the pair costs the judge's backend calls.
+        The baseline is never calibrated.
+        """
+        return self._score(samples, deadline=deadline, naive=True)
+
+    def _score(
+        self, samples: Sequence[Sample], *, deadline: float | None, naive: bool
+    ) -> tuple[list[Judgment], list[Judgment]]:
         stats = BatchStats()
         plan = ScoringPlan(
             builder=self.builder,
             rubric=self.rubric,
-            hard_rule_cap=self.settings.hard_rule_cap,
+            hard_rule_cap=self.settings.score_rule == "cap",
+            anchor=self._anchor,
             principles=self.settings.principles,
             likert=self.settings.likert,
             depth_criteria=self.settings.depth_criteria,
@@ -214,25 +266,34 @@ class Judge:
                 **self._score_fingerprints(),
             },
         )
+        flows = scoring_flows(plan, samples, self.strategy)
+        if naive:
+            record = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
+            flows += naive_sample_flows(self.builder, record, samples)
         try:
-            judgments = score_samples(
-                with_deadline(self.backend, deadline),
-                plan,
-                samples,
-                self.strategy,
-                stats,
-                retries=self.settings.retries,
+            results = drive(
+                with_deadline(self.backend, deadline), flows, stats, retries=self.settings.retries
             )
         finally:
             self.last_stats = stats
+        logger.info(
+            "scored %d samples with strategy %s%s: %d requests in %d backend batch calls (%s)",
+            len(samples),
+            self.strategy,
+            " and the naive baseline" if naive else "",
+            stats.requests,
+            stats.backend_calls,
+            ", ".join(stats.rounds) or "no rounds",
+        )
         capabilities = self.backend.capabilities
-        judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
-        return apply_calibrator(
+        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
+        judgments = apply_calibrator(
             self.calibrator,
-            judgments,
+            results[: len(samples)],
             force=self.force_calibrator,
             abstain_band=self.settings.abstain_band,
         )
+        return judgments, results[len(samples) :]
 
     def compare(
         self,
@@ -251,6 +312,26 @@ class Judge:
         tie and a blank response loses to a non-blank one, both without a model call.
         `deadline` works as in `score`.
         """
+        return self._compare(pairs, method=method, deadline=deadline, naive=False)[0]
+
+    def compare_with_naive(
+        self,
+        pairs: Sequence[Pair],
+        *,
+        method: Method = DEFAULT_METHOD,
+        deadline: float | None = None,
+    ) -> tuple[list[PairJudgment], list[PairJudgment]]:
+        """`compare`, and the naive baseline's A/B answer (both orders) per pair, same batches."""
+        return self._compare(pairs, method=method, deadline=deadline, naive=True)
+
+    def _compare(
+        self,
+        pairs: Sequence[Pair],
+        *,
+        method: Method,
+        deadline: float | None,
+        naive: bool,
+    ) -> tuple[list[PairJudgment], list[PairJudgment]]:
         if method not in ("rubric", "direct"):
             raise ConfigError(f"unknown compare method {method!r}", hint="rubric or direct")
         stats = BatchStats()
@@ -261,27 +342,31 @@ class Judge:
             tie_margin=self.settings.tie_margin,
             record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
         )
+        flows = pair_flows(plan, pairs)
+        if naive:
+            record = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
+            flows += naive_pair_flows(self.builder, record, pairs, self.settings.tie_margin)
         try:
-            judgments = compare_pairs(
-                with_deadline(self.backend, deadline),
-                plan,
-                pairs,
-                stats,
-                retries=self.settings.retries,
+            results = drive(
+                with_deadline(self.backend, deadline), flows, stats, retries=self.settings.retries
             )
         finally:
             self.last_stats = stats
         logger.info(
-            "compared %d pairs (%s): %d requests in %d backend batch calls (%s)",
+            "compared %d pairs (%s%s): %d requests in %d backend batch calls (%s)",
             len(pairs),
             method,
+            ", and the naive baseline" if naive else "",
             stats.requests,
             stats.backend_calls,
             ", ".join(stats.rounds) or "no rounds",
         )
         capabilities = self.backend.capabilities
-        judgments = [_with_probs_source(judgment, stats, capabilities) for judgment in judgments]
-        return apply_calibrator(self.calibrator, judgments, force=self.force_calibrator)
+        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
+        judgments = apply_calibrator(
+            self.calibrator, results[: len(pairs)], force=self.force_calibrator
+        )
+        return judgments, results[len(pairs) :]
 
     def close(self) -> None:
         """Release the backend."""

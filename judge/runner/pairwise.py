@@ -336,5 +336,9 @@ def compare_pairs(
     backend: Backend, plan: PairPlan, pairs: Sequence[Pair], stats: BatchStats, *, retries: int
 ) -> list[PairJudgment]:
     """Compare every pair: at most two backend batches (rubric verdicts, then direct orders)."""
-    flows = [pair_flow(plan, index, pair) for index, pair in enumerate(pairs)]
-    return drive(backend, flows, stats, retries=retries)
+    return drive(backend, pair_flows(plan, pairs), stats, retries=retries)
+
+
+def pair_flows(plan: PairPlan, pairs: Sequence[Pair]) -> list[Flow[PairJudgment]]:
+    """Every pair's flow, in order (`compare_pairs` drives them; a caller may add its own)."""
+    return [pair_flow(plan, index, pair) for index, pair in enumerate(pairs)]

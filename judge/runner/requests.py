@@ -8,7 +8,8 @@ Request ids are ``s<i>/<criterion id>`` for verdicts and
 ``s<i>/#<role>`` for the other roles of sample i; ``#`` cannot occur in a criterion id, so the
 two never collide. Pairs use ``p<i>/ab`` and ``p<i>/ba`` (and ``p<i>/a/<criterion id>``,
 ``p<i>/b/<criterion id>`` for rubric verdicts). All requests of one sample or pair carry one
-`prefix_group`.
+`prefix_group`. The naive baseline's requests are ``s<i>/#naive`` and ``p<i>/#naive-ab``,
+``p<i>/#naive-ba``, in groups of their own (their prompt shares no prefix with the judge's).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ PRINCIPLES_TEMPLATE = "breadth_principles"
 LIKERT_TEMPLATE = "pointwise_likert"
 PAIRWISE_TEMPLATE = "pairwise_direct"
 RELATIVE_TEMPLATE = "relative_confidence"
+NAIVE_POINTWISE_TEMPLATE = "naive_pointwise"
+NAIVE_PAIRWISE_TEMPLATE = "naive_pairwise"
 
 
 def _turns(conversation: Pair | Sample) -> list[tuple[str, str]]:
@@ -349,9 +352,12 @@ class RequestBuilder:
         )
 
     def pairwise(
-        self, index: int, pair: Pair, order: str, rubric: Rubric | None
+        self, index: int, pair: Pair, order: str, rubric: Rubric | None, *, naive: bool = False
     ) -> GenerationRequest:
-        """One order of a direct comparison: ``ab`` shows response_a first, ``ba`` response_b."""
+        """One order of a direct comparison: ``ab`` shows response_a first, ``ba`` response_b.
+
+        `naive`: the naive baseline's plain A/B question instead (no rubric, the reference shown).
+        """
         first, second = (
             (pair.response_a, pair.response_b)
             if order == "ab"
@@ -365,16 +371,27 @@ class RequestBuilder:
             conversation=_turns(pair),
             response_a=first,
             response_b=second,
+            reference=pair.reference if naive else None,
             max_rationale_chars=self.max_rationale_chars,
             reasoning=self.reasoning,
         )
+        template, stem = (NAIVE_PAIRWISE_TEMPLATE, "#naive-") if naive else (PAIRWISE_TEMPLATE, "")
         return GenerationRequest(
-            id=f"p{index}/{order}",
-            messages=(
-                Message(role="user", content=self.prompts.render(PAIRWISE_TEMPLATE, context)),
-            ),
+            id=f"p{index}/{stem}{order}",
+            messages=(Message(role="user", content=self.prompts.render(template, context)),),
             **self._answer(output, output.max_tokens()),
-            prefix_group=f"p{index}",
+            prefix_group=f"p{index}/#naive" if naive else f"p{index}",
+        )
+
+    def naive_verdict(self, index: int, sample: Sample) -> GenerationRequest:
+        """The naive baseline's yes/no question (no rubric, no system message; reference shown)."""
+        context = self._sample_context(sample, None, reference=sample.reference)
+        prompt = self.prompts.render(NAIVE_POINTWISE_TEMPLATE, context)
+        return GenerationRequest(
+            id=f"s{index}/#naive",
+            messages=(Message(role="user", content=prompt),),
+            **self._verdict_output,
+            prefix_group=f"s{index}/#naive",
         )
 
     def relative_confidence(

@@ -57,7 +57,7 @@ class ScoringPlan:
 
     builder: RequestBuilder
     rubric: Rubric
-    hard_rule_cap: bool = DEFAULTS.hard_rule_cap
+    hard_rule_cap: bool = DEFAULTS.score_rule == "cap"
     principles: int = DEFAULTS.principles
     likert: int | None = DEFAULTS.likert
     depth_criteria: int = DEFAULTS.depth_criteria
@@ -65,6 +65,14 @@ class ScoringPlan:
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
     content_gate: bool = DEFAULTS.content_gate
     reference_depth: bool = DEFAULTS.reference_depth
+    anchor: Criterion | None = None
+    """Judged too on every sample with a reference; it anchors the score (`aggregate.anchored`)."""
+
+    def criteria_for(self, sample: Sample, criteria: Sequence[Criterion]) -> list[Criterion]:
+        """`criteria`, and the anchor criterion last when the sample has a reference."""
+        if self.anchor is None or sample.reference is None:
+            return list(criteria)
+        return [*criteria, self.anchor]
 
     @cached_property
     def leaves(self) -> tuple[Criterion, ...]:
@@ -221,11 +229,16 @@ def _finish(
             details=details,
             **record,
         )
-    result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap)
+    anchor = plan.anchor.id if plan.anchor is not None else None
+    if anchor is not None and any(c.id == anchor for c in criteria):
+        details["anchor"] = anchor
+    result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap, anchor=anchor)
     confidence = result.confidence
     consistency = None
     if plan.builder.samples > 1:
-        consistency = _consistency(criteria, merged, plan.hard_rule_cap, plan.builder.samples)
+        consistency = _consistency(
+            criteria, merged, plan.hard_rule_cap, plan.builder.samples, anchor
+        )
         confidence = consistency.agreement
     elif confidence is None:
         details["confidence"] = "unavailable: the backend gives no token probabilities"
@@ -246,6 +259,7 @@ def _consistency(
     merged: Sequence[MergedVerdict],
     hard_rule_cap: bool,
     samples: int,
+    anchor: str | None = None,
 ) -> Agreement:
     """Self-consistency: per-criterion agreement, its weighted mean, each draw's score."""
     weights = normalised_weights(criteria)
@@ -258,7 +272,9 @@ def _consistency(
         if any(reading.error is not None for reading in readings):
             scores.append(None)
             continue
-        scores.append(aggregate(criteria, readings, hard_rule_cap=hard_rule_cap).score)
+        scores.append(
+            aggregate(criteria, readings, hard_rule_cap=hard_rule_cap, anchor=anchor).score
+        )
     return Agreement(
         samples=samples,
         agreement=overall,
@@ -269,7 +285,7 @@ def _consistency(
 
 def breadth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
     """One round: every leaf criterion (plus principles and Likert when asked) on one prefix."""
-    criteria = list(plan.leaves)
+    criteria = plan.criteria_for(sample, plan.leaves)
     requests = plan.builder.verdicts(index, sample, plan.rubric, criteria)
     verdict_tasks = [
         Task(request, verdict_check(c.id)) for c, request in zip(criteria, requests, strict=True)
@@ -306,7 +322,7 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
             )
         solution, source = generation.text.strip(), "model"
         details["solution_truncated"] = generation.finish_reason == "length"
-    criteria = critical_criteria(plan.rubric, plan.depth_criteria)
+    criteria = plan.criteria_for(sample, critical_criteria(plan.rubric, plan.depth_criteria))
     chosen = {criterion.id for criterion in criteria}
     details.update(
         {
@@ -401,6 +417,13 @@ def _flow(plan: ScoringPlan, index: int, sample: Sample, strategy: Strategy) -> 
     return FLOWS[strategy](plan, index, sample)
 
 
+def scoring_flows(
+    plan: ScoringPlan, samples: Sequence[Sample], strategy: Strategy
+) -> list[JudgmentFlow]:
+    """Every sample's flow, in order (`score_samples` drives them; a caller may add its own)."""
+    return [_flow(plan, i, s, strategy) for i, s in enumerate(samples)]
+
+
 def score_samples(
     backend: Backend,
     plan: ScoringPlan,
@@ -414,8 +437,7 @@ def score_samples(
 
     A blank response is judged by rule (`empty_judgment`) and costs no request.
     """
-    flows = [_flow(plan, i, s, strategy) for i, s in enumerate(samples)]
-    judgments = drive(backend, flows, stats, retries=retries)
+    judgments = drive(backend, scoring_flows(plan, samples, strategy), stats, retries=retries)
     logger.info(
         "scored %d samples with strategy %s: %d requests in %d backend batch calls (%s)",
         len(samples),

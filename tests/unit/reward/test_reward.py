@@ -147,9 +147,11 @@ def test_a_reward_call_never_hangs_past_its_timeout():
 
 def test_shaping_scale_offset_and_hard_rule_penalty():
     backend = ScriptedBackend(_by_criterion(0.2, 0.9))  # the hard rule is judged "no"
-    reward = RubricReward(RUBRIC, backend, scale=2.0, offset=-1.0, hard_rule_penalty=0.5)
+    reward = RubricReward(
+        RUBRIC, backend, scale=2.0, offset=-1.0, hard_rule_penalty=0.5, score_rule="cap"
+    )
     [value] = reward(["Q"], ["A"])
-    # score is capped at the hard rule's P(yes) = 0.2: 2 * 0.2 - 1 - 0.5
+    # score_rule cap: the score is capped at the hard rule's P(yes) = 0.2: 2 * 0.2 - 1 - 0.5
     assert value == pytest.approx(-1.1)
     [outcome] = reward.score_items(reward.trl_items(["Q"], ["A"], {})).outcomes
     assert outcome.failed_hard_rules == ("rule",) and outcome.score == pytest.approx(0.2)

@@ -220,7 +220,7 @@ def test_rubric_tie_falls_back_to_direct_comparison_in_both_orders():
     backend = pointwise_backend(
         p_yes, pairwise_first=lambda first: 0.3 if first == "Paris." else 0.9
     )
-    judge = Judge(backend=backend, rubric=rubric())
+    judge = Judge(backend=backend, rubric=rubric(), tie_margin=0.05)
     [result] = judge.compare([pair()])
     assert backend.calls == 2 and judge.last_stats.rounds == ["judge", "pairwise"]
     ab, _ = backend.batches[1]

@@ -133,7 +133,7 @@ def test_a_scored_generation_reads_as_its_likeliest_choice():
 def test_judge_with_reasoning_none_scores_from_probabilities_in_one_batch():
     p_yes = {"right": 0.9, "clear": 0.2}
     backend = ScriptedBackend(lambda request, _: verdict_reply(p_yes[request.id.split("/")[1]]))
-    judge = Judge(backend, RUBRIC, reasoning="none", hard_rule_cap=False)
+    judge = Judge(backend, RUBRIC, reasoning="none", score_rule="mean")
     [judgment] = judge.score([SAMPLE])
     assert judgment.error is None and backend.calls == 1
     assert [v.p_yes for v in judgment.verdicts] == [pytest.approx(0.9), pytest.approx(0.2)]
@@ -141,7 +141,7 @@ def test_judge_with_reasoning_none_scores_from_probabilities_in_one_batch():
     assert all(v.rationale == "" for v in judgment.verdicts)
     assert all(r.score_after for r in backend.batches[0])
     assert judgment.score == pytest.approx(0.55)
-    before = Judge(backend, RUBRIC, hard_rule_cap=False)
+    before = Judge(backend, RUBRIC, score_rule="mean")
     assert before.settings_fingerprint != judge.settings_fingerprint
 
 
