@@ -49,7 +49,7 @@ def _backend(monkeypatch):
 
 def _eval(monkeypatch, capsys, tmp_path, *extra: str) -> tuple[int, str, str]:
     data = labelled_pairs(tmp_path / "pairs.jsonl", n=30)
-    args = ["eval", str(data), "--backend", "naive-knows", "--out", str(tmp_path / "out")]
+    args = ["eval", str(data), "--backend", "naive-knows", "--output", str(tmp_path / "out")]
     return run_main(monkeypatch, capsys, *args, "--n-boot", "200", *extra)
 
 

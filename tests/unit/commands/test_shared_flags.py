@@ -211,9 +211,9 @@ def test_flags_given_win_over_the_config_and_defaults_never_do():
     assert flags.backend_options == {"max_concurrency": 4, "dtype": "float32"}, (
         "--dtype's shown default does not override the config"
     )
-    result, [flags] = _invoke(config, "--dtype", "bfloat16", "--likert", "5", "--no-hard-rule-cap")
+    result, [flags] = _invoke(config, "--dtype", "bfloat16", "--likert", "5", "--score-rule", "cap")
     assert flags.backend_options["dtype"] == "bfloat16"
-    assert flags.settings.likert == 5 and flags.settings.hard_rule_cap is False
+    assert flags.settings.likert == 5 and flags.settings.score_rule == "cap"
 
 
 @pytest.mark.parametrize(

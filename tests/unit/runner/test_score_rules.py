@@ -212,7 +212,7 @@ def test_cli_fit_criteria_from_judgments_and_labels(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
     code, out, err = run_judge(
         monkeypatch, capsys, "calibrate", "fit-criteria", str(judgments), str(data),
-        "--out", str(tmp_path / "fit.json"),
+        "--output", str(tmp_path / "fit.json"),
     )  # fmt: skip
     assert code == 0, err
     fit = load_criteria_fit(tmp_path / "fit.json")
