@@ -400,6 +400,7 @@ class Refinement:
             ridge=settings.ridge,
             eigenvalue_floor=settings.eigenvalue_floor,
             min_responses=settings.min_pool_for_weights,
+            min_std=settings.min_criterion_std,
         )
 
     def _kept_weight(self, node: Node) -> float:

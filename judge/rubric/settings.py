@@ -213,6 +213,14 @@ class RefineSettings(_Settings):
     min_pool_for_weights: int = Field(
         default=4, ge=2, description="Smaller pools get uniform weights (no usable covariance)."
     )
+    min_criterion_std: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Criteria whose P(yes) standard deviation over the pool is below this carry "
+        "weight 0 under whitening: they order no pair of pool responses, and whitening would "
+        "otherwise give their tiny variance the largest weight.",
+    )
     ridge: float = Field(default=1e-3, ge=0.0, description="Added to the covariance diagonal.")
     eigenvalue_floor: float = Field(
         default=0.05,
