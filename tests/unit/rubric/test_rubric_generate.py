@@ -6,7 +6,8 @@ import pytest
 from judge.backends.base import Capabilities
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.errors import InputError, RubricError
-from judge.rubric.generate import generate_contrastive_rubric, generate_rubric
+from judge.rubric.contrastive import generate_contrastive_rubric
+from judge.rubric.generate import generate_rubric, generate_rubric_report
 from judge.rubric.proposal import Screen, criteria_regex, parse_criteria, screen
 from judge.rubric.settings import GenerateSettings
 from judge.types import Message
@@ -23,9 +24,20 @@ GOOD = [
 def test_generate_rubric_returns_tagged_prompt_specific_criteria_in_one_call():
     world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=GOOD)
     backend = world.backend()
-    rubric = generate_rubric(backend, PROMPT)
+    report = generate_rubric_report(backend, PROMPT)
+    rubric = report.rubric
     assert backend.calls == 1
-    assert [(c.text, c.kind) for c in rubric.criteria] == GOOD
+    # "three lines" is implied by "haiku" but not stated by the request: a principle.
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        (GOOD[0][0], "principle"),
+        GOOD[1],
+        GOOD[2],
+    ]
+    assert report.demoted == (GOOD[0][0],)
+    assert report.samples == 3 and report.distinct == 3, "three identical samples agree"
+    assert report.shortfall == (
+        "3 short: the 3 sample(s) gave 3 distinct usable criteria; dropped: none"
+    )
     assert [c.id for c in rubric.criteria] == [
         "has_exactly_three_lines",
         "not_use_word_leaf",
@@ -35,7 +47,10 @@ def test_generate_rubric_returns_tagged_prompt_specific_criteria_in_one_call():
     assert rubric.name.startswith("generated-") and "autumn rain" in rubric.description
     [request] = backend.batches[0]
     assert request.constraint.kind == "regex"
-    assert re.fullmatch(request.constraint.value, criteria_json(GOOD))
+    # Each sample is held to the requested count; the selection then keeps the best.
+    assert re.fullmatch(request.constraint.value, criteria_json(GOOD * 2))
+    assert not re.fullmatch(request.constraint.value, criteria_json(GOOD))
+    assert request.sampling.n == 3 and request.sampling.temperature == 0.7
     assert (
         PROMPT.replace("'", "&#39;") in request.messages[1].content
         or PROMPT in request.messages[1].content
@@ -112,7 +127,9 @@ def test_screen_drops_answers_copies_duplicates_and_non_criteria():
     reasons = [reason for _, reason in dropped]
     assert reasons[0] == "screened: states the answer (contains the reference 'Paris')"
     assert reasons[1] == "screened: copies response 1 ('a city on the seine with')"
-    assert reasons[2].startswith("screened: duplicate of 'The response answers in one word.'")
+    assert reasons[2].startswith(
+        "screened: near-duplicate of 'The response answers in one word.' (similarity 1.00)"
+    )
     assert reasons[3].startswith("screened: too short")
     assert reasons[4].startswith("screened: too long")
 
@@ -198,7 +215,7 @@ def test_contrastive_rubric_inconsistent_with_labels_is_refused():
         satisfies=keyword_judge({"three lines": {REJECTED}, "forbidden": {REJECTED}}),
         proposal=CONTRASTIVE,
     )
-    with pytest.raises(RubricError, match=r"not consistent with the labels.*accuracy 0\.00"):
+    with pytest.raises(RubricError, match=r"not consistent with the labels.*minimum margin 0\.05"):
         generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
 
 
@@ -294,7 +311,10 @@ def test_an_unreadable_proposal_is_asked_again_through_the_model_loop():
         return ScriptedReply(text=criteria_json(GOOD))
 
     backend = ScriptedBackend(responder)
-    rubric = generate_rubric(backend, PROMPT)
-    assert backend.calls == 2 and [(c.text, c.kind) for c in rubric.criteria] == GOOD
+    one = GenerateSettings(samples=1)
+    rubric = generate_rubric(backend, PROMPT, settings=one)
+    assert backend.calls == 2 and [c.text for c in rubric.criteria] == [t for t, _ in GOOD]
     with pytest.raises(RubricError, match="returned no criteria"):
-        generate_rubric(ScriptedBackend(responder), PROMPT, settings=GenerateSettings(retries=0))
+        generate_rubric(
+            ScriptedBackend(responder), PROMPT, settings=GenerateSettings(samples=1, retries=0)
+        )
