@@ -18,7 +18,7 @@ from judge.errors import GenerationError, RubricError
 from judge.prompting import PromptLibrary
 from judge.rubric.decompose import Decomposer
 from judge.rubric.evaluate import VerdictTable, plan_evaluation
-from judge.rubric.filters import Wording, jaccard, misalignment
+from judge.rubric.filters import Wording, jaccard, misalignment, similarity
 from judge.rubric.overlap import OverlapCheck, overlap_request, read_overlap
 from judge.rubric.pool import PoolResponse
 from judge.rubric.proposal import proposal_check
@@ -32,6 +32,7 @@ from judge.types import (
     Generation,
     GenerationRequest,
     Message,
+    Provenance,
     Rubric,
     Usage,
 )
@@ -55,6 +56,7 @@ class RefineStats:
     pool_sampled: bool = False
     cached: bool = False
     stop_reason: str = ""
+    unrefined: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
 
 
@@ -116,6 +118,8 @@ class Refinement:
         self.name = refined_name(rubric.name)
         self.accepted: dict[str, Node] = {}
         self.dropped: list[DroppedCriterion] = []
+        # Decomposed criteria and how many children their decomposition passed to judging.
+        self.decomposed: dict[str, int] = {}
         self.decomposer = Decomposer(
             backend=backend,
             conversation=conversation,
@@ -208,7 +212,10 @@ class Refinement:
         checks = {(cid, oid): read_overlap(by_id[request.id][0]) for cid, oid, request in overlaps}
         children: list[Node] = []
         for node in pending:
-            children.extend(self._children(node, by_id[decompositions[node.id].id][0]))
+            request = decompositions[node.id]
+            children.extend(
+                self._children(node, by_id[request.id][0], request.messages[-1].content)
+            )
         next_pending = [node for node in candidates if self._resolve(node, table, checks)]
         return children, next_pending
 
@@ -222,12 +229,22 @@ class Refinement:
     def _accepted_texts(self, node: Node) -> list[str]:
         return [other.criterion.text for other in self.accepted.values() if other.id != node.id]
 
-    def _children(self, parent: Node, generation: Generation) -> list[Node]:
+    def _children(self, parent: Node, generation: Generation, rendered: str) -> list[Node]:
         seen = [n.criterion.text for n in self.accepted.values()]
         seen += [d.criterion.text for d in self.dropped]
-        outcome = self.decomposer.read(parent.criterion, generation, parent.pass_count, seen=seen)
+        outcome = self.decomposer.read(
+            parent.criterion,
+            generation,
+            parent.pass_count,
+            seen=seen,
+            ancestors=[self.accepted[a].criterion.text for a in parent.ancestors],
+            rendered=rendered,
+        )
+        self.decomposed[parent.id] = len(outcome.children)
         if outcome.failure is not None:
+            self.decomposed[parent.id] = 0
             logger.info("%s stays a leaf: %s", parent.id, outcome.failure)
+            self.stats.unrefined.append(f"{parent.id} kept as a leaf: {outcome.failure}")
         ancestors = (*parent.ancestors, parent.id)
         for criterion, reason in outcome.dropped:
             self.reject(
@@ -242,8 +259,9 @@ class Refinement:
     ) -> list[tuple[str, str, GenerationRequest]]:
         """Plan LLM checks for the most similar pairs the lexical rules leave undecided.
 
-        A candidate is paired with accepted criteria and with earlier candidates of the round;
-        a check against an earlier candidate counts only if that one is accepted.
+        A candidate is paired with accepted criteria (its ancestors included: a child that means
+        what its parent means refines nothing) and with earlier candidates of the round (its
+        siblings); a check against an earlier candidate counts only if that one is accepted.
         """
         settings = self.settings
         planned = []
@@ -252,15 +270,13 @@ class Refinement:
             wording = node.wording
             scored: list[tuple[float, int, Node]] = []
             for other in earlier:
-                if other.id in node.ancestors:
-                    continue
-                similarity = jaccard(wording, other.wording)
-                if similarity >= settings.duplicate_similarity or self._lexical_conflict(
+                score = similarity(wording, other.wording)
+                if score >= settings.duplicate_similarity or self._lexical_conflict(
                     wording, other.wording
                 ):
                     continue
-                if similarity >= settings.overlap_prefilter:
-                    scored.append((-similarity, len(scored), other))
+                if score >= settings.overlap_prefilter:
+                    scored.append((-score, len(scored), other))
             for _, _, other in sorted(scored, key=lambda item: item[:2])[
                 : settings.max_overlap_checks
             ]:
@@ -304,36 +320,44 @@ class Refinement:
         if misaligned is not None:
             self.reject(node, misaligned)
             return False
+        if node.parent is not None:
+            parent = self.accepted[node.parent]
+            if node.passes == parent.passes:
+                self.reject(
+                    node,
+                    f"adds nothing to {parent.id!r}: satisfied by the same {node.pass_count} of "
+                    f"{size} pool responses",
+                )
+                return False
         wording = node.wording
         for other in self.accepted.values():
             other_wording = other.wording
-            similarity = jaccard(wording, other_wording)
+            score = similarity(wording, other_wording)
             if self._lexical_conflict(wording, other_wording):
                 self.reject(
                     node,
                     f"polarity conflict with {other.id!r}: same wording (similarity "
-                    f"{similarity:.2f}) with the opposite negation",
+                    f"{jaccard(wording, other_wording):.2f}) with the opposite negation",
                 )
                 return False
-            if other.id in node.ancestors:
-                continue
-            if similarity >= settings.duplicate_similarity:
+            relation = "restates its ancestor" if other.id in node.ancestors else "near-duplicate"
+            if score >= settings.duplicate_similarity:
                 self.reject(
                     node,
-                    f"redundant: near-duplicate wording of {other.id!r} "
-                    f"(similarity {similarity:.2f})",
+                    f"redundant: {relation} wording of {other.id!r} (similarity {score:.2f})",
                 )
                 return False
             check = checks.get((node.id, other.id))
             if check is None:
                 continue
-            if check.conflict:
+            if check.conflict and other.id not in node.ancestors:
                 self.reject(node, f"polarity conflict with {other.id!r} (LLM check)")
                 return False
             if check.overlap >= settings.overlap_reject:
+                relation = "with its ancestor" if other.id in node.ancestors else "with"
                 self.reject(
                     node,
-                    f"redundant: {check.overlap:.0%} overlap with {other.id!r} (LLM check, "
+                    f"redundant: {check.overlap:.0%} overlap {relation} {other.id!r} (LLM check, "
                     f"threshold {settings.overlap_reject:.0%})",
                 )
                 return False
@@ -342,7 +366,62 @@ class Refinement:
             self.accepted[node.parent].children.append(node.id)
         return node.pass_count > settings.coarse_threshold and node.depth < settings.max_depth
 
+    def _note_unrefined(self) -> None:
+        """Say which decomposed criteria stay leaves because their children added nothing."""
+        for parent_id, judged in self.decomposed.items():
+            parent = self.accepted.get(parent_id)
+            if parent is None or parent.children or judged == 0 and any(
+                note.startswith(f"{parent_id} kept") for note in self.stats.unrefined
+            ):
+                continue
+            rejected = sum(
+                1 for d in self.dropped if d.criterion.provenance.parent == parent_id
+            )
+            note = (
+                f"{parent_id} kept as a leaf: its decomposition added nothing new "
+                f"({rejected} child(ren) screened or rejected)"
+            )
+            self.stats.unrefined.append(note)
+            logger.info(note)
+
+    def _keep_hard_rules(self) -> None:
+        """A decomposed hard rule keeps a hard-rule leaf unless a descendant is a hard rule.
+
+        The children refine what the rule asks for; if none of them is itself a hard rule, the
+        request's explicit requirement would stop capping the score, so the rule stays as a
+        leaf beside them (judged with the parent's own verdicts).
+        """
+        for node in list(self.accepted.values()):
+            if node.criterion.kind != "hard_rule" or not node.children:
+                continue
+            if any(
+                leaf.criterion.kind == "hard_rule"
+                for leaf in self._walk([self.accepted[c] for c in node.children])
+            ):
+                continue
+            rule = Node(
+                criterion=Criterion(
+                    id=self.decomposer.child_id(node.id),
+                    text=node.criterion.text,
+                    kind="hard_rule",
+                    provenance=Provenance(
+                        source="decomposed",
+                        parent=node.id,
+                        detail="the parent's hard rule, kept as a leaf: none of its children "
+                        "is a hard rule",
+                    ),
+                ),
+                depth=node.depth + 1,
+                ancestors=(*node.ancestors, node.id),
+                values=list(node.values),
+                passes=list(node.passes),
+            )
+            self.accepted[rule.id] = rule
+            node.children.append(rule.id)
+
     def _rubric(self) -> Rubric:
+        self._note_unrefined()
+        self._keep_hard_rules()
         roots = [node for node in self.accepted.values() if node.parent is None]
         if not roots:
             reasons = "; ".join(f"{d.criterion.id}: {d.reason}" for d in self.dropped[:6])

@@ -318,3 +318,130 @@ def test_an_unreadable_proposal_is_asked_again_through_the_model_loop():
         generate_rubric(
             ScriptedBackend(responder), PROMPT, settings=GenerateSettings(samples=1, retries=0)
         )
+
+
+def test_a_criterion_copied_from_the_template_is_dropped():
+    # The case: both prompts got the old template's own example back, word for word.
+    copied = [
+        *GOOD,
+        ("The response stays within the length the request sets.", "hard_rule"),
+        ("The response is written in French.", "hard_rule"),
+        ("The response keeps every ingredient quantity of the pancake recipe!", "principle"),
+    ]
+    world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=copied)
+    backend = world.backend()
+    rubric = generate_rubric(backend, PROMPT, settings=GenerateSettings(max_criteria=3))
+    assert [c.text for c in rubric.criteria] == [t for t, _ in GOOD]
+    reasons = {d.criterion.text: d.reason for d in rubric.dropped}
+    assert reasons["The response is written in French."] == (
+        "screened: copies the prompt template's example 'The response is written in French.' "
+        "(similarity 1.00)"
+    )
+    assert reasons[copied[5][0]].startswith("screened: copies the prompt template's example")
+    # The old example is no longer in the template; generic, it ranks below specific criteria.
+    assert reasons[copied[3][0]].startswith("not selected: ranked below the 3 kept")
+    rendered = backend.batches[0][0].messages[1].content
+    assert "The response stays within the length" not in rendered
+    assert "The response answers every part" not in rendered
+
+
+def test_a_template_example_stated_by_the_request_itself_is_kept():
+    prompt = "Translate this note into French: see you at noon."
+    world = RubricWorld(
+        satisfies=lambda c, r: 0.5,
+        proposal=[("The response is written in French.", "hard_rule")],
+    )
+    rubric = generate_rubric(world.backend(), prompt)
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        ("The response is written in French.", "hard_rule")
+    ]
+
+
+def test_samples_are_kept_by_specificity_then_agreement_and_the_count_is_honoured():
+    samples = {
+        0: [
+            ("The response gives a clear and complete answer.", "principle"),
+            ("The response evokes the sound or feel of rain.", "principle"),
+            ("The response is polite and friendly overall.", "principle"),
+        ],
+        1: [
+            ("The response evokes the feel or sound of rain.", "principle"),
+            ("The response does not use the word leaf.", "hard_rule"),
+            ("The response uses only one type of rhyme.", "hard_rule"),
+        ],
+        2: [
+            ("The response sets the haiku in autumn.", "principle"),
+            ("The response does not use the word leaf.", "hard_rule"),
+            ("The response is polite and friendly overall.", "principle"),
+        ],
+    }
+
+    def respond(request, index):
+        return criteria_json(samples[index % 3])
+
+    backend = ScriptedBackend(respond)
+    settings = GenerateSettings(max_criteria=3, samples=3)
+    report = generate_rubric_report(backend, PROMPT, settings=settings)
+    assert backend.calls == 1 and backend.batches[0][0].sampling.n == 3
+    assert [c.text for c in report.rubric.criteria] == [
+        "The response evokes the sound or feel of rain.",
+        "The response does not use the word leaf.",
+        "The response sets the haiku in autumn.",
+    ]
+    assert report.shortfall is None and report.distinct == 6
+    reasons = {d.criterion.text: d.reason for d in report.rubric.dropped}
+    assert reasons["The response uses only one type of rhyme."].startswith(
+        "not selected: ranked below the 3 kept (prompt specificity 0.00"
+    )
+    assert "3 of 3 requested criteria from 3 sample(s)" in report.summary()
+
+
+def test_a_shortfall_is_reported_not_padded():
+    world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=GOOD[1:])
+    report = generate_rubric_report(
+        world.backend(), PROMPT, settings=GenerateSettings(max_criteria=4)
+    )
+    assert len(report.rubric.criteria) == 2
+    assert report.shortfall.startswith("2 short: the 3 sample(s) gave 2 distinct usable criteria")
+    assert "shortfall: 2 short" in report.summary()
+
+
+def test_a_contrastive_criterion_under_the_minimum_margin_is_rejected():
+    # P(yes) 0.903 on the chosen, 0.900 on the rejected response: a gap of noise.
+    rhyme = ("The response uses only one type of rhyme.", "hard_rule")
+
+    def satisfies(criterion, response):
+        if "rhyme" in criterion:
+            return 0.903 if response == CHOSEN else 0.9
+        return 0.9 if response == CHOSEN else 0.1
+
+    world = RubricWorld(satisfies=satisfies, proposal=[CONTRASTIVE[0], rhyme])
+    rubric = generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    assert [c.text for c in rubric.criteria] == [CONTRASTIVE[0][0]]
+    [dropped] = rubric.dropped
+    assert dropped.criterion.text == rhyme[0]
+    assert dropped.reason == (
+        "not contrastive: best-minus-worst P(yes) margin +0.003 is below min_margin 0.05"
+    )
+    world = RubricWorld(satisfies=satisfies, proposal=[rhyme])
+    with pytest.raises(RubricError, match="by the minimum margin 0.05"):
+        generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    rubric = generate_contrastive_rubric(
+        world.backend(), PROMPT, [CHOSEN, REJECTED], settings=GenerateSettings(min_margin=0.001)
+    )
+    assert [c.text for c in rubric.criteria] == [rhyme[0]]
+
+
+def test_contrastive_hard_rules_only_for_requirements_the_request_states():
+    proposal = [
+        ("The response uses only one type of rhyme.", "hard_rule"),
+        ("The response does not use the word leaf.", "hard_rule"),
+    ]
+    world = RubricWorld(
+        satisfies=keyword_judge({"rhyme": {CHOSEN}, "leaf": {CHOSEN}}), proposal=proposal
+    )
+    rubric = generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        (proposal[0][0], "principle"),
+        (proposal[1][0], "hard_rule"),
+    ]
