@@ -12,7 +12,7 @@ and counts decompositions that added an accepted child.
 
     flock /work/models/cpu.lock python benchmarks/rubric_generation.py \
         --model /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --dtype float32 \
-        --llmbar 10 --mtbench 10 --out /tmp/rubric_generation.json
+        --llmbar 10 --mtbench 10 --refine 4 --out /tmp/rubric_generation.json
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from judge.rubric.refine import refine_with_stats
 from judge.rubric.settings import GenerateSettings, RefineSettings
 from judge.rubric.wording import most_similar
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # The example texts the templates shipped before this change (the copies the issue reported).
 OLD_EXAMPLES = (
     "The response stays within the length the request sets.",
@@ -40,13 +40,15 @@ OLD_EXAMPLES = (
 )
 
 
-def prompts(llmbar: int, mtbench: int) -> list[tuple[str, str, dict[str, object] | None]]:
+def prompts(
+    data: Path, llmbar: int, mtbench: int
+) -> list[tuple[str, str, dict[str, object] | None]]:
     """(source, prompt, llmbar item or None) for the chosen prompts."""
-    items = json.loads((DATA / "llmbar" / "Natural" / "dataset.json").read_text())[:llmbar]
+    items = json.loads((data / "llmbar" / "Natural" / "dataset.json").read_text())[:llmbar]
     chosen: list[tuple[str, str, dict[str, object] | None]] = [
         ("llmbar", str(item["input"]), item) for item in items
     ]
-    lines = (DATA / "mtbench_questions" / "question.jsonl").read_text().splitlines()
+    lines = (data / "mtbench_questions" / "question.jsonl").read_text().splitlines()
     for line in lines[:mtbench]:
         chosen.append(("mtbench", json.loads(line)["turns"][0], None))
     return chosen
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--max-criteria", type=int, default=6)
     parser.add_argument("--refine", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     args = parser.parse_args()
 
     templates = template_strings()
@@ -89,7 +92,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     settings = GenerateSettings(samples=args.samples, max_criteria=args.max_criteria)
     rows = []
-    for source, prompt, item in prompts(args.llmbar, args.mtbench):
+    for source, prompt, item in prompts(args.data, args.llmbar, args.mtbench):
         t0 = time.perf_counter()
         try:
             report = generate_rubric_report(backend, prompt, settings=settings)
@@ -131,7 +134,9 @@ def main() -> None:
                 )
                 leaves = refined.rubric.leaves()
                 parents = {c.provenance.parent for c in leaves if c.provenance.parent}
-                reasons = [d.reason for d in refined.rubric.dropped if d.criterion.provenance.parent]
+                reasons = [
+                    d.reason for d in refined.rubric.dropped if d.criterion.provenance.parent
+                ]
                 row["refine"] = {
                     "seconds": round(time.perf_counter() - t1, 1),
                     "decompositions": refined.stats.decompositions,

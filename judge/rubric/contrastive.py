@@ -200,8 +200,8 @@ def generate_contrastive_rubric(
                 f"by the minimum margin {margin_floor:g}"
             )
             continue
-        kept = Rubric(name=candidate.name, criteria=contrastive)
-        accuracy, source = _label_consistency(kept, values, margin_floor)
+        narrowed = Rubric(name=candidate.name, criteria=contrastive)
+        accuracy, source = _label_consistency(narrowed, values, margin_floor)
         verdict = "consistent"
         if accuracy < settings.min_pairwise_accuracy or source is None or source < margin_floor:
             verdict = "inconsistent"
@@ -213,7 +213,7 @@ def generate_contrastive_rubric(
             )
         elif best is None or (accuracy, source) > best[:2]:
             best = (accuracy, source, index)
-            selected[index] = (kept, dropped)
+            selected[index] = (narrowed, dropped)
         logger.info("contrastive candidate %d: %s, accuracy %.2f", index + 1, verdict, accuracy)
     if best is None:
         raise RubricError(

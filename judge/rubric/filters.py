@@ -9,7 +9,6 @@ without asking a model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from judge.rubric.wording import NEGATIONS, Wording, jaccard, similarity
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from judge.backends.base import Backend
 from judge.errors import GenerationError, InputError, RubricError
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
-from judge.rubric.evaluate import plan_evaluation
 from judge.rubric.proposal import (
     ProposedCriterion,
     Screen,
@@ -34,9 +32,15 @@ from judge.rubric.proposal import (
     stated_in_prompt,
     template_examples,
 )
-from judge.rubric.wording import Wording, similarity, words
+from judge.rubric.selection import (
+    Candidate,
+    GeneratedRubric,
+    pool_spread,
+    select,
+    shortfall_text,
+)
 from judge.rubric.settings import GenerateSettings
-from judge.runner.parse import verdict_check
+from judge.rubric.wording import Wording, similarity, words
 from judge.runner.rounds import Task, ask
 from judge.types import (
     Criterion,
@@ -85,6 +89,7 @@ def proposal_request(
     temperature: float | None = None,
     min_items: int | None = None,
 ) -> GenerationRequest:
+    """A proposal request: system + rendered template, `n` samples, the criteria grammar."""
     system = Message(role="system", content=prompts.render(SYSTEM_TEMPLATE, PromptContext()))
     user = Message(role="user", content=prompts.render(template, context))
     return GenerationRequest(
@@ -141,6 +146,7 @@ def screened_proposals(
 def dropped_criteria(
     items: Sequence[tuple[ProposedCriterion, str]], provenance: Provenance, taken: set[str]
 ) -> tuple[DroppedCriterion, ...]:
+    """Dropped proposals as `DroppedCriterion` records (ids unique within ``taken``)."""
     result = []
     for item, reason in items:
         [criterion] = build_criteria([item], provenance, taken)
@@ -149,6 +155,7 @@ def dropped_criteria(
 
 
 def excerpt(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
@@ -187,72 +194,6 @@ def demote_unstated(
         else:
             kept.append(item)
     return kept, demoted
-
-
-@dataclass
-class _Candidate:
-    item: ProposedCriterion
-    order: int
-    support: int = 1
-    specificity: float = 0.0
-    spread: float | None = None
-
-
-@dataclass(frozen=True)
-class GeneratedRubric:
-    """A generated rubric and what the generation did: samples, selection, shortfall."""
-
-    rubric: Rubric
-    requested: int
-    samples: int
-    proposed: int
-    distinct: int
-    demoted: tuple[str, ...] = ()
-    shortfall: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def summary(self) -> str:
-        """One line for a user: what was kept out of what was asked for."""
-        kept = len(self.rubric.criteria)
-        line = (
-            f"{kept} of {self.requested} requested criteria from {self.samples} sample(s) "
-            f"({self.proposed} proposed, {self.distinct} distinct after screening)"
-        )
-        if self.demoted:
-            line += f"; {len(self.demoted)} hard rule(s) the request does not state -> principle"
-        return line + (f"; shortfall: {self.shortfall}" if self.shortfall else "")
-
-
-def _pool_spread(
-    backend: Backend,
-    candidates: Sequence[_Candidate],
-    conversation: tuple[Message, ...],
-    pool: Sequence[str],
-    settings: GenerateSettings,
-    prompts: PromptLibrary,
-    reference: str | None,
-) -> None:
-    """Judge every candidate on the pool in one batch; record its P(yes) standard deviation."""
-    criteria = build_criteria([c.item for c in candidates], Provenance(source="generated"))
-    evaluation = plan_evaluation(
-        criteria,
-        conversation,
-        list(pool),
-        prompts=prompts,
-        capabilities=backend.capabilities,
-        rubric_name="candidates",
-        reference=reference,
-        max_rationale_chars=settings.max_rationale_chars,
-        seed=settings.seed,
-        id_prefix="pool:",
-    )
-    tasks = [Task(item.request, verdict_check(item.criterion.id)) for item in evaluation.planned]
-    table = evaluation.read(ask(backend, tasks, retries=settings.retries, label="discriminate"))
-    for candidate, criterion in zip(candidates, criteria, strict=True):
-        values = [v for v in table.values(criterion.id) if v is not None]
-        if len(values) >= 2:
-            mean = sum(values) / len(values)
-            candidate.spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
 
 
 def generate_rubric_report(
@@ -307,7 +248,7 @@ def generate_rubric_report(
     rules = proposal_screen(
         request.messages[-1].content, conversation, settings, reference=reference
     )
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     dropped: list[tuple[ProposedCriterion, str]] = []
     failures: list[str] = []
     dropped_keys: set[str] = set()
@@ -343,7 +284,7 @@ def generate_rubric_report(
             if match is not None:
                 match.support += 1
             else:
-                candidates.append(_Candidate(item=item, order=len(candidates)))
+                candidates.append(Candidate(item=item, order=len(candidates)))
     if not candidates:
         if not dropped:
             raise RubricError(
@@ -351,39 +292,30 @@ def generate_rubric_report(
                 hint="use a backend with structured output or a stronger model, or start from "
                 "a library rubric (judge rubric list)",
             )
-        reasons = "; ".join(f"{item.text[:50]!r}: {reason}" for item, reason in dropped[:8])
+        listed = "; ".join(f"{item.text[:50]!r}: {reason}" for item, reason in dropped[:8])
         raise RubricError(
-            f"rubric generation: every proposed criterion was dropped ({reasons})",
+            f"rubric generation: every proposed criterion was dropped ({listed})",
             hint="use a stronger model, sample more (samples), or start from a library rubric",
         )
     for candidate in candidates:
         candidate.specificity = prompt_specificity(candidate.item.text, text)
     notes: list[str] = []
     if pool:
-        _pool_spread(backend, candidates, conversation, pool, settings, prompts, reference)
+        pool_spread(
+            backend,
+            candidates,
+            conversation,
+            pool,
+            settings,
+            prompts=prompts,
+            reference=reference,
+        )
         notes.append(f"candidates judged on a pool of {len(pool)} responses")
 
-    def rank(candidate: _Candidate) -> tuple[bool, bool, int, float, int]:
-        separates = candidate.spread is None or candidate.spread >= settings.min_pool_spread
-        return (
-            candidate.specificity > 0,
-            separates,
-            candidate.support,
-            candidate.specificity,
-            -candidate.order,
-        )
-
-    ranked = sorted(candidates, key=rank, reverse=True)
-    chosen = sorted(ranked[:requested], key=lambda c: c.order)
-    for candidate in ranked[requested:]:
-        dropped.append(
-            (
-                candidate.item,
-                f"not selected: ranked below the {requested} kept (prompt specificity "
-                f"{candidate.specificity:.2f}, proposed by {candidate.support} of "
-                f"{settings.samples} sample(s))",
-            )
-        )
+    chosen, not_selected = select(
+        candidates, requested, settings.min_pool_spread, samples=settings.samples
+    )
+    dropped += not_selected
     items, demoted = demote_unstated([c.item for c in chosen], text)
     if len(items) < settings.min_criteria:
         raise RubricError(
@@ -393,16 +325,12 @@ def generate_rubric_report(
         )
     shortfall = None
     if len(items) < requested:
-        reasons: dict[str, int] = {}
-        for _, reason in dropped:
-            key = reason.split("(")[0].split("'")[0].strip().rstrip(":")
-            reasons[key] = reasons.get(key, 0) + 1
-        why = ", ".join(f"{count} {reason}" for reason, count in reasons.items()) or "none"
-        shortfall = (
-            f"{requested - len(items)} short: the {settings.samples} sample(s) gave "
-            f"{len(candidates)} distinct usable criteria; dropped: {why}"
+        shortfall = shortfall_text(
+            requested, len(items), len(candidates), settings.samples, dropped
         )
-        logger.warning("rubric generation kept %d of %d criteria: %s", len(items), requested, why)
+        logger.warning(
+            "rubric generation kept %d of %d criteria: %s", len(items), requested, shortfall
+        )
     provenance = Provenance(source="generated", detail=f"proposed by {backend.model_id}")
     taken: set[str] = set()
     criteria = build_criteria(items, provenance, taken)

@@ -23,6 +23,7 @@ from judge.rubric.overlap import OverlapCheck, overlap_request, read_overlap
 from judge.rubric.pool import PoolResponse
 from judge.rubric.proposal import proposal_check
 from judge.rubric.settings import RefineSettings
+from judge.rubric.tree import Node, keep_hard_rules, unrefined_notes, walk
 from judge.rubric.weights import Weights, uniform_weights, whitened_uniform_weights
 from judge.runner.parse import verdict_check
 from judge.runner.rounds import BatchStats, Task, run_round
@@ -32,7 +33,6 @@ from judge.types import (
     Generation,
     GenerationRequest,
     Message,
-    Provenance,
     Rubric,
     Usage,
 )
@@ -58,38 +58,6 @@ class RefineStats:
     stop_reason: str = ""
     unrefined: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
-
-
-@dataclass
-class Node:
-    """A criterion under refinement: its place in the tree and its verdicts on the pool."""
-
-    criterion: Criterion
-    depth: int
-    ancestors: tuple[str, ...] = ()
-    values: list[float | None] = field(default_factory=list)
-    passes: list[bool | None] = field(default_factory=list)
-    children: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        """The criterion's id."""
-        return self.criterion.id
-
-    @property
-    def parent(self) -> str | None:
-        """The id of the criterion this one was split from (None for an input criterion)."""
-        return self.ancestors[-1] if self.ancestors else None
-
-    @property
-    def wording(self) -> Wording:
-        """Content words and negation of the criterion text."""
-        return Wording.of(self.criterion.text)
-
-    @property
-    def pass_count(self) -> int:
-        """Pool responses that satisfy the criterion."""
-        return sum(1 for passed in self.passes if passed)
 
 
 def refined_name(name: str) -> str:
@@ -242,7 +210,6 @@ class Refinement:
         )
         self.decomposed[parent.id] = len(outcome.children)
         if outcome.failure is not None:
-            self.decomposed[parent.id] = 0
             logger.info("%s stays a leaf: %s", parent.id, outcome.failure)
             self.stats.unrefined.append(f"{parent.id} kept as a leaf: {outcome.failure}")
         ancestors = (*parent.ancestors, parent.id)
@@ -368,60 +335,14 @@ class Refinement:
 
     def _note_unrefined(self) -> None:
         """Say which decomposed criteria stay leaves because their children added nothing."""
-        for parent_id, judged in self.decomposed.items():
-            parent = self.accepted.get(parent_id)
-            if parent is None or parent.children or judged == 0 and any(
-                note.startswith(f"{parent_id} kept") for note in self.stats.unrefined
-            ):
-                continue
-            rejected = sum(
-                1 for d in self.dropped if d.criterion.provenance.parent == parent_id
-            )
-            note = (
-                f"{parent_id} kept as a leaf: its decomposition added nothing new "
-                f"({rejected} child(ren) screened or rejected)"
-            )
-            self.stats.unrefined.append(note)
-            logger.info(note)
-
-    def _keep_hard_rules(self) -> None:
-        """A decomposed hard rule keeps a hard-rule leaf unless a descendant is a hard rule.
-
-        The children refine what the rule asks for; if none of them is itself a hard rule, the
-        request's explicit requirement would stop capping the score, so the rule stays as a
-        leaf beside them (judged with the parent's own verdicts).
-        """
-        for node in list(self.accepted.values()):
-            if node.criterion.kind != "hard_rule" or not node.children:
-                continue
-            if any(
-                leaf.criterion.kind == "hard_rule"
-                for leaf in self._walk([self.accepted[c] for c in node.children])
-            ):
-                continue
-            rule = Node(
-                criterion=Criterion(
-                    id=self.decomposer.child_id(node.id),
-                    text=node.criterion.text,
-                    kind="hard_rule",
-                    provenance=Provenance(
-                        source="decomposed",
-                        parent=node.id,
-                        detail="the parent's hard rule, kept as a leaf: none of its children "
-                        "is a hard rule",
-                    ),
-                ),
-                depth=node.depth + 1,
-                ancestors=(*node.ancestors, node.id),
-                values=list(node.values),
-                passes=list(node.passes),
-            )
-            self.accepted[rule.id] = rule
-            node.children.append(rule.id)
+        for note in unrefined_notes(self.decomposed, self.accepted, self.dropped):
+            if note.split(" ", 1)[0] not in {n.split(" ", 1)[0] for n in self.stats.unrefined}:
+                self.stats.unrefined.append(note)
+                logger.info(note)
 
     def _rubric(self) -> Rubric:
         self._note_unrefined()
-        self._keep_hard_rules()
+        keep_hard_rules(self.accepted, self.decomposer.child_id)
         roots = [node for node in self.accepted.values() if node.parent is None]
         if not roots:
             reasons = "; ".join(f"{d.criterion.id}: {d.reason}" for d in self.dropped[:6])
@@ -431,7 +352,7 @@ class Refinement:
                 "RefineSettings, "
                 "or start from another rubric",
             )
-        leaves = [node for node in self._walk(roots) if not node.children]
+        leaves = [node for node in walk(self.accepted, roots) if not node.children]
         weights = self._weights(leaves)
         by_id = dict(zip((node.id for node in leaves), weights.values, strict=True))
 
@@ -456,13 +377,6 @@ class Refinement:
             dropped=(*self.rubric.dropped, *self.dropped),
             weighting=weights.explanation,
         )
-
-    def _walk(self, nodes: Sequence[Node]) -> list[Node]:
-        out = []
-        for node in nodes:
-            out.append(node)
-            out.extend(self._walk([self.accepted[c] for c in node.children]))
-        return out
 
     def _weights(self, leaves: Sequence[Node]) -> Weights:
         settings = self.settings

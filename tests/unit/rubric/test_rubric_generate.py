@@ -424,7 +424,7 @@ def test_a_contrastive_criterion_under_the_minimum_margin_is_rejected():
         "not contrastive: best-minus-worst P(yes) margin +0.003 is below min_margin 0.05"
     )
     world = RubricWorld(satisfies=satisfies, proposal=[rhyme])
-    with pytest.raises(RubricError, match="by the minimum margin 0.05"):
+    with pytest.raises(RubricError, match=r"by the minimum margin 0\.05"):
         generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
     rubric = generate_contrastive_rubric(
         world.backend(), PROMPT, [CHOSEN, REJECTED], settings=GenerateSettings(min_margin=0.001)

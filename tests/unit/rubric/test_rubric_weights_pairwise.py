@@ -78,7 +78,13 @@ def test_missing_values_take_the_criterion_mean():
 
 
 def test_a_criterion_that_varies_little_cannot_take_all_the_weight():
-    matrix = [[0.9, 0.2, 0.8], [0.1, 0.8, 0.95], [0.6, 0.4, 0.85], [0.3, 0.7, 0.97], [0.8, 0.1, 0.82]]
+    matrix = [
+        [0.9, 0.2, 0.8],
+        [0.1, 0.8, 0.95],
+        [0.6, 0.4, 0.85],
+        [0.3, 0.7, 0.97],
+        [0.8, 0.1, 0.82],
+    ]
     weights = whitened_uniform_weights(matrix).values
     assert weights[2] < 0.4
     unfloored = whitened_uniform_weights(matrix, eigenvalue_floor=1e-9).values
