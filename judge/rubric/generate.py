@@ -214,7 +214,7 @@ def generate_rubric_report(
     specificity.
 
     Raises:
-        RubricError: the model returned nothing usable, or fewer than `settings.min_criteria`.
+        RubricError: the model returned nothing usable (never an empty rubric).
         GenerationError: the backend failed every sample.
     """
     settings = settings or GenerateSettings()
@@ -317,12 +317,6 @@ def generate_rubric_report(
     )
     dropped += not_selected
     items, demoted = demote_unstated([c.item for c in chosen], text)
-    if len(items) < settings.min_criteria:
-        raise RubricError(
-            f"rubric generation: {len(items)} usable criteria, fewer than min_criteria="
-            f"{settings.min_criteria}",
-            hint="sample more (samples) or use a stronger model",
-        )
     shortfall = None
     if len(items) < requested:
         shortfall = shortfall_text(
