@@ -317,7 +317,7 @@ def _near_duplicate(
     return None
 
 
-_QUOTED_RE = re.compile(r'"([^"\n]{12,})"')
+_QUOTED_RE = re.compile(r'"([^"\n]*)"')
 _DATA_BLOCK_RE = re.compile(
     r"<(conversation|reference|response|criteria|criterion)\b[^>]*>.*?</\1>", re.DOTALL
 )
@@ -333,7 +333,7 @@ def template_examples(rendered: str) -> tuple[str, ...]:
     instructions = _DATA_BLOCK_RE.sub(" ", rendered)
     found = []
     for text in _QUOTED_RE.findall(instructions):
-        if len(words(text)) >= 3 and text not in found:
+        if len(text) >= 12 and len(words(text)) >= 3 and text not in found:
             found.append(text)
     return tuple(found)
 

@@ -445,3 +445,15 @@ def test_contrastive_hard_rules_only_for_requirements_the_request_states():
         (proposal[0][0], "principle"),
         (proposal[1][0], "hard_rule"),
     ]
+
+
+def test_template_examples_come_from_the_instructions_not_from_the_data():
+    from judge.rubric.proposal import template_examples
+
+    rendered = (
+        '<conversation>\n<message role="user">\nSay "the quick brown fox jumps".\n</message>\n'
+        "</conversation>\n"
+        'Tag each "hard_rule" if it is stated, or "principle" otherwise. For example '
+        '"The response is written in French." fits another task.'
+    )
+    assert template_examples(rendered) == ("The response is written in French.",)
