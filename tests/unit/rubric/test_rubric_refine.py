@@ -691,3 +691,17 @@ def test_pool_file_errors_name_the_line(tmp_path, line, message):
     path.write_text('"fine"\n' + line + "\n")
     with pytest.raises(InputError, match=f"pool.jsonl:2: {message}"):
         read_pool_file(path)
+
+
+def test_the_rain_and_rain_are_one_criterion_without_an_llm_check():
+    world = RubricWorld(satisfies=keyword_judge({"poem": {"alpha reply", "beta reply"}}))
+    rubric = _rubric(
+        _c("poem_the_rain", "The response is a poem about the rain."),
+        _c("poem_rain", "The response is a poem about rain."),
+    )
+    result, backend = _run(rubric, world)
+    assert [leaf.id for leaf in result.rubric.leaves()] == ["poem_the_rain"]
+    assert result.rubric.dropped[0].reason == (
+        "redundant: near-duplicate wording of 'poem_the_rain' (similarity 1.00)"
+    )
+    assert not [r for b in backend.batches for r in b if r.id.startswith("overlap:")]
