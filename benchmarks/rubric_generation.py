@@ -98,7 +98,7 @@ def main() -> None:
             report = generate_rubric_report(backend, prompt, settings=settings)
         except JudgeError as exc:
             rows.append({"source": source, "prompt": prompt[:80], "error": str(exc)[:200]})
-            print(f"{source}: ERROR {exc}", flush=True)
+            print(json.dumps(rows[-1]), flush=True)
             continue
         seconds = time.perf_counter() - t0
         kept = report.rubric.criteria
@@ -148,7 +148,7 @@ def main() -> None:
             except JudgeError as exc:
                 row["refine"] = {"error": str(exc)[:200]}
         rows.append(row)
-        print(json.dumps(row)[:400], flush=True)
+        print(json.dumps(row), flush=True)
     backend.close()
     done = [r for r in rows if "error" not in r]
     kept_total = sum(int(r["kept"]) for r in done)  # type: ignore[call-overload]
