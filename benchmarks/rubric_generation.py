@@ -43,14 +43,18 @@ OLD_EXAMPLES = (
 def prompts(
     data: Path, llmbar: int, mtbench: int
 ) -> list[tuple[str, str, dict[str, object] | None]]:
-    """(source, prompt, llmbar item or None) for the chosen prompts."""
+    """(source, prompt, llmbar item or None), the two sources interleaved."""
     items = json.loads((data / "llmbar" / "Natural" / "dataset.json").read_text())[:llmbar]
-    chosen: list[tuple[str, str, dict[str, object] | None]] = [
+    lines = (data / "mtbench_questions" / "question.jsonl").read_text().splitlines()[:mtbench]
+    first: list[tuple[str, str, dict[str, object] | None]] = [
         ("llmbar", str(item["input"]), item) for item in items
     ]
-    lines = (data / "mtbench_questions" / "question.jsonl").read_text().splitlines()
-    for line in lines[:mtbench]:
-        chosen.append(("mtbench", json.loads(line)["turns"][0], None))
+    second: list[tuple[str, str, dict[str, object] | None]] = [
+        ("mtbench", json.loads(line)["turns"][0], None) for line in lines
+    ]
+    chosen = []
+    for index in range(max(len(first), len(second))):
+        chosen.extend(first[index : index + 1] + second[index : index + 1])
     return chosen
 
 
@@ -92,6 +96,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     settings = GenerateSettings(samples=args.samples, max_criteria=args.max_criteria)
     rows = []
+    refined_items = 0
     for source, prompt, item in prompts(args.data, args.llmbar, args.mtbench):
         t0 = time.perf_counter()
         try:
@@ -120,7 +125,8 @@ def main() -> None:
             "criteria": [(c.text, c.kind) for c in kept],
             "dropped": [(d.criterion.text, d.reason) for d in report.rubric.dropped],
         }
-        if item is not None and len(rows) < args.refine:
+        if item is not None and refined_items < args.refine:
+            refined_items += 1
             pool = [str(item["output_1"]), str(item["output_2"])]
             t1 = time.perf_counter()
             try:
