@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -119,3 +120,54 @@ def pair_from_record(record: dict[str, Any], *, where: str) -> Pair:
             hint="a pair needs 'prompt' (or 'messages'), 'response_a' and 'response_b'",
         ) from None
     return pair
+
+
+class PreferencePair(NamedTuple):
+    """A prompt with a better (chosen) and a worse (rejected) response."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+def read_preference_pairs(path: Path) -> list[PreferencePair]:
+    """Read JSONL rows ``{"prompt", "chosen", "rejected"}`` (extra fields are ignored).
+
+    Every row is checked before anything else happens: an error names the file, the line and
+    the field.
+    """
+    hint = 'each line needs "prompt", "chosen" and "rejected" as non-empty strings'
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"pairs file {path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"pairs file {path}: not valid UTF-8 at byte {exc.start}") from None
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg})", hint=hint) from None
+        if not isinstance(record, dict):
+            raise InputError(f"{where}: expected an object, got {type(record).__name__}", hint=hint)
+        values = []
+        for name in PreferencePair._fields:
+            value = record.get(name)
+            if not isinstance(value, str) or not value.strip():
+                problem = "missing" if value is None else f"not a non-empty string ({value!r:.40})"
+                raise InputError(f"{where}: field {name!r} is {problem}", hint=hint)
+            values.append(value)
+        pair = PreferencePair(*values)
+        if " ".join(pair.chosen.split()) == " ".join(pair.rejected.split()):
+            raise InputError(
+                f"{where}: 'chosen' and 'rejected' are the same text",
+                hint="a contrastive rubric needs two different responses",
+            )
+        pairs.append(pair)
+    if not pairs:
+        raise InputError(f"pairs file {path} has no rows", hint=hint)
+    return pairs

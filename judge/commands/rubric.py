@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from judge.commands.flags import JudgingFlags, model_command
 from judge.commands.render import console, err_console, print_error, rubric_tree
-from judge.errors import JudgeError
+from judge.errors import JudgeError, RubricError
 from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
 from judge.storage import write_atomic
 from judge.types import Rubric
+
+if TYPE_CHECKING:
+    from judge.backends.base import Backend
+    from judge.inputs import PreferencePair
+    from judge.rubric.settings import GenerateSettings
 
 rubric_app = typer.Typer(
     help="List, show and check rubrics. Example: judge rubric show helpfulness",
@@ -86,28 +91,94 @@ def _emit_rubric(rubric: Rubric, output: Path | None) -> None:
 def rubric_generate(
     ctx: typer.Context,
     flags: JudgingFlags,
-    prompt: Annotated[str, typer.Option(help="The request the rubric is for.")],
+    prompt: Annotated[
+        str | None, typer.Option(help="The request the rubric is for (or use --pairs).")
+    ] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(
+            help='JSONL of {"prompt", "chosen", "rejected"} rows: one contrastive rubric per row, '
+            "kept only if it prefers the chosen response by the minimum margin."
+        ),
+    ] = None,
     reference: Annotated[
         str | None, typer.Option(help="A reference answer (criteria never contain it).")
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write the rubric as YAML here.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the rubric as YAML here (with --pairs: a folder, one per row)."),
+    ] = None,
     max_criteria: Annotated[int, typer.Option(min=1, max=20, help="Most criteria.")] = 6,
+    samples: Annotated[
+        int,
+        typer.Option(
+            min=1, max=16, help="Proposals sampled in one batch (with --pairs: candidates)."
+        ),
+    ] = 3,
 ) -> None:
     """Ask the model for prompt-specific yes/no criteria (hard rules and principles).
 
     Example: judge rubric generate --prompt "Write a haiku about rain" --output haiku.yaml
+    Example: judge rubric generate --pairs prefs.jsonl --output rubrics/ --dtype float32
     """
     from judge.backends import create_backend
-    from judge.rubric.generate import generate_rubric
+    from judge.inputs import read_preference_pairs
     from judge.rubric.settings import GenerateSettings
 
-    settings = GenerateSettings(max_criteria=max_criteria)
+    if (prompt is None) == (pairs is None):
+        print_error("give exactly one of --prompt and --pairs")
+        raise typer.Exit(2)
+    rows = read_preference_pairs(pairs) if pairs is not None else []
+    if pairs is not None:
+        settings = GenerateSettings(max_criteria=max_criteria, candidates=samples)
+    else:
+        settings = GenerateSettings(max_criteria=max_criteria, samples=samples)
     engine = create_backend(flags.backend, **flags.backend_options)
     try:
-        rubric = generate_rubric(engine, prompt, reference, settings=settings)
+        if prompt is not None:
+            from judge.rubric.generate import generate_rubric_report
+
+            report = generate_rubric_report(engine, prompt, reference, settings=settings)
+            _emit_rubric(report.rubric, output)
+            err_console.print(report.summary())
+            return
+        failed = _contrastive_rows(engine, rows, reference, settings, output)
     finally:
         engine.close()
-    _emit_rubric(rubric, output)
+    if failed == len(rows):
+        raise typer.Exit(1)
+
+
+def _contrastive_rows(
+    engine: Backend,
+    rows: list[PreferencePair],
+    reference: str | None,
+    settings: GenerateSettings,
+    output: Path | None,
+) -> int:
+    """One contrastive rubric per row; a row that yields none is one line. Returns failures."""
+    from judge.rubric.contrastive import generate_contrastive_rubric
+
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for number, row in enumerate(rows, start=1):
+        try:
+            rubric = generate_contrastive_rubric(
+                engine,
+                row.prompt,
+                [row.chosen, row.rejected],
+                reference=reference,
+                settings=settings,
+                name=f"contrastive-row{number}",
+            )
+        except RubricError as exc:
+            failed += 1
+            print_error(f"row {number}: {exc}")
+            continue
+        _emit_rubric(rubric, None if output is None else output / f"{rubric.name}.yaml")
+    err_console.print(f"{len(rows) - failed} of {len(rows)} row(s) gave a contrastive rubric")
+    return failed
 
 
 @rubric_app.command(
@@ -174,3 +245,5 @@ def rubric_refine(
             f"{len(stats.rounds)} rounds = {stats.backend_calls} backend calls, {stats.requests} "
             f"requests, {stats.rejections} rejections; stopped: {stats.stop_reason}"
         )
+        for note in stats.unrefined:
+            err_console.print(note)

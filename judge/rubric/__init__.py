@@ -11,7 +11,9 @@ from typing import Any
 
 _EXPORTS = {
     "generate_rubric": "judge.rubric.generate",
-    "generate_contrastive_rubric": "judge.rubric.generate",
+    "generate_contrastive_rubric": "judge.rubric.contrastive",
+    "generate_rubric_report": "judge.rubric.generate",
+    "GeneratedRubric": "judge.rubric.generate",
     "refine": "judge.rubric.refine",
     "RefineResult": "judge.rubric.refine",
     "RefineStats": "judge.rubric.refine",

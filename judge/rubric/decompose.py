@@ -2,8 +2,10 @@
 
 The model sees the prompt, the coarse criterion, the pool responses that satisfied it and the
 criteria already accepted; it answers in the same grammar as a rubric proposal, with exactly
-`children` items. Children are screened like proposals (no answers, no copied responses, no
-duplicates) and get ids ``<parent>.<k>`` and `Provenance(source="decomposed", parent=...)`.
+`children` items. Children are screened like proposals (no answers, no copied responses, nothing
+that reads like the template's own examples) and compared with their ancestors, their siblings
+and the rest of the rubric by wording; they get ids ``<parent>.<k>`` and
+`Provenance(source="decomposed", parent=...)`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from judge.rubric.proposal import (
     criteria_max_tokens,
     parse_criteria,
     screen,
+    template_examples,
 )
 from judge.rubric.settings import RefineSettings
 from judge.types import (
@@ -95,7 +98,8 @@ class Decomposer:
             ),
         )
 
-    def _child_id(self, parent: str) -> str:
+    def child_id(self, parent: str) -> str:
+        """A new unique id ``<parent>.<k>`` for a child of `parent`."""
         index = 1
         while f"{parent}.{index}" in self.taken:
             index += 1
@@ -103,9 +107,21 @@ class Decomposer:
         return f"{parent}.{index}"
 
     def read(
-        self, parent: Criterion, generation: Generation, satisfied: int, *, seen: Iterable[str]
+        self,
+        parent: Criterion,
+        generation: Generation,
+        satisfied: int,
+        *,
+        seen: Iterable[str],
+        ancestors: Sequence[str] = (),
+        rendered: str = "",
     ) -> Decomposition:
-        """The children in `generation`, screened; `seen` are texts already in the rubric."""
+        """The children in `generation`, screened.
+
+        `seen` are texts already in the rubric, `ancestors` the parent's own ancestors (the
+        parent is added), `rendered` the decomposition prompt (its example texts are screened).
+        A child that reads like an ancestor, a sibling or a criterion already seen is dropped.
+        """
         if generation.error is not None:
             return Decomposition(failure=f"decomposition failed: {generation.error}")
         proposed = parse_criteria(generation.text)[: self.settings.children]
@@ -120,8 +136,10 @@ class Decomposer:
             min_chars=self.settings.min_criterion_chars,
             max_chars=self.settings.max_criterion_chars,
             copy_words=self.settings.copy_words,
+            templates=template_examples(rendered),
+            duplicate_similarity=self.settings.duplicate_similarity,
         )
-        kept, dropped = screen(proposed, rules, seen=[*seen, parent.text])
+        kept, dropped = screen(proposed, rules, seen=seen, ancestors=[*ancestors, parent.text])
         provenance = Provenance(
             source="decomposed",
             parent=parent.id,
@@ -131,7 +149,7 @@ class Decomposer:
 
         def child(text: str, kind: CriterionKind) -> Criterion:
             return Criterion(
-                id=self._child_id(parent.id),
+                id=self.child_id(parent.id),
                 text=text,
                 kind=kind,
                 provenance=provenance,

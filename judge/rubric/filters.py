@@ -1,111 +1,18 @@
 """The cheap, model-free parts of RRD's filters: lexical similarity, negation, misalignment.
 
-Lexical similarity is the Jaccard index of two criteria's content words (lower-cased, stop
-words and the word "response" removed, a plural "s" stripped). It only decides which pairs are
-worth an LLM overlap check, except at the extremes: near-identical wording is redundant, and
-near-identical wording with opposite negation is a polarity conflict, without asking a model.
+Lexical similarity (`judge.rubric.wording`) compares two criteria's content words. It only
+decides which pairs are worth an LLM overlap check, except at the extremes: near-identical
+wording is redundant, and near-identical wording with opposite negation is a polarity conflict,
+without asking a model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from judge.rubric.proposal import words
+from judge.rubric.wording import NEGATIONS, Wording, jaccard, similarity
 
-NEGATIONS = frozenset(
-    {
-        "not",
-        "no",
-        "never",
-        "without",
-        "avoid",
-        "avoids",
-        "lack",
-        "lacks",
-        "none",
-        "nor",
-        "neither",
-        "fail",
-        "fails",
-        "cannot",
-        "omit",
-        "omits",
-        "free",
-    }
-)
-_STOP = frozenset(
-    {
-        "the",
-        "a",
-        "an",
-        "response",
-        "responses",
-        "is",
-        "are",
-        "be",
-        "been",
-        "does",
-        "do",
-        "it",
-        "its",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "and",
-        "or",
-        "that",
-        "this",
-        "these",
-        "with",
-        "as",
-        "by",
-        "at",
-        "any",
-        "all",
-        "each",
-        "every",
-        "their",
-        "which",
-        "from",
-        "into",
-        "than",
-    }
-)
-
-
-def _stem(word: str) -> str:
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-@dataclass(frozen=True)
-class Wording:
-    """A criterion's content words and the parity of its negations."""
-
-    content: frozenset[str]
-    negated: bool
-
-    @classmethod
-    def of(cls, text: str) -> Wording:
-        """Analyse `text`."""
-        tokens = words(text)
-        negations = sum(1 for t in tokens if t in NEGATIONS or t.endswith("n't"))
-        content = frozenset(
-            _stem(t)
-            for t in tokens
-            if t not in _STOP and t not in NEGATIONS and not t.endswith("n't")
-        )
-        return cls(content=content, negated=negations % 2 == 1)
-
-
-def jaccard(a: Wording, b: Wording) -> float:
-    """Jaccard index of two content-word sets (0 when both are empty)."""
-    union = a.content | b.content
-    return len(a.content & b.content) / len(union) if union else 0.0
+__all__ = ["NEGATIONS", "Wording", "jaccard", "misalignment", "similarity"]
 
 
 def misalignment(

@@ -1,35 +1,46 @@
-"""Rubric generation: criteria proposed from a prompt, or contrastively from ranked responses.
+"""Rubric generation from a prompt: several proposals sampled in one batch, screened, ranked.
 
 `generate_rubric` asks the model for atomic, binary, prompt-specific criteria tagged hard_rule
-or principle. `generate_contrastive_rubric` follows OpenRubrics' contrastive rubric generation
-(CRG): it shows the model ranked responses, asks what separates the better from the worse, and
-keeps a proposal only if judging the same responses with it reproduces the labels. Both screen
-the proposals (no answers, no copied responses, no duplicates) and record what they dropped.
+or principle, `settings.samples` times in one backend call. Every proposal is screened (no
+answers, no copied responses, nothing that reads like the prompt template's own examples, no
+near-duplicates); proposals of several samples that read alike count as agreement. The
+criteria kept are the best by a measured rule: those that name something from the request
+first (prompt specificity: the share of their key terms the prompt contains), then those that
+separate the responses of an optional pool, then the most often proposed. A hard rule whose
+key terms the request does not state becomes a principle. Fewer criteria than requested is
+reported, never padded. Contrastive generation lives in `judge.rubric.contrastive`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from itertools import combinations
 
 from judge.backends.base import Backend
 from judge.errors import GenerationError, InputError, RubricError
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
-from judge.rubric.evaluate import plan_evaluation
 from judge.rubric.proposal import (
     ProposedCriterion,
     Screen,
     criteria_constraint,
     criteria_max_tokens,
     parse_criteria,
+    prompt_specificity,
     proposal_check,
     screen,
     slug_id,
+    stated_in_prompt,
+    template_examples,
+)
+from judge.rubric.selection import (
+    Candidate,
+    GeneratedRubric,
+    pool_spread,
+    select,
+    shortfall_text,
 )
 from judge.rubric.settings import GenerateSettings
-from judge.runner.aggregate import rubric_margin
-from judge.runner.parse import verdict_check
+from judge.rubric.wording import Wording, similarity, words
 from judge.runner.rounds import Task, ask
 from judge.types import (
     Criterion,
@@ -47,7 +58,6 @@ logger = logging.getLogger(__name__)
 
 SYSTEM_TEMPLATE = "rubric_system"
 PROPOSE_TEMPLATE = "rubric_propose"
-CONTRASTIVE_TEMPLATE = "rubric_contrastive"
 
 
 def as_conversation(prompt: str | Sequence[Message]) -> tuple[Message, ...]:
@@ -67,7 +77,7 @@ def prompt_text(conversation: Sequence[Message]) -> str:
     return "\n".join(message.content for message in conversation)
 
 
-def _proposal_request(
+def proposal_request(
     request_id: str,
     template: str,
     context: PromptContext,
@@ -77,7 +87,9 @@ def _proposal_request(
     *,
     n: int = 1,
     temperature: float | None = None,
+    min_items: int | None = None,
 ) -> GenerationRequest:
+    """A proposal request: system + rendered template, `n` samples, the criteria grammar."""
     system = Message(role="system", content=prompts.render(SYSTEM_TEMPLATE, PromptContext()))
     user = Message(role="user", content=prompts.render(template, context))
     return GenerationRequest(
@@ -91,7 +103,7 @@ def _proposal_request(
         ),
         constraint=criteria_constraint(
             backend.capabilities,
-            settings.min_criteria,
+            settings.min_criteria if min_items is None else min_items,
             settings.max_criteria,
             settings.min_criterion_chars,
             settings.max_criterion_chars,
@@ -112,10 +124,10 @@ def build_criteria(
     )
 
 
-def _screened_proposals(
+def screened_proposals(
     generation: Generation, rules: Screen, settings: GenerateSettings, model_id: str
 ) -> tuple[list[ProposedCriterion], list[tuple[ProposedCriterion, str]], str | None]:
-    """Usable proposals, dropped ones with reasons, and why none came back (or None)."""
+    """One output's usable proposals, dropped ones with reasons, and why none came back."""
     if generation.error is not None:
         return [], [], f"the proposal failed: {generation.error}"
     proposed = parse_criteria(generation.text)
@@ -131,9 +143,10 @@ def _screened_proposals(
     return kept, dropped, None
 
 
-def _dropped(
+def dropped_criteria(
     items: Sequence[tuple[ProposedCriterion, str]], provenance: Provenance, taken: set[str]
 ) -> tuple[DroppedCriterion, ...]:
+    """Dropped proposals as `DroppedCriterion` records (ids unique within ``taken``)."""
     result = []
     for item, reason in items:
         [criterion] = build_criteria([item], provenance, taken)
@@ -141,9 +154,202 @@ def _dropped(
     return tuple(result)
 
 
-def _excerpt(text: str, limit: int = 80) -> str:
+def excerpt(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def proposal_screen(
+    rendered: str,
+    conversation: Sequence[Message],
+    settings: GenerateSettings,
+    *,
+    reference: str | None = None,
+    responses: Sequence[str] = (),
+) -> Screen:
+    """The screen for proposals answering the rendered prompt `rendered`."""
+    return Screen(
+        prompt=prompt_text(conversation),
+        reference=reference,
+        responses=tuple(responses),
+        min_chars=settings.min_criterion_chars,
+        max_chars=settings.max_criterion_chars,
+        copy_words=settings.copy_words,
+        templates=template_examples(rendered),
+        template_similarity=settings.template_similarity,
+        duplicate_similarity=settings.duplicate_similarity,
+    )
+
+
+def demote_unstated(
+    items: Sequence[ProposedCriterion], prompt: str
+) -> tuple[list[ProposedCriterion], list[str]]:
+    """Hard rules whose key terms the request does not state become principles (and are named)."""
+    kept, demoted = [], []
+    for item in items:
+        if item.kind == "hard_rule" and not stated_in_prompt(item.text, prompt):
+            kept.append(ProposedCriterion(text=item.text, kind="principle"))
+            demoted.append(item.text)
+        else:
+            kept.append(item)
+    return kept, demoted
+
+
+def generate_rubric_report(
+    backend: Backend,
+    prompt: str | Sequence[Message],
+    reference: str | None = None,
+    *,
+    settings: GenerateSettings | None = None,
+    prompts: PromptLibrary | None = None,
+    name: str | None = None,
+    pool: Sequence[str] | None = None,
+) -> GeneratedRubric:
+    """Propose criteria specific to `prompt` and keep the best `settings.max_criteria`.
+
+    One backend call holds all `settings.samples` proposals; with a `pool` of responses, one
+    more call judges the candidates on it, and candidates that separate pool responses
+    (P(yes) standard deviation at least `settings.min_pool_spread`) rank first after
+    specificity.
+
+    Raises:
+        RubricError: the model returned nothing usable (never an empty rubric).
+        GenerationError: the backend failed every sample.
+    """
+    settings = settings or GenerateSettings()
+    prompts = prompts or default_prompts()
+    conversation = as_conversation(prompt)
+    text = prompt_text(conversation)
+    requested = settings.max_criteria
+    context = PromptContext.from_data(
+        conversation=[(m.role, m.content) for m in conversation],
+        reference=reference,
+        min_items=requested,
+        max_items=requested,
+        max_criterion_chars=settings.max_criterion_chars,
+    )
+    sampled = settings.samples > 1
+    request = proposal_request(
+        "propose",
+        PROPOSE_TEMPLATE,
+        context,
+        settings,
+        backend,
+        prompts,
+        n=settings.samples,
+        temperature=settings.sample_temperature if sampled else None,
+        min_items=requested,
+    )
+    task = Task(request, proposal_check, role="propose")
+    generations = ask(backend, [task], retries=settings.retries, label="propose")["propose"]
+    if all(g.error is not None for g in generations):
+        raise GenerationError(f"rubric proposal failed: {generations[0].error}")
+    rules = proposal_screen(
+        request.messages[-1].content, conversation, settings, reference=reference
+    )
+    candidates: list[Candidate] = []
+    dropped: list[tuple[ProposedCriterion, str]] = []
+    failures: list[str] = []
+    dropped_keys: set[str] = set()
+    proposed = 0
+    for index, generation in enumerate(generations):
+        if generation.error is not None:
+            failures.append(f"sample {index + 1}: the proposal failed: {generation.error}")
+            continue
+        items = parse_criteria(generation.text)
+        if not items:
+            failures.append(
+                f"sample {index + 1}: model {backend.model_id!r} returned no criteria in "
+                f"{generation.text[:160]!r}"
+            )
+            continue
+        proposed += len(items)
+        kept, rejected = screen(items, rules)
+        for item, reason in rejected:
+            key = " ".join(words(item.text))
+            if not reason.startswith("screened: near-duplicate") and key not in dropped_keys:
+                dropped_keys.add(key)
+                dropped.append((item, reason))
+        for item in kept:
+            wording = Wording.of(item.text)
+            match = next(
+                (
+                    c
+                    for c in candidates
+                    if similarity(wording, Wording.of(c.item.text)) >= settings.duplicate_similarity
+                ),
+                None,
+            )
+            if match is not None:
+                match.support += 1
+            else:
+                candidates.append(Candidate(item=item, order=len(candidates)))
+    if not candidates:
+        if not dropped:
+            raise RubricError(
+                f"rubric generation: {'; '.join(failures)}",
+                hint="use a backend with structured output or a stronger model, or start from "
+                "a library rubric (judge rubric list)",
+            )
+        listed = "; ".join(f"{item.text[:50]!r}: {reason}" for item, reason in dropped[:8])
+        raise RubricError(
+            f"rubric generation: every proposed criterion was dropped ({listed})",
+            hint="use a stronger model, sample more (samples), or start from a library rubric",
+        )
+    for candidate in candidates:
+        candidate.specificity = prompt_specificity(candidate.item.text, text)
+    notes: list[str] = []
+    if pool:
+        pool_spread(
+            backend,
+            candidates,
+            conversation,
+            pool,
+            settings,
+            prompts=prompts,
+            reference=reference,
+        )
+        notes.append(f"candidates judged on a pool of {len(pool)} responses")
+
+    chosen, not_selected = select(
+        candidates, requested, settings.min_pool_spread, samples=settings.samples
+    )
+    dropped += not_selected
+    items, demoted = demote_unstated([c.item for c in chosen], text)
+    shortfall = None
+    if len(items) < requested:
+        shortfall = shortfall_text(
+            requested, len(items), len(candidates), settings.samples, dropped
+        )
+        logger.warning(
+            "rubric generation kept %d of %d criteria: %s", len(items), requested, shortfall
+        )
+    provenance = Provenance(source="generated", detail=f"proposed by {backend.model_id}")
+    taken: set[str] = set()
+    criteria = build_criteria(items, provenance, taken)
+    logger.info(
+        "generated %d criteria from %d sample(s) (%d dropped)",
+        len(criteria),
+        settings.samples,
+        len(dropped),
+    )
+    rubric = Rubric(
+        name=name or f"generated-{stable_hash(text)[:8]}",
+        description=f"Generated for the request: {excerpt(text)}",
+        criteria=criteria,
+        dropped=dropped_criteria(dropped, provenance, taken),
+    )
+    return GeneratedRubric(
+        rubric=rubric,
+        requested=requested,
+        samples=settings.samples,
+        proposed=proposed,
+        distinct=len(candidates),
+        demoted=tuple(demoted),
+        shortfall=shortfall,
+        notes=tuple(notes),
+    )
 
 
 def generate_rubric(
@@ -154,206 +360,14 @@ def generate_rubric(
     settings: GenerateSettings | None = None,
     prompts: PromptLibrary | None = None,
     name: str | None = None,
+    pool: Sequence[str] | None = None,
 ) -> Rubric:
-    """Ask the model for criteria specific to `prompt`; one backend call.
+    """Ask the model for criteria specific to `prompt` (see `generate_rubric_report`).
 
     Raises:
         RubricError: the model returned nothing usable (never an empty rubric).
         GenerationError: the backend failed the request.
     """
-    settings = settings or GenerateSettings()
-    prompts = prompts or default_prompts()
-    conversation = as_conversation(prompt)
-    context = PromptContext.from_data(
-        conversation=[(m.role, m.content) for m in conversation],
-        reference=reference,
-        min_items=settings.min_criteria,
-        max_items=settings.max_criteria,
-        max_criterion_chars=settings.max_criterion_chars,
-    )
-    request = _proposal_request("propose", PROPOSE_TEMPLATE, context, settings, backend, prompts)
-    task = Task(request, proposal_check, role="propose")
-    [generation] = ask(backend, [task], retries=settings.retries, label="propose")["propose"]
-    if generation.error is not None:
-        raise GenerationError(f"rubric proposal failed: {generation.error}")
-    rules = Screen(
-        prompt=prompt_text(conversation),
-        reference=reference,
-        min_chars=settings.min_criterion_chars,
-        max_chars=settings.max_criterion_chars,
-        copy_words=settings.copy_words,
-    )
-    kept, dropped, failure = _screened_proposals(generation, rules, settings, backend.model_id)
-    if failure is not None:
-        raise RubricError(
-            f"rubric generation: {failure}",
-            hint="use a backend with structured output or a stronger model, or start from a "
-            "library rubric (judge rubric list)",
-        )
-    provenance = Provenance(source="generated", detail=f"proposed by {backend.model_id}")
-    taken: set[str] = set()
-    criteria = build_criteria(kept, provenance, taken)
-    logger.info("generated %d criteria (%d dropped) in 1 backend call", len(criteria), len(dropped))
-    return Rubric(
-        name=name or f"generated-{stable_hash(prompt_text(conversation))[:8]}",
-        description=f"Generated for the request: {_excerpt(prompt_text(conversation))}",
-        criteria=criteria,
-        dropped=_dropped(dropped, provenance, taken),
-    )
-
-
-def _label_consistency(
-    rubric: Rubric, values: Sequence[dict[str, float | None]]
-) -> tuple[float, float | None]:
-    """Pairwise accuracy over the induced pairs (best first) and the source pair's margin."""
-    pairs = list(combinations(range(len(values)), 2))
-    correct = 0
-    leaves = rubric.leaves()
-    for better, worse in pairs:
-        margin = rubric_margin(leaves, values[better], values[worse])
-        correct += margin is not None and margin.value > 0
-    source = rubric_margin(leaves, values[0], values[-1])
-    return correct / len(pairs), None if source is None else source.value
-
-
-def generate_contrastive_rubric(
-    backend: Backend,
-    prompt: str | Sequence[Message],
-    ranked: Sequence[str],
-    *,
-    reference: str | None = None,
-    settings: GenerateSettings | None = None,
-    prompts: PromptLibrary | None = None,
-    name: str | None = None,
-) -> Rubric:
-    """Propose criteria from responses ranked best first (chosen, rejected), keep a consistent one.
-
-    Two backend calls: the proposals (`settings.candidates` of them, sampled together), then
-    every proposal's criteria judged on every ranked response. A proposal is consistent when its
-    uniform-weight P(yes) margin orders at least `min_pairwise_accuracy` of the induced pairs
-    correctly and orders the source pair (best vs worst) correctly; the most accurate one wins.
-
-    Raises:
-        InputError: fewer than two distinct responses.
-        RubricError: no proposal had usable criteria, or none was consistent with the labels.
-    """
-    settings = settings or GenerateSettings()
-    prompts = prompts or default_prompts()
-    conversation = as_conversation(prompt)
-    responses = [text for text in ranked]
-    if len(responses) < 2 or any(not text.strip() for text in responses):
-        raise InputError("contrastive generation needs at least two non-empty ranked responses")
-    if len({" ".join(text.split()) for text in responses}) < len(responses):
-        raise InputError(
-            "the ranked responses contain duplicates",
-            hint="identical responses cannot be ranked against each other",
-        )
-    shown = [text[: settings.max_response_chars] for text in responses]
-    context = PromptContext.from_data(
-        conversation=[(m.role, m.content) for m in conversation],
-        reference=reference,
-        responses=shown,
-        min_items=settings.min_criteria,
-        max_items=settings.max_criteria,
-        max_criterion_chars=settings.max_criterion_chars,
-    )
-    sampled = settings.candidates > 1
-    request = _proposal_request(
-        "contrastive",
-        CONTRASTIVE_TEMPLATE,
-        context,
-        settings,
-        backend,
-        prompts,
-        n=settings.candidates,
-        temperature=settings.candidate_temperature if sampled else None,
-    )
-    task = Task(request, proposal_check, role="contrastive")
-    generations = ask(backend, [task], retries=settings.retries, label="contrastive")[request.id]
-    rules = Screen(
-        prompt=prompt_text(conversation),
-        reference=reference,
-        responses=tuple(responses),
-        min_chars=settings.min_criterion_chars,
-        max_chars=settings.max_criterion_chars,
-        copy_words=settings.copy_words,
-    )
-    provenance = Provenance(source="contrastive", detail=f"proposed by {backend.model_id}")
-    candidates: list[tuple[Rubric, list[tuple[ProposedCriterion, str]]]] = []
-    failures: list[str] = []
-    for index, generation in enumerate(generations):
-        kept, dropped, failure = _screened_proposals(generation, rules, settings, backend.model_id)
-        if failure is not None:
-            failures.append(f"candidate {index + 1}: {failure}")
-            continue
-        criteria = build_criteria(kept, provenance)
-        candidates.append((Rubric(name="candidate", criteria=criteria), dropped))
-    if not candidates:
-        raise RubricError(
-            f"contrastive generation: {'; '.join(failures)}",
-            hint="use a backend with structured output or a stronger model",
-        )
-    evaluations = [
-        plan_evaluation(
-            candidate.criteria,
-            conversation,
-            responses,
-            prompts=prompts,
-            capabilities=backend.capabilities,
-            rubric_name=candidate.name,
-            reference=reference,
-            max_rationale_chars=settings.max_rationale_chars,
-            seed=settings.seed,
-            id_prefix=f"k{index}:",
-        )
-        for index, (candidate, _) in enumerate(candidates)
-    ]
-    tasks = [
-        Task(item.request, verdict_check(item.criterion.id))
-        for evaluation in evaluations
-        for item in evaluation.planned
-    ]
-    by_id = ask(backend, tasks, retries=settings.retries, label="validate") if tasks else {}
-    best: tuple[float, float, int] | None = None
-    for index, ((candidate, _), evaluation) in enumerate(zip(candidates, evaluations, strict=True)):
-        table = evaluation.read(by_id)
-        values = [
-            {cid: table.values(cid)[i] for cid in table.criteria} for i in range(len(responses))
-        ]
-        accuracy, source = _label_consistency(candidate, values)
-        verdict = "consistent"
-        if accuracy < settings.min_pairwise_accuracy or source is None or source <= 0:
-            verdict = "inconsistent"
-            source_text = "not judged" if source is None else f"{source:+.2f}"
-            failures.append(
-                f"candidate {index + 1}: pairwise accuracy {accuracy:.2f} (minimum "
-                f"{settings.min_pairwise_accuracy:g}), source pair margin {source_text}"
-            )
-        elif best is None or (accuracy, source) > best[:2]:
-            best = (accuracy, source, index)
-        logger.info("contrastive candidate %d: %s, accuracy %.2f", index + 1, verdict, accuracy)
-    if best is None:
-        raise RubricError(
-            "contrastive rubric is not consistent with the labels: " + "; ".join(failures),
-            hint="sample more candidates (candidates > 1), use a stronger model, or use "
-            "generate_rubric without labels",
-        )
-    accuracy, source, index = best
-    chosen, dropped = candidates[index]
-    pairs = len(responses) * (len(responses) - 1) // 2
-    detail = (
-        f"proposed by {backend.model_id}; pairwise accuracy {accuracy:.2f} over {pairs} "
-        f"pair(s); source pair margin {source:+.2f}"
-    )
-    final = Provenance(source="contrastive", detail=detail)
-    taken: set[str] = set()
-    criteria = tuple(
-        Criterion(id=slug_id(c.text, taken), text=c.text, kind=c.kind, provenance=final)
-        for c in chosen.criteria
-    )
-    return Rubric(
-        name=name or f"contrastive-{stable_hash(prompt_text(conversation))[:8]}",
-        description=f"Contrastive rubric for the request: {_excerpt(prompt_text(conversation))}",
-        criteria=criteria,
-        dropped=_dropped(dropped, provenance, taken),
-    )
+    return generate_rubric_report(
+        backend, prompt, reference, settings=settings, prompts=prompts, name=name, pool=pool
+    ).rubric

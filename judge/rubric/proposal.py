@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.backends.base import Capabilities
+from judge.rubric.wording import Wording, key_terms, most_similar, similarity, words
 from judge.types import Constraint, CriterionKind, Generation
 
 KINDS: tuple[CriterionKind, ...] = ("hard_rule", "principle")
@@ -176,13 +177,7 @@ def parse_criteria(text: str) -> list[ProposedCriterion]:
     return lines
 
 
-_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _PLACEHOLDER_RE = re.compile(r"\.\.\.|\u2026")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case word tokens of `text` (apostrophes kept inside words: don't, isn't)."""
-    return _WORD_RE.findall(text.lower())
 
 
 def _ngrams(tokens: Sequence[str], size: int) -> set[tuple[str, ...]]:
@@ -209,6 +204,11 @@ class Screen:
             copy; responses shorter than this are checked as a whole when they have at least
             `min_copy_words` words.
         min_copy_words: shorter responses are not checked for copies.
+        templates: the prompt template's own example texts; a criterion that reads like one of
+            them (`similarity` at or above `template_similarity`) copies the template.
+        template_similarity: see `templates`.
+        duplicate_similarity: a criterion at least this similar to one already kept (or seen,
+            or an ancestor) is a near-duplicate.
     """
 
     prompt: str
@@ -218,6 +218,9 @@ class Screen:
     max_chars: int = 200
     copy_words: int = 8
     min_copy_words: int = 3
+    templates: tuple[str, ...] = ()
+    template_similarity: float = 0.7
+    duplicate_similarity: float = 0.85
 
     def reason_to_drop(self, text: str) -> str | None:
         """Why `text` cannot be a criterion, or None if it can."""
@@ -230,6 +233,16 @@ class Screen:
         tokens, prompt_tokens = words(text), words(self.prompt)
         if len(tokens) < 3 or _PLACEHOLDER_RE.search(text):
             return "screened: a placeholder, not a criterion"
+        score, example = most_similar(text, self.templates)
+        if (
+            example is not None
+            and score >= self.template_similarity
+            and not stated_in_prompt(text, self.prompt)
+        ):
+            return (
+                f"screened: copies the prompt template's example {example[:60]!r} "
+                f"(similarity {score:.2f})"
+            )
         if self.reference is not None:
             answer = words(self.reference)
             if (
@@ -263,27 +276,80 @@ class Screen:
 
 
 def screen(
-    proposed: Sequence[ProposedCriterion], rules: Screen, *, seen: Iterable[str] = ()
+    proposed: Sequence[ProposedCriterion],
+    rules: Screen,
+    *,
+    seen: Iterable[str] = (),
+    ancestors: Iterable[str] = (),
 ) -> tuple[list[ProposedCriterion], list[tuple[ProposedCriterion, str]]]:
     """Split proposals into usable ones and (proposal, reason) pairs for the dropped ones.
 
-    `seen` holds texts already in the rubric; a proposal equal to one of them (or to an earlier
-    proposal) up to case, spacing and punctuation is a duplicate.
+    `seen` holds texts already in the rubric and `ancestors` the criteria a proposal refines; a
+    proposal that reads like one of them, or like an earlier proposal (a sibling), by
+    `similarity` at or above `rules.duplicate_similarity`, is a near-duplicate.
     """
-    known = {" ".join(words(text)): text for text in seen}
+    lineage = [(text, Wording.of(text)) for text in ancestors]
+    known = [(text, Wording.of(text)) for text in seen]
     kept: list[ProposedCriterion] = []
     dropped: list[tuple[ProposedCriterion, str]] = []
     for item in proposed:
         reason = rules.reason_to_drop(item.text)
-        key = " ".join(words(item.text))
-        if reason is None and key in known:
-            reason = f"screened: duplicate of {known[key][:60]!r}"
+        wording = Wording.of(item.text)
+        if reason is None:
+            reason = _near_duplicate(wording, lineage, rules, "restates its ancestor")
+        if reason is None:
+            reason = _near_duplicate(wording, known, rules, "near-duplicate of")
         if reason is None:
             kept.append(item)
-            known[key] = item.text
+            known.append((item.text, wording))
         else:
             dropped.append((item, reason))
     return kept, dropped
+
+
+def _near_duplicate(
+    wording: Wording, others: Sequence[tuple[str, Wording]], rules: Screen, label: str
+) -> str | None:
+    for text, other in others:
+        score = 1.0 if wording == other else similarity(wording, other)
+        if score >= rules.duplicate_similarity:
+            return f"screened: {label} {text[:60]!r} (similarity {score:.2f})"
+    return None
+
+
+_QUOTED_RE = re.compile(r'"([^"\n]*)"')
+_DATA_BLOCK_RE = re.compile(
+    r"<(conversation|reference|response|criteria|criterion)\b[^>]*>.*?</\1>", re.DOTALL
+)
+
+
+def template_examples(rendered: str) -> tuple[str, ...]:
+    """The example texts a rendered prompt template itself shows (data blocks left out).
+
+    Every double-quoted text of at least three words outside the data blocks counts: a
+    criterion that reads like one of them was copied from the prompt, not written for the
+    request.
+    """
+    instructions = _DATA_BLOCK_RE.sub(" ", rendered)
+    found = []
+    for text in _QUOTED_RE.findall(instructions):
+        if len(text) >= 12 and len(words(text)) >= 3 and text not in found:
+            found.append(text)
+    return tuple(found)
+
+
+def stated_in_prompt(text: str, prompt: str) -> bool:
+    """Whether a requirement's key terms appear in the prompt (at least half of them)."""
+    terms = key_terms(text)
+    if not terms:
+        return False
+    return 2 * len(terms & key_terms(prompt)) >= len(terms)
+
+
+def prompt_specificity(text: str, prompt: str) -> float:
+    """The share of a criterion's key terms that the prompt contains (0: generic)."""
+    terms = key_terms(text)
+    return len(terms & key_terms(prompt)) / len(terms) if terms else 0.0
 
 
 _SLUG_STOP = {

@@ -18,11 +18,12 @@ from judge.errors import GenerationError, RubricError
 from judge.prompting import PromptLibrary
 from judge.rubric.decompose import Decomposer
 from judge.rubric.evaluate import VerdictTable, plan_evaluation
-from judge.rubric.filters import Wording, jaccard, misalignment
+from judge.rubric.filters import Wording, jaccard, misalignment, similarity
 from judge.rubric.overlap import OverlapCheck, overlap_request, read_overlap
 from judge.rubric.pool import PoolResponse
 from judge.rubric.proposal import proposal_check
 from judge.rubric.settings import RefineSettings
+from judge.rubric.tree import Node, keep_hard_rules, unrefined_notes, walk
 from judge.rubric.weights import Weights, uniform_weights, whitened_uniform_weights
 from judge.runner.parse import verdict_check
 from judge.runner.rounds import BatchStats, Task, run_round
@@ -53,38 +54,7 @@ class RefineStats(BatchStats):
     pool_sampled: bool = False
     cached: bool = False
     stop_reason: str = ""
-
-
-@dataclass
-class Node:
-    """A criterion under refinement: its place in the tree and its verdicts on the pool."""
-
-    criterion: Criterion
-    depth: int
-    ancestors: tuple[str, ...] = ()
-    values: list[float | None] = field(default_factory=list)
-    passes: list[bool | None] = field(default_factory=list)
-    children: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        """The criterion's id."""
-        return self.criterion.id
-
-    @property
-    def parent(self) -> str | None:
-        """The id of the criterion this one was split from (None for an input criterion)."""
-        return self.ancestors[-1] if self.ancestors else None
-
-    @property
-    def wording(self) -> Wording:
-        """Content words and negation of the criterion text."""
-        return Wording.of(self.criterion.text)
-
-    @property
-    def pass_count(self) -> int:
-        """Pool responses that satisfy the criterion."""
-        return sum(1 for passed in self.passes if passed)
+    unrefined: list[str] = field(default_factory=list)
 
 
 def refined_name(name: str) -> str:
@@ -113,6 +83,8 @@ class Refinement:
         self.name = refined_name(rubric.name)
         self.accepted: dict[str, Node] = {}
         self.dropped: list[DroppedCriterion] = []
+        # Decomposed criteria and how many children their decomposition passed to judging.
+        self.decomposed: dict[str, int] = {}
         self.decomposer = Decomposer(
             backend=backend,
             conversation=conversation,
@@ -205,7 +177,10 @@ class Refinement:
         checks = {(cid, oid): read_overlap(by_id[request.id][0]) for cid, oid, request in overlaps}
         children: list[Node] = []
         for node in pending:
-            children.extend(self._children(node, by_id[decompositions[node.id].id][0]))
+            request = decompositions[node.id]
+            children.extend(
+                self._children(node, by_id[request.id][0], request.messages[-1].content)
+            )
         next_pending = [node for node in candidates if self._resolve(node, table, checks)]
         return children, next_pending
 
@@ -219,12 +194,21 @@ class Refinement:
     def _accepted_texts(self, node: Node) -> list[str]:
         return [other.criterion.text for other in self.accepted.values() if other.id != node.id]
 
-    def _children(self, parent: Node, generation: Generation) -> list[Node]:
+    def _children(self, parent: Node, generation: Generation, rendered: str) -> list[Node]:
         seen = [n.criterion.text for n in self.accepted.values()]
         seen += [d.criterion.text for d in self.dropped]
-        outcome = self.decomposer.read(parent.criterion, generation, parent.pass_count, seen=seen)
+        outcome = self.decomposer.read(
+            parent.criterion,
+            generation,
+            parent.pass_count,
+            seen=seen,
+            ancestors=[self.accepted[a].criterion.text for a in parent.ancestors],
+            rendered=rendered,
+        )
+        self.decomposed[parent.id] = len(outcome.children)
         if outcome.failure is not None:
             logger.info("%s stays a leaf: %s", parent.id, outcome.failure)
+            self.stats.unrefined.append(f"{parent.id} kept as a leaf: {outcome.failure}")
         ancestors = (*parent.ancestors, parent.id)
         for criterion, reason in outcome.dropped:
             self.reject(
@@ -239,8 +223,9 @@ class Refinement:
     ) -> list[tuple[str, str, GenerationRequest]]:
         """Plan LLM checks for the most similar pairs the lexical rules leave undecided.
 
-        A candidate is paired with accepted criteria and with earlier candidates of the round;
-        a check against an earlier candidate counts only if that one is accepted.
+        A candidate is paired with accepted criteria (its ancestors included: a child that means
+        what its parent means refines nothing) and with earlier candidates of the round (its
+        siblings); a check against an earlier candidate counts only if that one is accepted.
         """
         settings = self.settings
         planned = []
@@ -249,15 +234,13 @@ class Refinement:
             wording = node.wording
             scored: list[tuple[float, int, Node]] = []
             for other in earlier:
-                if other.id in node.ancestors:
-                    continue
-                similarity = jaccard(wording, other.wording)
-                if similarity >= settings.duplicate_similarity or self._lexical_conflict(
+                score = similarity(wording, other.wording)
+                if score >= settings.duplicate_similarity or self._lexical_conflict(
                     wording, other.wording
                 ):
                     continue
-                if similarity >= settings.overlap_prefilter:
-                    scored.append((-similarity, len(scored), other))
+                if score >= settings.overlap_prefilter:
+                    scored.append((-score, len(scored), other))
             for _, _, other in sorted(scored, key=lambda item: item[:2])[
                 : settings.max_overlap_checks
             ]:
@@ -301,36 +284,44 @@ class Refinement:
         if misaligned is not None:
             self.reject(node, misaligned)
             return False
+        if node.parent is not None:
+            parent = self.accepted[node.parent]
+            if node.passes == parent.passes:
+                self.reject(
+                    node,
+                    f"adds nothing to {parent.id!r}: satisfied by the same {node.pass_count} of "
+                    f"{size} pool responses",
+                )
+                return False
         wording = node.wording
         for other in self.accepted.values():
             other_wording = other.wording
-            similarity = jaccard(wording, other_wording)
+            score = similarity(wording, other_wording)
             if self._lexical_conflict(wording, other_wording):
                 self.reject(
                     node,
                     f"polarity conflict with {other.id!r}: same wording (similarity "
-                    f"{similarity:.2f}) with the opposite negation",
+                    f"{jaccard(wording, other_wording):.2f}) with the opposite negation",
                 )
                 return False
-            if other.id in node.ancestors:
-                continue
-            if similarity >= settings.duplicate_similarity:
+            relation = "restates its ancestor" if other.id in node.ancestors else "near-duplicate"
+            if score >= settings.duplicate_similarity:
                 self.reject(
                     node,
-                    f"redundant: near-duplicate wording of {other.id!r} "
-                    f"(similarity {similarity:.2f})",
+                    f"redundant: {relation} wording of {other.id!r} (similarity {score:.2f})",
                 )
                 return False
             check = checks.get((node.id, other.id))
             if check is None:
                 continue
-            if check.conflict:
+            if check.conflict and other.id not in node.ancestors:
                 self.reject(node, f"polarity conflict with {other.id!r} (LLM check)")
                 return False
             if check.overlap >= settings.overlap_reject:
+                relation = "with its ancestor" if other.id in node.ancestors else "with"
                 self.reject(
                     node,
-                    f"redundant: {check.overlap:.0%} overlap with {other.id!r} (LLM check, "
+                    f"redundant: {check.overlap:.0%} overlap {relation} {other.id!r} (LLM check, "
                     f"threshold {settings.overlap_reject:.0%})",
                 )
                 return False
@@ -339,7 +330,16 @@ class Refinement:
             self.accepted[node.parent].children.append(node.id)
         return node.pass_count > settings.coarse_threshold and node.depth < settings.max_depth
 
+    def _note_unrefined(self) -> None:
+        """Say which decomposed criteria stay leaves because their children added nothing."""
+        for note in unrefined_notes(self.decomposed, self.accepted, self.dropped):
+            if note.split(" ", 1)[0] not in {n.split(" ", 1)[0] for n in self.stats.unrefined}:
+                self.stats.unrefined.append(note)
+                logger.info(note)
+
     def _rubric(self) -> Rubric:
+        self._note_unrefined()
+        keep_hard_rules(self.accepted, self.decomposer.child_id)
         roots = [node for node in self.accepted.values() if node.parent is None]
         if not roots:
             reasons = "; ".join(f"{d.criterion.id}: {d.reason}" for d in self.dropped[:6])
@@ -349,7 +349,7 @@ class Refinement:
                 "RefineSettings, "
                 "or start from another rubric",
             )
-        leaves = [node for node in self._walk(roots) if not node.children]
+        leaves = [node for node in walk(self.accepted, roots) if not node.children]
         weights = self._weights(leaves)
         by_id = dict(zip((node.id for node in leaves), weights.values, strict=True))
 
@@ -375,13 +375,6 @@ class Refinement:
             weighting=weights.explanation,
         )
 
-    def _walk(self, nodes: Sequence[Node]) -> list[Node]:
-        out = []
-        for node in nodes:
-            out.append(node)
-            out.extend(self._walk([self.accepted[c] for c in node.children]))
-        return out
-
     def _weights(self, leaves: Sequence[Node]) -> Weights:
         settings = self.settings
         if settings.weighting == "uniform":
@@ -397,6 +390,7 @@ class Refinement:
             ridge=settings.ridge,
             eigenvalue_floor=settings.eigenvalue_floor,
             min_responses=settings.min_pool_for_weights,
+            min_std=settings.min_criterion_std,
         )
 
     def _kept_weight(self, node: Node) -> float:

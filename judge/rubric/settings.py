@@ -48,6 +48,45 @@ class GenerateSettings(_Settings):
         description="Unusable outputs (failed, cut or unreadable) are asked again this many "
         "times, each time in one further batch (the runner's model loop).",
     )
+    samples: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="Generation: proposals sampled in one backend call; criteria that several "
+        "propose count as agreement, and the best by prompt specificity are kept.",
+    )
+    sample_temperature: float = Field(
+        default=0.7, ge=0.0, description="Generation: temperature when samples > 1."
+    )
+    template_similarity: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="A proposal whose wording is at least this similar to an example text of "
+        "the prompt template (and whose key terms the request does not state) was copied from "
+        "the template and is dropped.",
+    )
+    duplicate_similarity: float = Field(
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="Proposals whose wording is at least this similar are one criterion.",
+    )
+    min_pool_spread: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Generation with a pool: candidates whose P(yes) standard deviation over the "
+        "pool is below this separate no responses and rank after those that do.",
+    )
+    min_margin: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Contrastive only: a criterion, and the rubric on every induced pair, must "
+        "score the better response at least this much higher in P(yes) to count as consistent "
+        "with the labels; smaller gaps are the judge's noise, not a preference.",
+    )
     candidates: int = Field(
         default=1,
         ge=1,
@@ -212,6 +251,14 @@ class RefineSettings(_Settings):
     )
     min_pool_for_weights: int = Field(
         default=4, ge=2, description="Smaller pools get uniform weights (no usable covariance)."
+    )
+    min_criterion_std: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Criteria whose P(yes) standard deviation over the pool is below this carry "
+        "weight 0 under whitening: they order no pair of pool responses, and whitening would "
+        "otherwise give their tiny variance the largest weight.",
     )
     ridge: float = Field(default=1e-3, ge=0.0, description="Added to the covariance diagonal.")
     eigenvalue_floor: float = Field(

@@ -60,7 +60,9 @@ def test_generate_refine_score_on_the_embedded_model(embedded_backend, tmp_path)
     rubric = generate_rubric(
         backend,
         PROMPT,
-        settings=GenerateSettings(min_criteria=2, max_criteria=2, max_criterion_chars=80),
+        settings=GenerateSettings(
+            min_criteria=2, max_criteria=2, max_criterion_chars=80, samples=1
+        ),
     )
     assert backend.calls == 1
     assert 1 <= len(rubric.criteria) <= 2

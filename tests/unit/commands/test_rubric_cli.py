@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 from judge import _cli as cli
 from judge import backends
 from judge.library import load_rubric_file
+from tests.cli_main import run_judge
 
 POEM = "Write a two-line poem about rain."
 POOL = [
@@ -136,3 +137,75 @@ def test_refine_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
             cli.main()
         _, err = capsys.readouterr()
         assert info.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_generate_reports_the_requested_count_and_any_shortfall():
+    result = run("rubric", "generate", "--prompt", POEM, "--backend", "rubric-world")
+    assert result.exit_code == 0, result.output
+    assert "2 of 6 requested criteria from 3 sample(s)" in result.output
+    assert "shortfall: 4 short" in result.output
+
+
+def test_generate_from_pairs_writes_one_contrastive_rubric_per_row(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [
+        {"prompt": POEM, "chosen": POOL[0], "rejected": "Dry."},
+        {"prompt": POEM, "chosen": POOL[0], "rejected": POOL[1], "id": "extra fields are fine"},
+    ]
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "rubrics"
+    result = run(
+        "rubric",
+        "generate",
+        "--pairs",
+        str(pairs),
+        "--backend",
+        "rubric-world",
+        "--output",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 row(s) gave a contrastive rubric" in result.output
+    first = load_rubric_file(out / "contrastive-row1.yaml")
+    assert first.criteria[0].provenance.source == "contrastive"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"prompt": "Hi", "chosen": "Hello"}', "pairs.jsonl:2: field 'rejected' is missing"),
+        (
+            '{"prompt": "Hi", "chosen": 3, "rejected": "x"}',
+            "pairs.jsonl:2: field 'chosen' is not a",
+        ),
+        ('{"prompt": "Hi", "chosen": "a b", "rejected": "a  b"}', "are the same text"),
+        ("[1, 2]", "pairs.jsonl:2: expected an object, got list"),
+    ],
+)
+def test_bad_pairs_rows_are_refused_before_the_model_loads(
+    tmp_path, monkeypatch, capsys, line, message
+):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the backend must not be created for bad input")
+
+    monkeypatch.setattr(backends, "create_backend", no_model)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"prompt": "Hi", "chosen": "a", "rejected": "b"}) + "\n" + line)
+    code, out, err = run_judge(
+        monkeypatch,
+        capsys,
+        "rubric",
+        "generate",
+        "--pairs",
+        str(pairs),
+        "--backend",
+        "rubric-world",
+    )
+    assert code == 2, out + err
+    assert message in " ".join(err.split())
+    assert len(err.strip().splitlines()) <= 2, "one line (and a hint)"
+
+
+def test_generate_needs_exactly_one_of_prompt_and_pairs(tmp_path):
+    result = run("rubric", "generate", "--backend", "rubric-world")
+    assert result.exit_code == 2 and "exactly one of --prompt and --pairs" in result.output

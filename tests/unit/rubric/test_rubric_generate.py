@@ -6,7 +6,8 @@ import pytest
 from judge.backends.base import Capabilities
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.errors import InputError, RubricError
-from judge.rubric.generate import generate_contrastive_rubric, generate_rubric
+from judge.rubric.contrastive import generate_contrastive_rubric
+from judge.rubric.generate import generate_rubric, generate_rubric_report
 from judge.rubric.proposal import Screen, criteria_regex, parse_criteria, screen
 from judge.rubric.settings import GenerateSettings
 from judge.types import Message
@@ -23,9 +24,20 @@ GOOD = [
 def test_generate_rubric_returns_tagged_prompt_specific_criteria_in_one_call():
     world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=GOOD)
     backend = world.backend()
-    rubric = generate_rubric(backend, PROMPT)
+    report = generate_rubric_report(backend, PROMPT)
+    rubric = report.rubric
     assert backend.calls == 1
-    assert [(c.text, c.kind) for c in rubric.criteria] == GOOD
+    # "three lines" is implied by "haiku" but not stated by the request: a principle.
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        (GOOD[0][0], "principle"),
+        GOOD[1],
+        GOOD[2],
+    ]
+    assert report.demoted == (GOOD[0][0],)
+    assert report.samples == 3 and report.distinct == 3, "three identical samples agree"
+    assert report.shortfall == (
+        "3 short: the 3 sample(s) gave 3 distinct usable criteria; dropped: none"
+    )
     assert [c.id for c in rubric.criteria] == [
         "has_exactly_three_lines",
         "not_use_word_leaf",
@@ -35,7 +47,10 @@ def test_generate_rubric_returns_tagged_prompt_specific_criteria_in_one_call():
     assert rubric.name.startswith("generated-") and "autumn rain" in rubric.description
     [request] = backend.batches[0]
     assert request.constraint.kind == "regex"
-    assert re.fullmatch(request.constraint.value, criteria_json(GOOD))
+    # Each sample is held to the requested count; the selection then keeps the best.
+    assert re.fullmatch(request.constraint.value, criteria_json(GOOD * 2))
+    assert not re.fullmatch(request.constraint.value, criteria_json(GOOD))
+    assert request.sampling.n == 3 and request.sampling.temperature == 0.7
     assert (
         PROMPT.replace("'", "&#39;") in request.messages[1].content
         or PROMPT in request.messages[1].content
@@ -112,7 +127,9 @@ def test_screen_drops_answers_copies_duplicates_and_non_criteria():
     reasons = [reason for _, reason in dropped]
     assert reasons[0] == "screened: states the answer (contains the reference 'Paris')"
     assert reasons[1] == "screened: copies response 1 ('a city on the seine with')"
-    assert reasons[2].startswith("screened: duplicate of 'The response answers in one word.'")
+    assert reasons[2].startswith(
+        "screened: near-duplicate of 'The response answers in one word.' (similarity 1.00)"
+    )
     assert reasons[3].startswith("screened: too short")
     assert reasons[4].startswith("screened: too long")
 
@@ -198,7 +215,7 @@ def test_contrastive_rubric_inconsistent_with_labels_is_refused():
         satisfies=keyword_judge({"three lines": {REJECTED}, "forbidden": {REJECTED}}),
         proposal=CONTRASTIVE,
     )
-    with pytest.raises(RubricError, match=r"not consistent with the labels.*accuracy 0\.00"):
+    with pytest.raises(RubricError, match=r"not consistent with the labels.*minimum margin 0\.05"):
         generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
 
 
@@ -294,7 +311,149 @@ def test_an_unreadable_proposal_is_asked_again_through_the_model_loop():
         return ScriptedReply(text=criteria_json(GOOD))
 
     backend = ScriptedBackend(responder)
-    rubric = generate_rubric(backend, PROMPT)
-    assert backend.calls == 2 and [(c.text, c.kind) for c in rubric.criteria] == GOOD
+    one = GenerateSettings(samples=1)
+    rubric = generate_rubric(backend, PROMPT, settings=one)
+    assert backend.calls == 2 and [c.text for c in rubric.criteria] == [t for t, _ in GOOD]
     with pytest.raises(RubricError, match="returned no criteria"):
-        generate_rubric(ScriptedBackend(responder), PROMPT, settings=GenerateSettings(retries=0))
+        generate_rubric(
+            ScriptedBackend(responder), PROMPT, settings=GenerateSettings(samples=1, retries=0)
+        )
+
+
+def test_a_criterion_copied_from_the_template_is_dropped():
+    # The issue's case: both prompts got the old template's own example back, word for word.
+    copied = [
+        *GOOD,
+        ("The response stays within the length the request sets.", "hard_rule"),
+        ("The response is written in French.", "hard_rule"),
+        ("The response keeps every ingredient quantity of the pancake recipe!", "principle"),
+    ]
+    world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=copied)
+    backend = world.backend()
+    rubric = generate_rubric(backend, PROMPT, settings=GenerateSettings(max_criteria=3))
+    assert [c.text for c in rubric.criteria] == [t for t, _ in GOOD]
+    reasons = {d.criterion.text: d.reason for d in rubric.dropped}
+    assert reasons["The response is written in French."] == (
+        "screened: copies the prompt template's example 'The response is written in French.' "
+        "(similarity 1.00)"
+    )
+    assert reasons[copied[5][0]].startswith("screened: copies the prompt template's example")
+    # The old example is no longer in the template; generic, it ranks below specific criteria.
+    assert reasons[copied[3][0]].startswith("not selected: ranked below the 3 kept")
+    rendered = backend.batches[0][0].messages[1].content
+    assert "The response stays within the length" not in rendered
+    assert "The response answers every part" not in rendered
+
+
+def test_a_template_example_stated_by_the_request_itself_is_kept():
+    prompt = "Translate this note into French: see you at noon."
+    world = RubricWorld(
+        satisfies=lambda c, r: 0.5,
+        proposal=[("The response is written in French.", "hard_rule")],
+    )
+    rubric = generate_rubric(world.backend(), prompt)
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        ("The response is written in French.", "hard_rule")
+    ]
+
+
+def test_samples_are_kept_by_specificity_then_agreement_and_the_count_is_honoured():
+    samples = {
+        0: [
+            ("The response gives a clear and complete answer.", "principle"),
+            ("The response evokes the sound or feel of rain.", "principle"),
+            ("The response is polite and friendly overall.", "principle"),
+        ],
+        1: [
+            ("The response evokes the feel or sound of rain.", "principle"),
+            ("The response does not use the word leaf.", "hard_rule"),
+            ("The response uses only one type of rhyme.", "hard_rule"),
+        ],
+        2: [
+            ("The response sets the haiku in autumn.", "principle"),
+            ("The response does not use the word leaf.", "hard_rule"),
+            ("The response is polite and friendly overall.", "principle"),
+        ],
+    }
+
+    def respond(request, index):
+        return criteria_json(samples[index % 3])
+
+    backend = ScriptedBackend(respond)
+    settings = GenerateSettings(max_criteria=3, samples=3)
+    report = generate_rubric_report(backend, PROMPT, settings=settings)
+    assert backend.calls == 1 and backend.batches[0][0].sampling.n == 3
+    assert [c.text for c in report.rubric.criteria] == [
+        "The response evokes the sound or feel of rain.",
+        "The response does not use the word leaf.",
+        "The response sets the haiku in autumn.",
+    ]
+    assert report.shortfall is None and report.distinct == 6
+    reasons = {d.criterion.text: d.reason for d in report.rubric.dropped}
+    assert reasons["The response uses only one type of rhyme."].startswith(
+        "not selected: ranked below the 3 kept (prompt specificity 0.00"
+    )
+    assert "3 of 3 requested criteria from 3 sample(s)" in report.summary()
+
+
+def test_a_shortfall_is_reported_not_padded():
+    world = RubricWorld(satisfies=lambda c, r: 0.5, proposal=GOOD[1:])
+    report = generate_rubric_report(
+        world.backend(), PROMPT, settings=GenerateSettings(max_criteria=4)
+    )
+    assert len(report.rubric.criteria) == 2
+    assert report.shortfall.startswith("2 short: the 3 sample(s) gave 2 distinct usable criteria")
+    assert "shortfall: 2 short" in report.summary()
+
+
+def test_a_contrastive_criterion_under_the_minimum_margin_is_rejected():
+    # P(yes) 0.903 on the chosen, 0.900 on the rejected response: a gap of noise.
+    rhyme = ("The response uses only one type of rhyme.", "hard_rule")
+
+    def satisfies(criterion, response):
+        if "rhyme" in criterion:
+            return 0.903 if response == CHOSEN else 0.9
+        return 0.9 if response == CHOSEN else 0.1
+
+    world = RubricWorld(satisfies=satisfies, proposal=[CONTRASTIVE[0], rhyme])
+    rubric = generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    assert [c.text for c in rubric.criteria] == [CONTRASTIVE[0][0]]
+    [dropped] = rubric.dropped
+    assert dropped.criterion.text == rhyme[0]
+    assert dropped.reason == (
+        "not contrastive: best-minus-worst P(yes) margin +0.003 is below min_margin 0.05"
+    )
+    world = RubricWorld(satisfies=satisfies, proposal=[rhyme])
+    with pytest.raises(RubricError, match=r"by the minimum margin 0\.05"):
+        generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    rubric = generate_contrastive_rubric(
+        world.backend(), PROMPT, [CHOSEN, REJECTED], settings=GenerateSettings(min_margin=0.001)
+    )
+    assert [c.text for c in rubric.criteria] == [rhyme[0]]
+
+
+def test_contrastive_hard_rules_only_for_requirements_the_request_states():
+    proposal = [
+        ("The response uses only one type of rhyme.", "hard_rule"),
+        ("The response does not use the word leaf.", "hard_rule"),
+    ]
+    world = RubricWorld(
+        satisfies=keyword_judge({"rhyme": {CHOSEN}, "leaf": {CHOSEN}}), proposal=proposal
+    )
+    rubric = generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED])
+    assert [(c.text, c.kind) for c in rubric.criteria] == [
+        (proposal[0][0], "principle"),
+        (proposal[1][0], "hard_rule"),
+    ]
+
+
+def test_template_examples_come_from_the_instructions_not_from_the_data():
+    from judge.rubric.proposal import template_examples
+
+    rendered = (
+        '<conversation>\n<message role="user">\nSay "the quick brown fox jumps".\n</message>\n'
+        "</conversation>\n"
+        'Tag each "hard_rule" if it is stated, or "principle" otherwise. For example '
+        '"The response is written in French." fits another task.'
+    )
+    assert template_examples(rendered) == ("The response is written in French.",)

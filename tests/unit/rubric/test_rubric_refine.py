@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -100,9 +101,21 @@ class _EndlessSplits(dict):
         ]
 
 
+WIDE_POOL = [f"reply number {i}" for i in range(9)]
+
+
 def _always_coarse_world():
-    """Every criterion is satisfied by every response; each decomposes into two new ones."""
-    return RubricWorld(satisfies=lambda criterion, response: 0.9, decompositions=_EndlessSplits())
+    """Every criterion is satisfied by all but at most one response (so it stays coarse), each
+    child by a different set than its parent (so it refines); each splits into two new ones."""
+
+    def satisfies(criterion, response):
+        number = re.search(r"\d+", criterion)
+        if number is None:
+            return 0.9
+        # Nine responses: no child's number is its parent's modulo 9 in this split order.
+        return 0.1 if WIDE_POOL.index(response) == int(number.group()) % 9 else 0.9
+
+    return RubricWorld(satisfies=satisfies, decompositions=_EndlessSplits())
 
 
 @pytest.mark.parametrize("max_depth", [0, 1, 2])
@@ -110,6 +123,7 @@ def test_depth_cap(max_depth):
     result, backend = _run(
         _rubric(_c("clear", CLEAR)),
         _always_coarse_world(),
+        pool=WIDE_POOL,
         max_depth=max_depth,
         overlap_prefilter=1.0,
         duplicate_similarity=1.0,
@@ -160,6 +174,7 @@ def test_loop_continues_until_the_queue_is_empty_below_the_budget():
     result, backend = _run(
         _rubric(_c("clear", CLEAR)),
         _always_coarse_world(),
+        pool=WIDE_POOL,
         max_depth=3,
         max_rejections=15,
         overlap_prefilter=1.0,
@@ -277,7 +292,7 @@ def test_polarity_conflict_lexical_and_llm():
     assert [leaf.id for leaf in result.rubric.leaves()] == ["price", "rise"]
 
 
-def test_children_are_not_checked_for_redundancy_against_their_parent():
+def test_a_child_that_means_what_its_parent_means_is_rejected_by_the_llm_check():
     child = "The response is clear about the order of the steps to follow."
     world = RubricWorld(
         satisfies=keyword_judge(
@@ -289,8 +304,95 @@ def test_children_are_not_checked_for_redundancy_against_their_parent():
         overlaps={(child, CLEAR): (95, False)},
     )
     result, backend = _run(_rubric(_c("clear", CLEAR)), world)
-    assert result.rubric.leaves()[0].text == child
-    assert not [r for b in backend.batches for r in b if r.id.startswith("overlap:")]
+    assert [leaf.text for leaf in result.rubric.leaves()] == ["The response names the flour type."]
+    reasons = {d.criterion.text: d.reason for d in result.rubric.dropped}
+    assert reasons[child] == (
+        "redundant: 95% overlap with its ancestor 'clear' (LLM check, threshold 70%)"
+    )
+    assert [r.id for b in backend.batches for r in b if r.id.startswith("overlap:")] == [
+        "overlap:clear.1|clear"
+    ]
+
+
+def test_a_child_equal_to_or_a_synonym_of_an_ancestor_is_screened():
+    world = RubricWorld(
+        satisfies=keyword_judge({"easy": set(POOL), "steps": {"alpha reply", "beta reply"}}),
+        decompositions={
+            CLEAR: [
+                ("The response is clear and easy to follow!", "principle"),
+                ("The response numbers its steps in order.", "principle"),
+            ],
+        },
+    )
+    result, _ = _run(_rubric(_c("clear", CLEAR)), world, coarse_threshold=1)
+    reasons = {d.criterion.text: d.reason for d in result.rubric.dropped}
+    assert reasons["The response is clear and easy to follow!"].startswith(
+        "screened: restates its ancestor 'The response is clear and easy to follow.'"
+    )
+    # The issue's case: a child that is a synonym of its parent, in other words.
+    haiku = "The haiku has exactly three lines."
+    world = RubricWorld(
+        satisfies=lambda criterion, response: 0.9,
+        decompositions={
+            haiku: [
+                ("The response uses exactly three lines.", "hard_rule"),
+                ("The response follows the 5-7-5 syllable pattern.", "hard_rule"),
+            ]
+        },
+    )
+    result, _ = _run(_rubric(_c("lines", haiku, "hard_rule")), world)
+    reasons = {d.criterion.text: d.reason for d in result.rubric.dropped}
+    assert reasons["The response uses exactly three lines."].startswith(
+        f"screened: restates its ancestor {haiku!r} (similarity 1.00)"
+    )
+
+
+def test_a_child_passing_the_same_responses_as_its_parent_adds_nothing_and_the_parent_stays():
+    world = RubricWorld(
+        satisfies=keyword_judge({"easy": set(POOL), "wording": set(POOL)}),
+        decompositions={
+            CLEAR: [
+                ("The response uses plain wording throughout.", "principle"),
+                ("The response has no long sentences at all.", "principle"),
+            ]
+        },
+    )
+    result, _ = _run(_rubric(_c("clear", CLEAR)), world)
+    reasons = {d.criterion.text: d.reason for d in result.rubric.dropped}
+    assert reasons["The response uses plain wording throughout."] == (
+        "adds nothing to 'clear': satisfied by the same 5 of 5 pool responses"
+    )
+    assert reasons["The response has no long sentences at all."].startswith("zero-pass")
+    assert [leaf.id for leaf in result.rubric.leaves()] == ["clear"]
+    assert result.stats.unrefined == [
+        "clear kept as a leaf: its decomposition added nothing new (2 child(ren) screened or "
+        "rejected)"
+    ]
+
+
+def test_a_decomposed_hard_rule_keeps_a_hard_rule_leaf_unless_a_child_is_one():
+    rule = "The response is a haiku about rain."
+    children = [
+        ("The response mentions the sound of rain.", "principle"),
+        ("The response describes the smell of rain.", "principle"),
+    ]
+    world = RubricWorld(
+        satisfies=keyword_judge(
+            {"haiku": set(POOL), "sound": {"alpha reply"}, "smell": {"beta reply"}}
+        ),
+        decompositions={rule: children},
+    )
+    result, _ = _run(_rubric(_c("haiku", rule, "hard_rule")), world)
+    leaves = result.rubric.leaves()
+    assert [(leaf.text, leaf.kind) for leaf in leaves] == [
+        (children[0][0], "principle"),
+        (children[1][0], "principle"),
+        (rule, "hard_rule"),
+    ]
+    assert leaves[2].provenance.detail.startswith("the parent's hard rule, kept as a leaf")
+    world.decompositions = {rule: [(children[0][0], "hard_rule"), children[1]]}
+    result, _ = _run(_rubric(_c("haiku", rule, "hard_rule")), world)
+    assert [leaf.kind for leaf in result.rubric.leaves()] == ["hard_rule", "principle"]
 
 
 def test_every_dropped_criterion_has_a_reason_and_every_proposal_is_accounted_for():
@@ -587,3 +689,17 @@ def test_pool_file_errors_name_the_line(tmp_path, line, message):
     path.write_text('"fine"\n' + line + "\n")
     with pytest.raises(InputError, match=f"pool.jsonl:2: {message}"):
         read_pool_file(path)
+
+
+def test_the_rain_and_rain_are_one_criterion_without_an_llm_check():
+    world = RubricWorld(satisfies=keyword_judge({"poem": {"alpha reply", "beta reply"}}))
+    rubric = _rubric(
+        _c("poem_the_rain", "The response is a poem about the rain."),
+        _c("poem_rain", "The response is a poem about rain."),
+    )
+    result, backend = _run(rubric, world)
+    assert [leaf.id for leaf in result.rubric.leaves()] == ["poem_the_rain"]
+    assert result.rubric.dropped[0].reason == (
+        "redundant: near-duplicate wording of 'poem_the_rain' (similarity 1.00)"
+    )
+    assert not [r for b in backend.batches for r in b if r.id.startswith("overlap:")]

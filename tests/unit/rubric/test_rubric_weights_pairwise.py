@@ -74,12 +74,57 @@ def test_missing_values_take_the_criterion_mean():
     )
 
 
-def test_constant_criterion_cannot_take_all_the_weight():
-    matrix = [[0.9, 0.2, 1.0], [0.1, 0.8, 1.0], [0.6, 0.4, 1.0], [0.3, 0.7, 1.0], [0.8, 0.1, 1.0]]
+def test_a_criterion_that_varies_little_cannot_take_all_the_weight():
+    matrix = [
+        [0.9, 0.2, 0.8],
+        [0.1, 0.8, 0.95],
+        [0.6, 0.4, 0.85],
+        [0.3, 0.7, 0.97],
+        [0.8, 0.1, 0.82],
+    ]
     weights = whitened_uniform_weights(matrix).values
     assert weights[2] < 0.4
     unfloored = whitened_uniform_weights(matrix, eigenvalue_floor=1e-9).values
-    assert unfloored[2] > 0.45, "what the eigenvalue floor prevents: 1/sqrt(ridge) amplification"
+    assert unfloored[2] > 0.4, "what the eigenvalue floor prevents: 1/sqrt(eigenvalue)"
+
+
+# A yes-biased judge: P(yes) ~1.0 on four criteria for every pool response; only the second
+# (5-7-5 syllables) separates responses.
+YES_BIASED = [
+    [0.998, 0.91, 0.997, 0.999, 0.996],
+    [0.999, 0.12, 0.998, 0.997, 0.999],
+    [0.997, 0.85, 0.999, 0.998, 0.997],
+    [0.999, 0.08, 0.996, 0.999, 0.998],
+    [0.998, 0.77, 0.998, 0.996, 0.999],
+    [0.996, 0.22, 0.999, 0.998, 0.997],
+    [0.999, 0.64, 0.997, 0.999, 0.998],
+    [0.998, 0.30, 0.998, 0.997, 0.996],
+]
+
+
+def test_near_constant_criteria_get_no_whitening_weight_the_informative_one_carries_it():
+    ids = ["topic", "syllables", "three_lines", "english", "nature"]
+    weights = whitened_uniform_weights(YES_BIASED, ids=ids)
+    assert weights.values == (0.0, 1.0, 0.0, 0.0, 0.0)
+    assert "standard deviation < 0.05): topic, three_lines, english, nature" in weights.explanation
+    # Without the variance rule whitening inverts the signal: each constant criterion ~0.24.
+    inverted = whitened_uniform_weights(YES_BIASED, min_std=0.0).values
+    assert inverted[1] < 0.06 and min(inverted[0], inverted[2], inverted[3], inverted[4]) > 0.23
+
+
+def test_varying_criteria_are_whitened_among_themselves_when_others_are_constant():
+    rng = np.random.default_rng(1)
+    informative = rng.random((12, 3))
+    matrix = np.column_stack([informative, np.full(12, 0.99)])
+    weights = whitened_uniform_weights(matrix.tolist()).values
+    assert weights[3] == 0.0
+    assert weights[:3] == pytest.approx(list(_by_hand(informative)), abs=1e-6)
+
+
+def test_no_varying_criterion_gives_uniform_weights_and_says_why():
+    weights = whitened_uniform_weights([[0.99, 1.0]] * 5)
+    assert weights.values == (0.5, 0.5)
+    assert "no criterion varies over the 5 pool responses" in weights.explanation
 
 
 RUBRIC = Rubric(
