@@ -109,7 +109,7 @@ def rubric_generate(
         typer.Option(help="Write the rubric as YAML here (with --pairs: a folder, one per row)."),
     ] = None,
     max_criteria: Annotated[int, typer.Option(min=1, max=20, help="Most criteria.")] = 6,
-    samples: Annotated[
+    proposals: Annotated[
         int,
         typer.Option(
             min=1, max=16, help="Proposals sampled in one batch (with --pairs: candidates)."
@@ -130,9 +130,9 @@ def rubric_generate(
         raise typer.Exit(2)
     rows = read_preference_pairs(pairs) if pairs is not None else []
     if pairs is not None:
-        settings = GenerateSettings(max_criteria=max_criteria, candidates=samples)
+        settings = GenerateSettings(max_criteria=max_criteria, candidates=proposals)
     else:
-        settings = GenerateSettings(max_criteria=max_criteria, samples=samples)
+        settings = GenerateSettings(max_criteria=max_criteria, samples=proposals)
     engine = create_backend(flags.backend, **flags.backend_options)
     try:
         if prompt is not None:
