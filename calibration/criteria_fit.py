@@ -28,6 +28,7 @@ from judge.calibration.recalibrate import Calibrator, load_calibrator
 from judge.calibration.records import JudgeFingerprint
 from judge.errors import ConfigError, InputError
 from judge.runner.aggregate import anchored
+from judge.storage import write_atomic
 from judge.types import Judgment, PairJudgment
 
 FORMAT: Literal["judge-criteria-fit/1"] = "judge-criteria-fit/1"
@@ -126,8 +127,7 @@ class CriteriaFit(BaseModel):
         """Write the fit as JSON; returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        return target
+        return write_atomic(target, self.model_dump_json(indent=2) + "\n")
 
 
 def _criteria(rows: Sequence[Values], criteria: Sequence[str] | None) -> tuple[str, ...]:

@@ -186,6 +186,17 @@ def test_calibrator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _twice(tmp_path, monkeypatch, write, "calibrator.json")
 
 
+def test_criteria_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from judge.calibration.criteria_fit import fit_criteria
+
+    def write(seed: int) -> object:
+        p, labels = _probabilities(seed)
+        rows = [{"a": float(x), "b": float(1 - x)} for x in p]
+        return fit_criteria(rows, [bool(x) for x in labels]).save(tmp_path / "criteria-fit.json")
+
+    _twice(tmp_path, monkeypatch, write, "criteria-fit.json")
+
+
 def test_records_and_calibrated_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     records = load_point_records(external_pointwise(tmp_path / "judged.jsonl", n=60))
     out = tmp_path / "out"
