@@ -295,7 +295,10 @@ def generate_rubric_report(
         listed = "; ".join(f"{item.text[:50]!r}: {reason}" for item, reason in dropped[:8])
         raise RubricError(
             f"rubric generation: every proposed criterion was dropped ({listed})",
-            hint="use a stronger model, sample more (samples), or start from a library rubric",
+            hint=(
+                "use a stronger model, sample more proposals (`--proposals`), "
+                "or start from a library rubric"
+            ),
         )
     for candidate in candidates:
         candidate.specificity = prompt_specificity(candidate.item.text, text)

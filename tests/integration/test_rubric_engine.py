@@ -1,4 +1,4 @@
-"""generate -> refine -> score on the embedded model: the mechanics, not the tiny model's taste."""
+"""generate, refine -> score on the embedded model: the mechanics, not the tiny model's taste."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from judge.library import dump_rubric, load_rubric_file
+from judge.errors import RubricError
+from judge.library import dump_rubric, load_rubric_file, parse_rubric
 from judge.rubric.cache import RubricCache
 from judge.rubric.generate import generate_rubric
 from judge.rubric.refine import refine
@@ -55,20 +56,40 @@ class Counting:
         return None
 
 
-def test_generate_refine_score_on_the_embedded_model(embedded_backend, tmp_path):
+def test_generation_on_the_embedded_model_is_screened_not_copied(embedded_backend):
+    """The 135M model echoes the template's example criteria: the screen drops every one and
+    generation fails with the reason, rather than returning the template as a rubric."""
     backend = Counting(embedded_backend)
-    rubric = generate_rubric(
-        backend,
-        PROMPT,
-        settings=GenerateSettings(
-            min_criteria=2, max_criteria=2, max_criterion_chars=80, samples=1
-        ),
+    with pytest.raises(RubricError) as caught:
+        generate_rubric(
+            backend,
+            PROMPT,
+            settings=GenerateSettings(
+                min_criteria=2, max_criteria=2, max_criterion_chars=80, samples=2
+            ),
+        )
+    assert backend.calls == 1, "every sample of the proposal in one batch"
+    assert "copies the prompt template's example" in str(caught.value)
+    assert (
+        caught.value.hint
+        and "stronger model" in caught.value.hint
+        and "--proposals" in caught.value.hint
     )
-    assert backend.calls == 1
-    assert 1 <= len(rubric.criteria) <= 2
-    assert all(c.provenance.source == "generated" for c in rubric.criteria)
-    assert all(c.kind in ("hard_rule", "principle") and c.text for c in rubric.criteria)
 
+
+def test_refine_score_on_the_embedded_model(embedded_backend, tmp_path):
+    backend = Counting(embedded_backend)
+    rubric = parse_rubric(
+        {
+            "name": "rain_poem",
+            "description": "Judges a two-line poem about rain.",
+            "criteria": [
+                {"id": "two_lines", "kind": "hard_rule", "text": "The poem has two lines."},
+                {"id": "about_rain", "kind": "principle", "text": "The poem is about rain."},
+            ],
+        },
+        "test",
+    )
     settings = RefineSettings(
         coarse_threshold=1,
         max_depth=1,

