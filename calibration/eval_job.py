@@ -158,7 +158,7 @@ def run_eval_job(
         settings=settings,
         calibrator=criteria_fit or fitted,
         force_calibrator=force_calibrator,
-        **(backend_options or {}),
+        backend_options=backend_options,
     )
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
 

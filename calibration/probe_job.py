@@ -170,7 +170,7 @@ def run_probe_job(
         settings=settings,
         calibrator=fitted,
         force_calibrator=force_calibrator,
-        **(backend_options or {}),
+        backend_options=backend_options,
     )
     try:
         report = run_probe(

@@ -121,11 +121,11 @@ def result_records(
 class BatchScorer:
     """The per-batch function of a job: a dict of columns in, a dict of result columns out.
 
-    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
-    with `settings` and the other keyword options of `Judge`). Rows need ids that do not depend
-    on the batch: an id column (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from
-    the source; a batch with neither is refused. `cache` is off unless given (workers on other
-    machines do not share the local store; pass a path on storage every worker can lock).
+    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker, with
+    `settings` and `backend_options`). Rows need ids that do not depend on the batch: an id column
+    (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from the source; a batch with
+    neither is refused. `cache` is off unless given (workers on other machines do not share the
+    local store; pass a path on storage every worker can lock).
     """
 
     def __init__(
@@ -140,9 +140,11 @@ class BatchScorer:
         judge: Judge | None = None,
         settings: JudgeSettings | None = None,
         cache: CacheChoice = None,
-        **judge_options: Any,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.judge = judge or Judge(backend, rubric, settings=settings, **judge_options)
+        self.judge = judge or Judge(
+            backend, rubric, settings=settings, backend_options=backend_options
+        )
         self.cache = open_cache(cache)
         self.fields = fields or FieldMap()
         self.max_chars = max_chars

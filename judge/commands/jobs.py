@@ -285,7 +285,7 @@ def serve(
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
         cache=judgment_cache(cache, no_cache),
-        **flags.backend_options,
+        backend_options=flags.backend_options,
     )
     store = reward.cache.path if reward.cache is not None else "off"
     err_console.print(

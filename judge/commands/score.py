@@ -124,7 +124,7 @@ def score(
                 settings=flags.settings,
                 calibrator=fitted,
                 force_calibrator=force_calibrator,
-                **flags.backend_options,
+                backend_options=flags.backend_options,
             ),
             batch_size,
             store,
