@@ -19,6 +19,8 @@ from tests.conftest import REPO
 
 SCRIPT = r"""
 import json, logging, os, sys, warnings
+# numpy adds warning filters of its own when imported (third-party, not the library's).
+import numpy
 
 env_before_import = dict(os.environ)
 filters_before_import = list(warnings.filters)
