@@ -38,6 +38,7 @@ from judge.backends.openai import OpenAIBackend  # noqa: E402
 from judge.library import load_rubric  # noqa: E402
 from judge.prompting import default_prompts  # noqa: E402
 from judge.runner.requests import RequestBuilder  # noqa: E402
+from judge.settings import JudgeSettings  # noqa: E402
 from judge.types import Generation, GenerationRequest, Message, Rubric, Sample  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "halueval_general" / "general_data.jsonl"
@@ -206,9 +207,9 @@ def main() -> None:
             samples = load_samples(args.samples)
             rubric = load_criteria(args.criteria)
             planner = RequestBuilder(
-                prompts=default_prompts(),
-                capabilities=backend.capabilities,
-                max_rationale_chars=args.rationale_chars,
+                default_prompts(),
+                backend.capabilities,
+                JudgeSettings(max_rationale_chars=args.rationale_chars),
             )
             requests = [planned.request for planned in planner.plan_verdicts(samples, rubric)]
             # Planner ids are "s<sample>/<criterion>"; the baseline walks criterion by criterion.

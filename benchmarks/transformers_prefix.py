@@ -17,6 +17,7 @@ from judge.backends.transformers import TransformersBackend
 from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Sample
 
 RESPONSE = (
@@ -40,9 +41,8 @@ def workload(count: int) -> list[Sample]:
 
 
 def run(backend: TransformersBackend, samples: list[Sample], repeat: int) -> dict[str, float]:
-    planner = RequestBuilder(
-        prompts=default_prompts(), capabilities=backend.capabilities, max_rationale_chars=40
-    )
+    settings = JudgeSettings(max_rationale_chars=40)
+    planner = RequestBuilder(default_prompts(), backend.capabilities, settings)
     requests = [item.request for item in planner.plan_verdicts(samples, load_rubric("helpfulness"))]
     times = []
     for _ in range(repeat):

@@ -151,13 +151,14 @@ def run_eval_job(
             "--calibrator; the other rules take a probability calibrator (judge calibrate fit)",
         )
     fitted = loaded if isinstance(loaded, Calibrator) else None
+    # One calibrator, applied where every user of a Judge gets it applied: in the Judge.
     judge = Judge(
         backend=backend,
         rubric=rubric_obj,
         settings=settings,
-        calibrator=criteria_fit,
+        calibrator=criteria_fit or fitted,
         force_calibrator=force_calibrator,
-        **(backend_options or {}),
+        backend_options=backend_options,
     )
     total = len(eval_set) if limit is None else min(limit, len(eval_set))
 
@@ -176,8 +177,6 @@ def run_eval_job(
         evaluation = run_eval(
             judge,
             eval_set,
-            calibrator=fitted,
-            force=force_calibrator,
             progress=tell("eval"),
             relative_partners=relative_confidence,
             naive=naive,

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from judge.batch.files import detect_format, read_rows
-from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, prepare_row
+from judge.batch.files import RawRow, detect_format, read_rows
+from judge.batch.loop import prepared_rows
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap
 from judge.calibration.attacks import attack_named
 from judge.calibration.probe import (
     MODES,
@@ -70,13 +71,17 @@ def read_probe_rows(
     fields = FieldMap(
         prompt=prompt, response=response, reference=reference, id="id", id_required=False
     )
+
+    def with_response(raw: RawRow) -> RawRow:
+        record = dict(raw.record or {})
+        if raw.record is not None and not record.get(response) and record.get(reference):
+            return replace(raw, record={**record, response: record[reference]})
+        return raw
+
     samples: list[Sample] = []
     try:
-        for raw in read_rows(path, detect_format(path)):
-            record = dict(raw.record or {})
-            if raw.record is not None and not record.get(response) and record.get(reference):
-                raw = replace(raw, record={**record, response: record[reference]})
-            row = prepare_row(raw, fields, MAX_CHARS)
+        raws = (with_response(raw) for raw in read_rows(path, detect_format(path)))
+        for row in prepared_rows(raws, fields, MAX_CHARS):
             if isinstance(row.item, BadRow):
                 raise InputError(
                     f"{path}:{row.number}: {row.item.reason}",
@@ -167,7 +172,7 @@ def run_probe_job(
         settings=settings,
         calibrator=fitted,
         force_calibrator=force_calibrator,
-        **(backend_options or {}),
+        backend_options=backend_options,
     )
     try:
         report = run_probe(

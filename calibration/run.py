@@ -1,18 +1,19 @@
 """Run a `judge.Judge` over a labelled set and evaluate it: the library side of `judge eval`.
 
-Pairwise sets use the judge's ``compare`` when it has one; a judge with only ``score`` has each
-response scored pointwise and the two scores compared, which cannot show position bias (the
-report says so). Pointwise sets read the judgment's score as P(positive); when every response
-carries its prompt group (N responses per prompt), the evaluation also reports best-of-N.
+The items go through the one loop over rows (`judge.batch.loop`), as `judge batch` and
+`judge score --input` rows do. Pairwise sets are compared with ``Judge.compare``; pointwise
+sets read the judgment's score as P(positive); when every response carries its prompt group
+(N responses per prompt), the evaluation also reports best-of-N.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from judge.batch.loop import judge_chunks
+from judge.batch.rows import PreparedRow
 from judge.calibration.best_of_n import best_of_n
 from judge.calibration.drift import compare_with_naive
 from judge.calibration.evaluate import (
@@ -31,33 +32,17 @@ from judge.calibration.records import (
     LabelledSample,
     PairRecord,
     PointRecord,
-    Side,
 )
 from judge.calibration.relative import RelativeConfidence, aggregate_preferences, partner_matches
-from judge.errors import ConfigError
-from judge.runner.calibrating import Calibrating, apply_calibrator
+from judge.runner.judge import Judge
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.runner.relative import confidence_preferences
 from judge.types import Judgment, Pair, PairJudgment, Sample, Usage
-
-logger = logging.getLogger(__name__)
 
 EvaluationT = TypeVar("EvaluationT", PointwiseEvaluation, PairwiseEvaluation)
 
 Progress = Callable[[int, int], None]
 """Called with (items done, items in all) after each chunk."""
-
-
-class ScoringJudge(Protocol):
-    """What `run_eval` needs of a judge: pointwise `score` (a `compare` is used if present)."""
-
-    def score(self, samples: Sequence[Sample]) -> list[Judgment]:
-        """Judge each sample; one Judgment per sample, in order."""
-        ...
-
-
-def _chunks(count: int, size: int) -> list[tuple[int, int]]:
-    step = max(1, size)
-    return [(start, min(count, start + step)) for start in range(0, count, step)]
 
 
 def records_from_judgments(
@@ -81,10 +66,6 @@ def records_from_judgments(
             )
         )
     return records, failed
-
-
-def _side(p_a: float) -> Side:
-    return "a" if p_a > 0.5 else "b" if p_a < 0.5 else "tie"
 
 
 def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> PairRecord:
@@ -120,26 +101,8 @@ def record_from_pair_judgment(pair: LabelledPair, judgment: PairJudgment) -> Pai
     return PairRecord(**common, orders="ab", winner_ab=judgment.winner)
 
 
-def record_from_scores(pair: LabelledPair, score_a: Judgment, score_b: Judgment) -> PairRecord:
-    """A one-order `PairRecord` from two pointwise judgments: P(a) = 1/2 + (s_a - s_b) / 2."""
-    record = PairRecord(
-        id=pair.id,
-        label=pair.label,
-        orders="ab",
-        len_a=len(pair.response_a),
-        len_b=len(pair.response_b),
-        model_a=pair.model_a,
-        model_b=pair.model_b,
-        category=pair.category,
-    )
-    if score_a.score is None or score_b.score is None:
-        return record
-    p_a = min(1.0, max(0.0, 0.5 + (score_a.score - score_b.score) / 2.0))
-    return record.model_copy(update={"p_a_ab": p_a, "winner_ab": _side(p_a)})
-
-
 def _relative(
-    judge: ScoringJudge,
+    judge: Judge,
     samples: Sequence[LabelledSample],
     judgments: Sequence[Judgment],
     n_partners: int,
@@ -147,22 +110,16 @@ def _relative(
     seed: int,
 ) -> RelativeConfidence:
     """Relative confidence of the judgments that have a score (see `calibration.relative`)."""
-    backend, builder = getattr(judge, "backend", None), getattr(judge, "builder", None)
-    if backend is None or builder is None:
-        raise ConfigError(
-            "relative confidence needs a judge.Judge (it asks the judge's own backend)",
-            hint="run without relative_partners for other judges",
-        )
     scored = [(s, j.score) for s, j in zip(samples, judgments, strict=True) if j.score is not None]
     items = [(Sample(id=s.id, prompt=s.prompt, response=s.response), p >= 0.5) for s, p in scored]
     matches = partner_matches(len(items), n_partners, seed)
     preferences = confidence_preferences(
-        backend,
-        builder,
+        judge.backend,
+        judge.builder,
         items,
         matches,
-        rubric=getattr(judge, "rubric", None),
-        retries=getattr(getattr(judge, "settings", None), "retries", 1),
+        rubric=judge.rubric,
+        retries=judge.settings.retries,
     )
     return aggregate_preferences(
         [max(p, 1.0 - p) for _, p in scored],
@@ -224,15 +181,13 @@ def _fingerprint(judgments: Sequence[Judgment | PairJudgment]) -> JudgeFingerpri
 
 
 def run_eval(
-    judge: ScoringJudge,
+    judge: Judge,
     eval_set: EvalSet,
     *,
     limit: int | None = None,
     chunk_size: int = 16,
     own_models: str | Collection[str] | None = None,
-    pair_method: str | None = None,
-    calibrator: Calibrating | None = None,
-    force: bool = False,
+    pair_method: Method | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     progress: Progress | None = None,
@@ -242,48 +197,65 @@ def run_eval(
 ) -> Evaluation:
     """Judge the first `limit` items of `eval_set` with `judge` and evaluate the verdicts.
 
-    A `calibrator` (checked against the judge's configuration unless `force`) is applied to the
-    judgments before they are evaluated. `pair_method` is passed to ``judge.compare`` (for our
-    Judge: ``direct`` compares in both orders and so shows position bias; ``rubric`` judges each
-    response on its own); None keeps the judge's default. `relative_partners` > 0 (pointwise
-    sets, our `Judge`) also measures relative confidence against that many random partners per
-    judgment, in one more batch (`calibration.relative`). `naive` also asks the same model the
-    plainest question on every item (`judge.runner.naive`), in the same backend batches as the
-    judge, and stores the paired differences judge - naive per metric in ``evaluation.naive``
-    (a difference whose whole interval is below ``-naive_tolerance`` marks the judge worse).
+    The items are judged in the one loop over rows (`judge.batch.loop.judge_chunks`), one judge
+    call per `chunk_size` items. The judge's own calibrator (``Judge(calibrator=...)``) is the
+    one applied: the evaluation sees exactly the judgments a user of that judge gets.
+    `pair_method` is passed to ``judge.compare`` (``direct`` compares in both orders and so
+    shows position bias; ``rubric`` judges each response on its own); None keeps its default.
+    `relative_partners` > 0 (pointwise sets) also measures relative confidence against that
+    many random partners per judgment, in one more batch (`calibration.relative`). `naive` also
+    asks the same model the plainest question on every item (`judge.runner.naive`), in the
+    same backend batches as the judge, and stores the paired differences judge - naive per
+    metric in ``evaluation.naive`` (a difference whose whole interval is below
+    ``-naive_tolerance`` marks the judge worse).
     """
     items = eval_set.head(limit)
-    method = "score_with_naive" if items.kind == "pointwise" else "compare_with_naive"
-    if naive and getattr(judge, method, None) is None:
-        raise ConfigError(
-            f"the naive baseline needs a judge with {method}() (a judge.Judge)",
-            hint="run without the naive baseline (--no-naive) for other judges",
-        )
     started = time.monotonic()
     naive_tail: dict[str, Any] = {
         "tolerance": naive_tolerance,
         "n_boot": n_boot,
         "seed": seed,
     }
-    backend = getattr(judge, "backend", None)
-    judge_name = str(getattr(backend, "model_id", "") or type(judge).__name__)
+    judge_name = str(judge.backend.model_id or type(judge).__name__)
     total = len(items)
-    if items.kind == "pointwise":
-        judgments: list[Judgment] = []
-        baseline: list[Judgment] = []
-        for start, end in _chunks(total, chunk_size):
-            batch = [
-                Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference)
-                for s in items.samples[start:end]
-            ]
-            if naive:
-                judged, asked = judge.score_with_naive(batch)  # type: ignore[attr-defined]
-                baseline.extend(asked)
-            else:
-                judged = judge.score(batch)
-            judgments.extend(apply_calibrator(calibrator, judged, force=force))
-            if progress:
-                progress(end, total)
+    pairwise = items.kind != "pointwise"
+    rows = [
+        PreparedRow(
+            number,
+            s.id,
+            Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference),
+        )
+        for number, s in enumerate(items.samples, start=1)
+    ] + [
+        PreparedRow(
+            number,
+            p.id,
+            Pair(
+                id=p.id,
+                prompt=p.prompt,
+                response_a=p.response_a,
+                response_b=p.response_b,
+                reference=p.reference,
+            ),
+        )
+        for number, p in enumerate(items.pairs, start=1)
+    ]
+    produced: list[Judgment | PairJudgment] = []
+    baseline: list[Judgment | PairJudgment] = []
+    for chunk in judge_chunks(
+        judge,
+        rows,
+        batch_size=max(1, chunk_size),
+        pairwise=pairwise,
+        method=pair_method or DEFAULT_METHOD,
+        naive=naive,
+    ):
+        produced += chunk.judgments
+        baseline += chunk.naive
+        if progress:
+            progress(len(produced), total)
+    if not pairwise:
+        judgments = [j for j in produced if isinstance(j, Judgment)]
         records, failed = records_from_judgments(items.samples, judgments)
         evaluation = evaluate_pointwise(
             records,
@@ -300,13 +272,14 @@ def run_eval(
             )
             evaluation = evaluation.model_copy(update={"best_of_n": selection})
         if naive:
-            naive_points, naive_failed = records_from_judgments(items.samples, baseline)
+            asked = [j for j in baseline if isinstance(j, Judgment)]
+            naive_points, naive_failed = records_from_judgments(items.samples, asked)
             evaluation = _with_naive(
                 evaluation,
                 naive_points,
                 naive_failed=naive_failed,
                 judged=judgments,
-                baseline=baseline,
+                baseline=asked,
                 seconds=time.monotonic() - started,
                 **naive_tail,
             )
@@ -314,54 +287,10 @@ def run_eval(
             relative = _relative(judge, items.samples, judgments, relative_partners, n_boot, seed)
             evaluation = evaluation.model_copy(update={"relative_confidence": relative})
         return evaluation
-    compare = getattr(judge, "compare", None)
-    pair_records: list[PairRecord] = []
-    naive_pairs: list[PairRecord] = []
-    produced: list[Judgment | PairJudgment] = []
-    asked_pairs: list[PairJudgment] = []
-    for start, end in _chunks(total, chunk_size):
-        chunk = items.pairs[start:end]
-        if compare is not None:
-            pairs = [
-                Pair(
-                    id=p.id,
-                    prompt=p.prompt,
-                    response_a=p.response_a,
-                    response_b=p.response_b,
-                    reference=p.reference,
-                )
-                for p in chunk
-            ]
-            options = {} if pair_method is None else {"method": pair_method}
-            pair_judgments: list[PairJudgment]
-            if naive:
-                pair_judgments, asked = judge.compare_with_naive(pairs, **options)  # type: ignore[attr-defined]
-                asked_pairs += asked
-                naive_pairs += [
-                    record_from_pair_judgment(p, j) for p, j in zip(chunk, asked, strict=True)
-                ]
-            else:
-                pair_judgments = compare(pairs, **options)
-            pair_judgments = apply_calibrator(calibrator, pair_judgments, force=force)
-            produced += pair_judgments
-            pair_records += [
-                record_from_pair_judgment(p, j) for p, j in zip(chunk, pair_judgments, strict=True)
-            ]
-        else:
-            samples = [
-                Sample(id=f"{p.id}#{side}", prompt=p.prompt, response=response)
-                for p in chunk
-                for side, response in (("a", p.response_a), ("b", p.response_b))
-            ]
-            scored = apply_calibrator(calibrator, judge.score(samples), force=force)
-            produced += scored
-            pair_records += [
-                record_from_scores(p, scored[2 * i], scored[2 * i + 1]) for i, p in enumerate(chunk)
-            ]
-        if progress:
-            progress(end, total)
-    if compare is None:
-        logger.info("the judge has no compare(): pairs were scored pointwise, one order only")
+    pair_judgments = [j for j in produced if isinstance(j, PairJudgment)]
+    pair_records = [
+        record_from_pair_judgment(p, j) for p, j in zip(items.pairs, pair_judgments, strict=True)
+    ]
     evaluated = evaluate_pairwise(
         pair_records,
         name=items.name,
@@ -373,13 +302,18 @@ def run_eval(
     )
     if not naive:
         return evaluated
+    naive_pairs = [
+        record_from_pair_judgment(p, j)
+        for p, j in zip(items.pairs, baseline, strict=True)
+        if isinstance(j, PairJudgment)
+    ]
     answered = [r for r in naive_pairs if r.p_a() is not None]
     return _with_naive(
         evaluated,
         answered,
         naive_failed=len(naive_pairs) - len(answered),
         judged=produced,
-        baseline=asked_pairs,
+        baseline=baseline,
         seconds=time.monotonic() - started,
         **naive_tail,
     )

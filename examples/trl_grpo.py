@@ -80,7 +80,7 @@ def main() -> None:
         settings=JudgeSettings(reasoning=args.reasoning),
         reference_column="reference",
         timeout_s=120,
-        **{key: value for key, value in options.items() if value is not None},
+        backend_options={key: value for key, value in options.items() if value is not None},
     )
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
     tiny = args.policy == "tiny"

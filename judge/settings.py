@@ -1,8 +1,10 @@
 """`JudgeSettings`: every setting that changes a judgment, documented and defaulted here once.
 
-`Judge`, `RubricReward`, the CLI (`--config` YAML and the flags) and the batch job all take one
-`JudgeSettings`. Its `fingerprint` hashes the whole object, so a new setting can never escape
-the fingerprint that keys caches, checkpoints and calibrators.
+`Judge`, `RubricReward`, `RequestBuilder`, the CLI (`--config` YAML and the flags), the batch, eval
+and probe jobs all take one `JudgeSettings` (``settings=``); `Judge` and `RubricReward` also take
+settings as keywords, turned into one `JudgeSettings` by `JudgeSettings.with_keywords`. Its
+`fingerprint` hashes the whole object, so a new setting can never escape the fingerprint that keys
+caches, checkpoints and calibrators.
 """
 
 from __future__ import annotations
@@ -154,6 +156,26 @@ class JudgeSettings(BaseModel):
                 f"judge settings: {describe_validation_error(exc)}",
                 hint=f"settings: {', '.join(cls.model_fields)}",
             ) from None
+
+    @classmethod
+    def with_keywords(
+        cls, settings: JudgeSettings | None = None, /, **keywords: Any
+    ) -> JudgeSettings:
+        """`settings` (default: the defaults) with setting `keywords` applied, validated once.
+
+        The one place where keyword settings (``Judge(strategy="depth")``,
+        ``RubricReward(reasoning="none")``) become a `JudgeSettings`: a name that is not a
+        setting is refused with the list of settings, never passed on to something else.
+        """
+        unknown = sorted(set(keywords) - set(cls.model_fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown judge setting {unknown[0]!r}"
+                + (f" (and {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else ""),
+                hint=f"settings: {', '.join(cls.model_fields)}; options of the backend "
+                "(model, base_url, ...) go in backend_options={...}",
+            )
+        return (settings if settings is not None else cls()).updated(**keywords)
 
     def updated(self, **changes: Any) -> JudgeSettings:
         """A validated copy with `changes` applied (the same class, so subclasses keep theirs)."""

@@ -14,12 +14,10 @@ reason (`input_error`) and do not stop the job; `max_failures` stops it on purpo
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from judge.batch.files import (
     write_parquet,
 )
 from judge.batch.lock import OutputLock
+from judge.batch.loop import judge_chunks, judge_fingerprints, prepared_rows
 from judge.batch.options import BatchOptions
 from judge.batch.preflight import (
     check_options,
@@ -40,14 +39,8 @@ from judge.batch.preflight import (
     output_format,
     refuse_duplicates,
 )
-from judge.batch.rows import BadRow, FieldMap, PreparedRow, prepare_row
-from judge.batch.scoring import (
-    BatchScorer,
-    job_fingerprint,
-    judge_fingerprints,
-    record_columns,
-    score_rows,
-)
+from judge.batch.rows import FieldMap, PreparedRow
+from judge.batch.scoring import BatchScorer, job_fingerprint, record_columns, result_records
 from judge.errors import ConfigError, StorageError
 from judge.runner.cache import JudgmentCache
 from judge.runner.judge import Judge
@@ -135,9 +128,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
-_END = object()
-
-
 def _kept(exc: StorageError, progress: BatchProgress, where: str = "") -> StorageError:
     """`exc` with what stays written: the rows of earlier runs and of this run's whole batches."""
     kept = progress.skipped + progress.done
@@ -210,50 +200,14 @@ class BatchJob:
         seen = {key[1]: key[0] for key in keys}
         return done, seen
 
-    def _produce(
-        self,
-        done: set[tuple[int, str]],
-        seen: dict[str, int],
-        batches: queue.Queue[Any],
-        stop: threading.Event,
-    ) -> None:
-        def put(item: Any) -> bool:
-            while not stop.is_set():
-                try:
-                    batches.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        try:
-            pending: list[PreparedRow] = []
-            valid = 0
-            for raw in read_rows(self.source, self.input_format):
-                if stop.is_set():
-                    return
-                if not self._in_shard(raw.number):
-                    continue
-                row = prepare_row(raw, self.options.fields, self.options.max_chars)
-                if (row.number, row.id) in done:
-                    continue
-                if not isinstance(row.item, BadRow):
-                    first = seen.setdefault(row.id, row.number)
-                    if first != row.number:
-                        reason = BadRow("duplicate_id", f"id {row.id!r} is also row {first}")
-                        row = replace(row, item=reason)
-                pending.append(row)
-                valid += not isinstance(row.item, BadRow)
-                # Bad rows ride along; a run of them is flushed so progress keeps moving.
-                if valid >= self.options.batch_size or len(pending) >= 4 * self.options.batch_size:
-                    if not put(pending):
-                        return
-                    pending, valid = [], 0
-            if pending and not put(pending):
-                return
-            put(_END)
-        except Exception as exc:  # raised again on the main thread
-            put(exc)
+    def _rows(self, done: set[tuple[int, str]], seen: dict[str, int]) -> Iterator[PreparedRow]:
+        """The rows of this shard not written before, validated (a repeated id is a bad row)."""
+        raws = (
+            raw for raw in read_rows(self.source, self.input_format) if self._in_shard(raw.number)
+        )
+        return prepared_rows(
+            raws, self.options.fields, self.options.max_chars, done=done, seen=seen
+        )
 
     def run(self, on_progress: Callable[[BatchProgress], None] | None = None) -> BatchProgress:
         """Run (or resume) the job; returns the counters, with `stopped` set if it stopped early.
@@ -268,41 +222,33 @@ class BatchJob:
         progress = BatchProgress()
         progress.total = count_rows(self.source, self.input_format, self.options.shard)
         progress.skipped = len(done)
-        batches: queue.Queue[Any] = queue.Queue(maxsize=self.options.prefetch)
-        stop = threading.Event()
-        producer = threading.Thread(
-            target=self._produce,
-            args=(done, seen, batches, stop),
-            name="batch-prefetch",
-            daemon=True,
-        )
-        producer.start()
         if on_progress:
             on_progress(progress)
+        judged = judge_chunks(
+            self.judge,
+            self._rows(done, seen),
+            batch_size=self.options.batch_size,
+            pairwise=self.options.fields.pairwise,
+            method=self.options.compare_method,
+            cache=self.cache,
+            prefetch=self.options.prefetch,
+        )
         try:
-            while (item := batches.get()) is not _END:
-                if isinstance(item, Exception):
-                    raise item
-                looked_up = (
-                    (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
-                )
-                records = score_rows(
-                    self.judge,
-                    item,
+            for chunk in judged:
+                records = result_records(
+                    chunk.rows,
+                    chunk.judgments,
                     self.fingerprint,
                     pairwise=self.options.fields.pairwise,
-                    method=self.options.compare_method,
                     keep_inputs=self.options.keep_inputs,
-                    cache=self.cache,
                 )
                 try:
                     self.journal.append(records)
                 except StorageError as exc:
                     raise _kept(exc, progress) from exc
                 progress.add(records)
-                if self.cache is not None:
-                    progress.cache_hits += self.cache.hits - looked_up[0]
-                    progress.cache_misses += self.cache.misses - looked_up[1]
+                progress.cache_hits += chunk.cache_hits
+                progress.cache_misses += chunk.cache_misses
                 if on_progress:
                     on_progress(progress)
                 failures = progress.failed + progress.bad_rows
@@ -312,8 +258,7 @@ class BatchJob:
                     )
                     break
         finally:
-            stop.set()
-            producer.join()
+            judged.close()
         if self.parquet and progress.stopped is None:
             try:
                 self._finish_parquet()

@@ -157,7 +157,10 @@ class ScoringActor:
             if spec.backend_target is not None:
                 register_backend(spec.backend, spec.backend_target)
             self.judge = Judge(
-                spec.backend, spec.rubric, settings=spec.settings, **dict(spec.backend_options)
+                spec.backend,
+                spec.rubric,
+                settings=spec.settings,
+                backend_options=spec.backend_options,
             )
             self.fingerprint = job_fingerprint(
                 self.judge, spec.fields, spec.max_chars, spec.compare_method, spec.keep_inputs

@@ -41,9 +41,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     """Connect to `address` (a running cluster) or start a local one.
 
     A cluster this started is shut down on exit, and its processes are ended even if this process
-    is killed (`judge.batch.ray_reaper`); one that was already connected is left as it was.
+    is killed (`judge.batch.ray_reaper`); one that was already connected is left as it was. The
+    Ray Data context options and Ray's logger level this sets for the job are put back on exit:
+    the host process (a notebook, a trainer) keeps its own.
     """
     ray = ray_module()
+    ray_logger = logging.getLogger("ray")
+    ray_level = ray_logger.level
     started = not ray.is_initialized()
     reaper = None
     if started:
@@ -65,17 +69,21 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
                 hint="start it (ray start --head) or leave --ray-address out for a local one",
             ) from None
     context = ray.data.DataContext.get_current()
+    options = context.execution_options
+    saved = (context.enable_progress_bars, context.print_on_execution_start, options.preserve_order)
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     # Rows arrive in source order, so progress and files follow the input.
-    context.execution_options.preserve_order = True
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    options.preserve_order = True
     try:
         yield ray
     finally:
+        context.enable_progress_bars, context.print_on_execution_start = saved[:2]
+        options.preserve_order = saved[2]
         if started:
             ray.shutdown()
             stop_reaper(reaper)
+        ray_logger.setLevel(ray_level)
 
 
 def check_pool(ray: Any, replicas: int, cpus: float, gpus: float) -> None:

@@ -138,7 +138,9 @@ def _run_local(
         return BatchRun(output, done, nothing_left=True)
     store = open_cache(cache)
     try:
-        judge = Judge(backend=backend, rubric=rubric, settings=settings, **backend_options)
+        judge = Judge(
+            backend=backend, rubric=rubric, settings=settings, backend_options=backend_options
+        )
         try:
             job = BatchJob(judge, source, output, options, cache=store)
             if on_start is not None:

@@ -1,7 +1,8 @@
 """The per-batch function of batch jobs: prepared rows in, one result record per row out.
 
-`score_rows` is one judge call for a batch; `BatchScorer` wraps it as a dict of columns in and a
-dict of result columns out, the shape Ray Data's ``map_batches`` takes.
+`score_rows` is one judge call for a batch (`judge.batch.loop.judge_chunk`); `BatchScorer` wraps
+it as a dict of columns in and a dict of result columns out, the shape Ray Data's
+``map_batches`` takes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import asdict
 from typing import Any
 
 from judge.batch.files import RawRow, parquet_schema
+from judge.batch.loop import judge_chunk, judge_fingerprints
 from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
 from judge.errors import ConfigError
-from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
+from judge.runner.cache import CacheChoice, JudgmentCache, open_cache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.settings import JudgeSettings
-from judge.types import ErrorKind, Judgment, Pair, PairJudgment, Sample, stable_hash
+from judge.types import Judgment, PairJudgment, stable_hash
 
 
 def record_columns(pairwise: bool) -> list[str]:
@@ -64,63 +66,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, allow_nan=False))
 
 
-def judge_fingerprints(
-    judge: Judge, pairwise: bool, method: Method = DEFAULT_METHOD
-) -> dict[str, str]:
-    """The model and fingerprints that the records of a pointwise or pairwise job carry."""
-    if pairwise:
-        return {"model": judge.backend.model_id, **judge.compare_fingerprints(method)}
-    return {
-        "model": judge.backend.model_id,
-        "rubric_fingerprint": judge.rubric.fingerprint,
-        "template_fingerprint": judge.template_fingerprint,
-        "settings_fingerprint": judge.settings_fingerprint,
-    }
-
-
-def judge_prepared(
-    judge: Judge,
-    rows: Sequence[PreparedRow],
-    *,
-    pairwise: bool = False,
-    method: Method = DEFAULT_METHOD,
-    cache: JudgmentCache | None = None,
-) -> list[Judgment | PairJudgment]:
-    """Judge the valid rows in one call: one judgment per row, in order.
-
-    This is the one place a file's rows meet the judge (`judge batch`, `BatchScorer` and
-    `judge score --input` all go through it); a bad row is an ``invalid_input`` failure.
-    Pointwise rows judged before are answered from `cache` (pairs are always judged).
-    """
-    samples = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Sample)]
-    pairs = [(i, r.item) for i, r in enumerate(rows) if isinstance(r.item, Pair)]
-    results: dict[int, Judgment | PairJudgment] = {}
-    if samples:
-        judged = judge_samples(judge, [s for _, s in samples], cache)
-        results.update(zip((i for i, _ in samples), judged, strict=True))
-    if pairs:
-        compared = judge.compare([p for _, p in pairs], method=method)
-        results.update(zip((i for i, _ in pairs), compared, strict=True))
-    judgments: list[Judgment | PairJudgment] = []
-    for index, row in enumerate(rows):
-        judgment = results.get(index)
-        if judgment is None:
-            assert isinstance(row.item, BadRow)
-            failure = {
-                "error": f"{row.item.kind}: {row.item.reason}",
-                "error_kind": ErrorKind.INVALID_INPUT,
-            }
-            fingerprints = judge_fingerprints(judge, pairwise, method)
-            if pairwise:
-                judgment = PairJudgment(pair_id=row.id, **failure, **fingerprints)
-            else:
-                judgment = Judgment(
-                    sample_id=row.id, rubric=judge.rubric.name, **failure, **fingerprints
-                )
-        judgments.append(judgment)
-    return judgments
-
-
 def score_rows(
     judge: Judge,
     rows: Sequence[PreparedRow],
@@ -137,7 +82,23 @@ def score_rows(
     text in Parquet, and a different struct in every shard); the input columns follow the result
     columns unless `keep_inputs` is False.
     """
-    judgments = judge_prepared(judge, rows, pairwise=pairwise, method=method, cache=cache)
+    judgments = judge_chunk(
+        judge, list(rows), pairwise=pairwise, method=method, cache=cache
+    ).judgments
+    return result_records(
+        rows, judgments, job_fingerprint, pairwise=pairwise, keep_inputs=keep_inputs
+    )
+
+
+def result_records(
+    rows: Sequence[PreparedRow],
+    judgments: Sequence[Judgment | PairJudgment],
+    job_fingerprint: str,
+    *,
+    pairwise: bool = False,
+    keep_inputs: bool = True,
+) -> list[dict[str, Any]]:
+    """One result record per row and its judgment (see `score_rows`)."""
     records = []
     for row, judgment in zip(rows, judgments, strict=True):
         bad = row.item if isinstance(row.item, BadRow) else None
@@ -160,11 +121,11 @@ def score_rows(
 class BatchScorer:
     """The per-batch function of a job: a dict of columns in, a dict of result columns out.
 
-    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker,
-    with `settings` and the other keyword options of `Judge`). Rows need ids that do not depend
-    on the batch: an id column (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from
-    the source; a batch with neither is refused. `cache` is off unless given (workers on other
-    machines do not share the local store; pass a path on storage every worker can lock).
+    Shaped for Ray Data's ``map_batches`` (a callable class builds its judge once per worker, with
+    `settings` and `backend_options`). Rows need ids that do not depend on the batch: an id column
+    (``fields=FieldMap(id=...)``) or a ``_row`` column numbered from the source; a batch with
+    neither is refused. `cache` is off unless given (workers on other machines do not share the
+    local store; pass a path on storage every worker can lock).
     """
 
     def __init__(
@@ -179,9 +140,11 @@ class BatchScorer:
         judge: Judge | None = None,
         settings: JudgeSettings | None = None,
         cache: CacheChoice = None,
-        **judge_options: Any,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.judge = judge or Judge(backend, rubric, settings=settings, **judge_options)
+        self.judge = judge or Judge(
+            backend, rubric, settings=settings, backend_options=backend_options
+        )
         self.cache = open_cache(cache)
         self.fields = fields or FieldMap()
         self.max_chars = max_chars

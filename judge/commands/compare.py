@@ -96,7 +96,7 @@ def compare(
                 backend=flags.backend,
                 rubric=rubric_obj,
                 settings=flags.settings,
-                **flags.backend_options,
+                backend_options=flags.backend_options,
             ),
             batch_size,
             method=method,

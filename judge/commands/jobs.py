@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -137,8 +138,11 @@ def batch(
     )
     check_cache_flags(cache, no_cache)
     if engine == "ray":
-        # A small input has fewer blocks than replicas; Ray Data says so with a UserWarning.
+        # The command's own process (the library leaves these alone): a small input has fewer
+        # blocks than replicas, which Ray Data says with a UserWarning; its INFO chatter is not
+        # the command's output.
         warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     note = f"ray engine: {replicas} replica(s) of backend {escape(flags.backend)}"
     with batch_progress(note if engine == "ray" else None) as (on_start, on_progress):
         run = run_batch(
@@ -285,7 +289,7 @@ def serve(
         max_wait_s=max_wait_ms / 1000,
         max_queue=max_queue,
         cache=judgment_cache(cache, no_cache),
-        **flags.backend_options,
+        backend_options=flags.backend_options,
     )
     store = reward.cache.path if reward.cache is not None else "off"
     err_console.print(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +14,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from judge.batch.files import read_rows
-from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow, prepare_row
-from judge.batch.scoring import judge_prepared
+from judge.batch.loop import judge_chunks, prepared_rows
+from judge.batch.rows import MAX_CHARS, BadRow, FieldMap, PreparedRow
 from judge.batch.stream import LineWriter
 from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
@@ -34,7 +33,7 @@ from judge.errors import InputError
 from judge.inputs import sample_from_record
 from judge.library import load_rubric
 from judge.runner.cache import JudgmentCache
-from judge.runner.pairwise import Method
+from judge.runner.pairwise import DEFAULT_METHOD, Method
 from judge.types import ErrorKind, Judgment, PairJudgment
 
 SCORE_HELP = 'Score responses against a rubric. Example: judge score --prompt "Hi" --response "Hey"'
@@ -45,28 +44,20 @@ SCORE_FIELDS = FieldMap(id="id", id_required=False)
 
 
 def file_rows(input_file: Path, fields: FieldMap = SCORE_FIELDS) -> list[PreparedRow]:
-    """The rows of a JSONL file, read and validated by the batch package (as `judge batch`).
+    """The rows of a JSONL file, read and validated by `judge.batch.loop` (as `judge batch`).
 
     A later row with an id seen before is a bad row (``duplicate_id``), as in `judge batch`.
     """
     if input_file.is_dir():
         raise InputError(f"--input {input_file} is a folder", hint="give a JSONL file")
     try:
-        rows = [prepare_row(raw, fields, MAX_CHARS) for raw in read_rows(input_file, "jsonl")]
+        rows = list(prepared_rows(read_rows(input_file, "jsonl"), fields, MAX_CHARS))
     except OSError as exc:
         raise InputError(f"cannot read {input_file}: {exc.strerror}") from None
     if not rows:
         raise InputError(
             f"0 rows in {input_file}", hint="give a JSONL file with one JSON object per line"
         )
-    first: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        if isinstance(row.item, BadRow):
-            continue
-        number = first.setdefault(row.id, row.number)
-        if number != row.number:
-            reason = BadRow("duplicate_id", f"id {row.id!r} is also row {number}")
-            rows[index] = replace(row, item=reason)
     return rows
 
 
@@ -133,7 +124,7 @@ def score(
                 settings=flags.settings,
                 calibrator=fitted,
                 force_calibrator=force_calibrator,
-                **flags.backend_options,
+                backend_options=flags.backend_options,
             ),
             batch_size,
             store,
@@ -193,8 +184,9 @@ def judge_rows(
     cache: JudgmentCache | None = None,
     method: Method | None = None,
 ) -> list[Any]:
-    """Judge the rows batch by batch, writing (and printing, for --json) each batch when done.
+    """Judge the rows in the one file loop (`judge.batch.loop.judge_chunks`), chunk by chunk.
 
+    Each chunk is written (and printed, for --json) when done.
     With a compare `method` the rows are pairs. Ctrl-C stops between or inside batches; what was
     written stays, and the run exits 130.
     """
@@ -206,13 +198,16 @@ def judge_rows(
             *columns, console=err_console, transient=True, disable=not show_progress
         ) as progress:
             task = progress.add_task("score", total=len(good))
-            for start in range(0, len(good), batch_size):
-                chunk = good[start : start + batch_size]
-                done: Sequence[Judgment | PairJudgment] = (
-                    judge_prepared(judge, chunk, cache=cache)
-                    if method is None
-                    else judge_prepared(judge, chunk, pairwise=True, method=method)
-                )
+            judged = judge_chunks(
+                judge,
+                good,
+                batch_size=batch_size,
+                pairwise=method is not None,
+                method=method or DEFAULT_METHOD,
+                cache=cache,
+            )
+            for chunk in judged:
+                done = chunk.judgments
                 lines = [judgment.model_dump_json() for judgment in done]
                 if writer is not None:
                     writer.write(lines)
@@ -220,7 +215,7 @@ def judge_rows(
                     for line in lines:
                         typer.echo(line)
                 judgments.extend(done)
-                progress.advance(task, len(chunk))
+                progress.advance(task, len(chunk.rows))
     except KeyboardInterrupt:
         kept = ""
         if writer is not None:

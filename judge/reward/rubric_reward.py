@@ -37,7 +37,7 @@ from judge.reward.outcomes import JudgeResult, OnError, RewardBatch, RewardOutco
 from judge.runner.cache import CacheChoice, JudgmentCache, judge_samples, open_cache
 from judge.runner.judge import Judge
 from judge.runner.pairwise import DEFAULT_METHOD, Method
-from judge.settings import DEFAULTS, JudgeSettings
+from judge.settings import JudgeSettings
 from judge.types import ErrorKind, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ class RubricReward:
             name to keep the reward picklable (TRL's async GRPO ships rewards to a subprocess).
         name: The reward's `__name__` (TRL logs ``rewards/<name>/mean``); ``judge_<rubric>``.
         settings: How the judge judges (`JudgeSettings`; default: its defaults).
-        strategy: The judge's strategy (``breadth``, ``depth``, ``auto``), applied on `settings`.
+        backend_options: Options of the backend factory (``{"model": ..., "base_url": ...}``)
+            when `backend` is a name.
         on_error: Failed items get None (``"none"``), this number, or the call raises (``"raise"``).
         timeout_s: The longest a reward call waits for the judge; later items fail as ``timeout``.
         scale: Reward = scale * score + offset - hard_rule_penalty * (hard rules judged "no").
@@ -68,9 +69,8 @@ class RubricReward:
         cache: The judgment cache (`judge.runner.cache`): True (default) the shared store in the
             user cache dir, a path another store, False or None none. Samples judged before by
             the same judge are not judged again (only where that gives the same answer).
-        judge_options: Keyword options of `Judge`; `JudgeSettings` fields among them
-            (``max_rationale_chars``, ``temperature``, ...) are applied on `settings`.
-        **backend_options: Options of the backend factory (``model``, ``base_url``, ...).
+        **setting_keywords: `JudgeSettings` fields (``strategy="depth"``, ``reasoning="none"``),
+            applied on `settings` by `JudgeSettings.with_keywords`; any other name is refused.
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class RubricReward:
         *,
         name: str | None = None,
         settings: JudgeSettings | None = None,
-        strategy: str | None = None,
+        backend_options: Mapping[str, Any] | None = None,
         on_error: OnError = "none",
         timeout_s: float | None = 300.0,
         scale: float = 1.0,
@@ -93,19 +93,13 @@ class RubricReward:
         max_wait_s: float = 0.005,
         max_queue: int = 4096,
         cache: CacheChoice = True,
-        judge_options: Mapping[str, Any] | None = None,
-        **backend_options: Any,
+        **setting_keywords: Any,
     ) -> None:
         if not (on_error in ("none", "raise") or isinstance(on_error, int | float)):
             raise ConfigError(f"on_error {on_error!r}", hint="use 'none', 'raise' or a number")
         if isinstance(on_error, float) and math.isnan(on_error):
             raise ConfigError("on_error is NaN", hint="a NaN reward poisons the advantages")
-        judge_kwargs = dict(judge_options or {})
-        fields = type(settings or DEFAULTS).model_fields
-        overrides = {k: judge_kwargs.pop(k) for k in list(judge_kwargs) if k in fields}
-        if strategy is not None:
-            overrides["strategy"] = strategy
-        self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
+        self.settings: JudgeSettings = JudgeSettings.with_keywords(settings, **setting_keywords)
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
         self.backend = backend
         self.__name__ = name or f"judge_{self.rubric.name}"
@@ -116,8 +110,8 @@ class RubricReward:
         self.baseline_column = baseline_column
         self.compare_method: Method = compare_method
         self.max_batch, self.max_wait_s, self.max_queue = max_batch, max_wait_s, max_queue
-        self.judge_options, self.cache_choice = judge_kwargs, cache
-        self.backend_options = backend_options
+        self.cache_choice = cache
+        self.backend_options: dict[str, Any] = dict(backend_options or {})
         self._hard_rules = {c.id for c in self.rubric.leaves() if c.kind == "hard_rule"}
         self._setup()
 
@@ -152,8 +146,12 @@ class RubricReward:
         """The judge, created on first use (in the caller's thread, outside any timeout)."""
         with self._lock:
             if self._judge is None:
-                options = {**self.judge_options, **self.backend_options}
-                self._judge = Judge(self.backend, self.rubric, settings=self.settings, **options)
+                self._judge = Judge(
+                    self.backend,
+                    self.rubric,
+                    settings=self.settings,
+                    backend_options=self.backend_options,
+                )
             return self._judge
 
     def serving_health(self) -> ServingHealth | None:

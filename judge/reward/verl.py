@@ -3,8 +3,10 @@
 veRL's reward loop (verl 0.9) awaits ``compute_score_async(data_source, solution_str,
 ground_truth, extra_info)`` once per item (or runs the sync `compute_score` in an executor), with
 ``reward.custom_reward_function.reward_kwargs`` as keyword options on every call;
-`compute_score_batch` is the plural form for managers that pass lists. Those options build a
-`RubricReward` once per process (cached by their value). veRL passes no prompt, so it is read
+`compute_score_batch` is the plural form for managers that pass lists. Those options are
+`RubricReward`'s keywords (judge settings as flat keys, e.g. ``reasoning``; the backend's under
+``backend_options``, e.g. ``backend_options.base_url``) and build it once per process (cached by
+their value). veRL passes no prompt, so it is read
 from ``extra_info["prompt"]`` (or ``"question"``, or ``prompt_key``); the ground truth becomes
 the judge's reference answer.
 
@@ -28,7 +30,6 @@ from typing import Any
 from judge.errors import ConfigError, InputError
 from judge.reward.inputs import Invalid, RewardItem, build_item, prompt_fields
 from judge.reward.rubric_reward import RewardOutcome, RubricReward
-from judge.settings import JudgeSettings
 from judge.types import Judgment
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class RewardCache:
             reward = self._rewards.get(key)
             if reward is None:
                 reward = self._rewards[key] = RubricReward(**options)
-                logger.warning("veRL loaded the judge reward: %s", describe(reward, options))
+                logger.warning("veRL loaded the judge reward: %s", describe(reward))
             return reward
 
     def clear(self) -> None:
@@ -65,10 +66,11 @@ class RewardCache:
 REWARDS = RewardCache()
 
 
-def describe(reward: RubricReward, options: Mapping[str, Any]) -> str:
+def describe(reward: RubricReward) -> str:
     """One line naming the judge a veRL run loaded: rubric, backend, model, settings, policy."""
     backend = reward.backend if isinstance(reward.backend, str) else type(reward.backend).__name__
-    where = {k: options[k] for k in ("model", "base_url") if k in options}
+    given = reward.backend_options
+    where = {k: given[k] for k in ("model", "base_url") if k in given}
     return (
         f"{reward.__name__} (rubric {reward.rubric.name!r}, backend {backend!r}"
         + "".join(f", {k} {v!r}" for k, v in where.items())
@@ -82,11 +84,8 @@ def _configure(options: Mapping[str, Any]) -> tuple[RubricReward, str | None, bo
     prompt_key = settings.pop("prompt_key", None)
     return_dict = bool(settings.pop("return_dict", True))
     settings.setdefault("on_error", 0.0)
-    # Judge settings (reasoning, strategy, ...) given as reward_kwargs go to the judge, not to
-    # the backend factory.
-    named = {k: settings.pop(k) for k in list(settings) if k in JudgeSettings.model_fields}
-    if named:
-        settings["judge_options"] = {**named, **(settings.get("judge_options") or {})}
+    if "backend_options" in settings:  # a Hydra DictConfig: plain values for the factory
+        settings["backend_options"] = dict(settings["backend_options"] or {})
     if settings["on_error"] == "none":
         raise ConfigError(
             "on_error='none': veRL needs a number for every item",

@@ -93,13 +93,8 @@ def plan_evaluation(
     id_prefix: str = "",
 ) -> Evaluation:
     """Plan one verdict request per (response, criterion); criteria are judged as leaves."""
-    planner = RequestBuilder(
-        prompts=prompts,
-        capabilities=capabilities,
-        max_rationale_chars=max_rationale_chars,
-        temperature=0.0,
-        seed=seed,
-    )
+    settings = DEFAULTS.updated(max_rationale_chars=max_rationale_chars, temperature=0.0, seed=seed)
+    planner = RequestBuilder(prompts, capabilities, settings)
     leaves = tuple(criterion.model_copy(update={"children": ()}) for criterion in criteria)
     if not leaves or not responses:
         return Evaluation(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from judge.backends import create_backend
@@ -30,7 +30,7 @@ from judge.runner.requests import (
 )
 from judge.runner.rounds import BatchStats, drive
 from judge.runner.strategies import ScoringPlan, scoring_flows
-from judge.settings import DEFAULTS, JudgeSettings, Strategy
+from judge.settings import JudgeSettings
 from judge.types import Criterion, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
 __all__ = ["BatchStats", "Calibrating", "Judge"]
@@ -66,9 +66,10 @@ class Judge:
     criterion, one batch), ``depth`` (solve, then verify the critical criteria: two batches) or
     ``auto`` (route each sample: one more batch); `samples` > 1 draws that many judgments per
     request in the same batch (self-consistency); `principles`, `likert`, `retries` and the
-    decoding settings are documented on `JudgeSettings`. Any setting may also be given as a
-    keyword (``Judge(strategy="depth")``), applied on top of `settings`; the other keywords are
-    options of the backend factory (``model``, ``base_url``, ...).
+    decoding settings are documented on `JudgeSettings`. Settings may also be given as
+    keywords (``Judge(strategy="depth")`` equals ``Judge(settings=JudgeSettings(strategy=
+    "depth"))``), applied on top of `settings`; any other keyword is refused. A backend named by
+    a string is created with `backend_options` (``{"model": ..., "base_url": ...}``).
     """
 
     def __init__(
@@ -77,14 +78,18 @@ class Judge:
         rubric: Rubric | str = "helpfulness",
         *,
         settings: JudgeSettings | None = None,
+        backend_options: Mapping[str, Any] | None = None,
         prompts: PromptLibrary | None = None,
         calibrator: Calibrating | None = None,
         force_calibrator: bool = False,
-        **options: Any,
+        **setting_keywords: Any,
     ) -> None:
-        fields = type(settings or DEFAULTS).model_fields
-        overrides = {name: options.pop(name) for name in list(options) if name in fields}
-        self.settings: JudgeSettings = (settings or DEFAULTS).updated(**overrides)
+        self.settings: JudgeSettings = JudgeSettings.with_keywords(settings, **setting_keywords)
+        if backend_options and not isinstance(backend, str):
+            raise ConfigError(
+                f"backend_options {sorted(backend_options)} given with a built backend",
+                hint="pass the options to the backend when you build it, or name the backend",
+            )
         if self.settings.score_rule == "fitted" and calibrator is None:
             raise ConfigError(
                 "score_rule 'fitted' needs the fitted criteria weights as the calibrator",
@@ -97,23 +102,15 @@ class Judge:
                 hint="fit one with `judge calibrate fit` and pass --calibrator, or drop the band",
             )
         self.backend: Backend = (
-            create_backend(backend, **options) if isinstance(backend, str) else backend
+            create_backend(backend, **(backend_options or {}))
+            if isinstance(backend, str)
+            else backend
         )
         if self.settings.batch_invariant:
             require_batch_invariance(self.backend)
         self.rubric = load_rubric(rubric) if isinstance(rubric, str) else rubric
         self.prompts = prompts or default_prompts()
-        self.builder = RequestBuilder(
-            prompts=self.prompts,
-            capabilities=self.backend.capabilities,
-            max_rationale_chars=self.settings.max_rationale_chars,
-            temperature=self.settings.temperature,
-            seed=self.settings.seed,
-            samples=self.settings.samples,
-            sample_temperature=self.settings.sample_temperature,
-            max_solution_tokens=self.settings.max_solution_tokens,
-            reasoning=self.settings.reasoning,
-        )
+        self.builder = RequestBuilder(self.prompts, self.backend.capabilities, self.settings)
         self._anchor: Criterion | None = None
         if self.settings.reference_anchor:
             text = self.prompts.render(ANCHOR_TEMPLATE, PromptContext()).strip()
@@ -122,27 +119,17 @@ class Judge:
         self.force_calibrator = force_calibrator
         self.last_stats = BatchStats()
 
-    @property
-    def strategy(self) -> Strategy:
-        """How this judge reasons (``breadth``, ``depth`` or ``auto``)."""
-        return self.settings.strategy
-
-    @property
-    def samples(self) -> int:
-        """Judgments drawn per judged request (1: no self-consistency)."""
-        return self.builder.samples
-
     def _score_templates(self) -> tuple[str, ...]:
         names = {SYSTEM_TEMPLATE}
         if self.settings.reference_anchor:
             names.add(ANCHOR_TEMPLATE)
-        if self.strategy in ("breadth", "auto"):
+        if self.settings.strategy in ("breadth", "auto"):
             names.add(POINTWISE_TEMPLATE)
             if self.settings.principles:
                 names.add(PRINCIPLES_TEMPLATE)
-        if self.strategy in ("depth", "auto"):
+        if self.settings.strategy in ("depth", "auto"):
             names.update((DEPTH_TEMPLATE, SOLVE_TEMPLATE))
-        if self.strategy == "auto":
+        if self.settings.strategy == "auto":
             names.add(ROUTE_TEMPLATE)
         if self.settings.likert is not None:
             names.add(LIKERT_TEMPLATE)
@@ -253,20 +240,14 @@ class Judge:
         plan = ScoringPlan(
             builder=self.builder,
             rubric=self.rubric,
-            hard_rule_cap=self.settings.score_rule == "cap",
             anchor=self._anchor,
-            principles=self.settings.principles,
-            likert=self.settings.likert,
-            depth_criteria=self.settings.depth_criteria,
-            content_gate=self.settings.content_gate,
-            reference_depth=self.settings.reference_depth,
             record={
                 "model": self.backend.model_id,
                 "rubric": self.rubric.name,
                 **self._score_fingerprints(),
             },
         )
-        flows = scoring_flows(plan, samples, self.strategy)
+        flows = scoring_flows(plan, samples, self.settings.strategy)
         if naive:
             record = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
             flows += naive_sample_flows(self.builder, record, samples)
@@ -279,7 +260,7 @@ class Judge:
         logger.info(
             "scored %d samples with strategy %s%s: %d requests in %d backend batch calls (%s)",
             len(samples),
-            self.strategy,
+            self.settings.strategy,
             " and the naive baseline" if naive else "",
             stats.requests,
             stats.backend_calls,
@@ -339,7 +320,6 @@ class Judge:
             builder=self.builder,
             rubric=self.rubric,
             method=method,
-            tie_margin=self.settings.tie_margin,
             record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
         )
         flows = pair_flows(plan, pairs)

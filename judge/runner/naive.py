@@ -64,7 +64,7 @@ def naive_pair_flow(
     tie_margin: float,
 ) -> Flow[PairJudgment]:
     """One round: the A/B question in both orders, combined as a direct comparison."""
-    chars = builder.max_rationale_chars
+    chars = builder.settings.max_rationale_chars
     check = order_check(chars)
     tasks = [
         Task(builder.pairwise(index, pair, order, None, naive=True), check, role="naive")

@@ -25,7 +25,7 @@ from judge.runner.formats import pair_format
 from judge.runner.parse import Failure, first_kind, output_failure, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Check, Flow, Task, drive
-from judge.settings import DEFAULTS
+from judge.settings import JudgeSettings
 from judge.types import (
     ErrorKind,
     Generation,
@@ -172,8 +172,12 @@ class PairPlan:
     builder: RequestBuilder
     rubric: Rubric
     method: Method
-    tie_margin: float = DEFAULTS.tie_margin
     record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> JudgeSettings:
+        """The judge's settings (the builder's: one object, never copied into the plan)."""
+        return self.builder.settings
 
 
 def _side_sample(pair: Pair, side: str) -> Sample:
@@ -188,7 +192,7 @@ def _side_sample(pair: Pair, side: str) -> Sample:
 
 def _direct_round(plan: PairPlan, index: int, pair: Pair) -> list[Task]:
     """Both orders of a direct comparison; the rubric's criteria guide it only as a fallback."""
-    chars = plan.builder.max_rationale_chars
+    chars = plan.builder.settings.max_rationale_chars
     rubric = plan.rubric if plan.method == "rubric" else None
     return [
         Task(
@@ -203,7 +207,7 @@ def _direct_round(plan: PairPlan, index: int, pair: Pair) -> list[Task]:
 def _read_direct(
     plan: PairPlan, tasks: Sequence[Task], attempts: dict[str, Attempt]
 ) -> dict[str, Any]:
-    chars = plan.builder.max_rationale_chars
+    chars = plan.builder.settings.max_rationale_chars
     ab, ba = (read_order(attempts[task.request.id].generations, chars) for task in tasks)
     errors = [f"order {name}: {r.error}" for name, r in (("ab", ab), ("ba", ba)) if r.error]
     if errors:
@@ -211,7 +215,7 @@ def _read_direct(
             "error": "; ".join(errors),
             "error_kind": first_kind((ab.error_kind, ba.error_kind)),
         }
-    return combine_orders(ab, ba, plan.tie_margin)
+    return combine_orders(ab, ba, plan.settings.tie_margin)
 
 
 def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
@@ -220,7 +224,7 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
     Rubric: margin, direct on a tie. Direct: both orders.
     """
     record = {**plan.record, "pair_id": pair.id}
-    samples = plan.builder.samples
+    samples = plan.builder.settings.samples
     if identical(pair):
         return PairJudgment(
             p_a=0.5,
@@ -308,11 +312,11 @@ def pair_flow(plan: PairPlan, index: int, pair: Pair) -> Flow[PairJudgment]:
         margin = found.value
         p_a = (1.0 + margin) / 2
         details["criteria"] = found.terms
-        if decide(p_a, plan.tie_margin) != "tie":
+        if decide(p_a, plan.settings.tie_margin) != "tie":
             with_probs = all(v.p_yes is not None for side in ("a", "b") for v in verdicts[side])
             return PairJudgment(
                 p_a=p_a,
-                winner=decide(p_a, plan.tie_margin),
+                winner=decide(p_a, plan.settings.tie_margin),
                 margin=margin,
                 confidence=max(p_a, 1.0 - p_a) if with_probs else None,
                 strategy="rubric",

@@ -38,7 +38,7 @@ def confidence_preferences(
     result is ``(P_first(i, j) + 1 - P_first(j, i)) / 2`` from the token probabilities, or from
     the votes when the backend gives none; None when either order failed (a failure is a value).
     """
-    chars = builder.max_rationale_chars
+    chars = builder.settings.max_rationale_chars
     check = order_check(chars)
     tasks = []
     for number, (i, j) in enumerate(matches):

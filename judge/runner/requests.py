@@ -31,7 +31,7 @@ from judge.runner.formats import (
     verdict_format,
     verdict_max_tokens,
 )
-from judge.settings import DEFAULTS, Reasoning
+from judge.settings import DEFAULTS, JudgeSettings
 from judge.types import (
     Criterion,
     GenerationRequest,
@@ -78,6 +78,7 @@ class PlannedRequest:
 class RequestBuilder:
     """Renders requests from one prompt library and one set of decoding settings.
 
+    Its decoding settings are the judge's `JudgeSettings` (read from `settings`, never copied):
     `samples` > 1 draws that many judgments per judged request (self-consistency) at
     `temperature`, or at `sample_temperature` when `temperature` is 0: greedy samples would all
     be the same. Routing and solving are drawn once. `reasoning` orders every judged answer
@@ -86,18 +87,12 @@ class RequestBuilder:
 
     prompts: PromptLibrary
     capabilities: Capabilities
-    max_rationale_chars: int = DEFAULTS.max_rationale_chars
-    temperature: float = DEFAULTS.temperature
-    seed: int | None = DEFAULTS.seed
-    samples: int = DEFAULTS.samples
-    sample_temperature: float = DEFAULTS.sample_temperature
-    max_solution_tokens: int = DEFAULTS.max_solution_tokens
+    settings: JudgeSettings = DEFAULTS
     max_principles: int = 5
     principle_chars: int = 80
-    reasoning: Reasoning = DEFAULTS.reasoning
 
     def __post_init__(self) -> None:
-        if self.reasoning == "none" and not self.capabilities.score_without_decoding:
+        if self.settings.reasoning == "none" and not self.capabilities.score_without_decoding:
             raise ConfigError(
                 "this backend cannot score without decoding (reasoning 'none')",
                 hint="use reasoning before or after, or a backend that scores the next token "
@@ -107,26 +102,28 @@ class RequestBuilder:
     @property
     def judged_temperature(self) -> float:
         """The temperature of judged requests (verdicts, pairwise, Likert)."""
-        if self.samples > 1 and self.temperature == 0:
-            return self.sample_temperature
-        return self.temperature
+        if self.settings.samples > 1 and self.settings.temperature == 0:
+            return self.settings.sample_temperature
+        return self.settings.temperature
 
     def _sampling(
         self, max_tokens: int, *, n: int = 1, temperature: float | None = None
     ) -> SamplingParams:
         return SamplingParams(
             max_new_tokens=max_tokens,
-            temperature=self.temperature if temperature is None else temperature,
-            seed=self.seed,
+            temperature=self.settings.temperature if temperature is None else temperature,
+            seed=self.settings.seed,
             n=n,
         )
 
     def _judged(self, max_tokens: int) -> SamplingParams:
-        return self._sampling(max_tokens, n=self.samples, temperature=self.judged_temperature)
+        return self._sampling(
+            max_tokens, n=self.settings.samples, temperature=self.judged_temperature
+        )
 
     def _answer(self, output: ChoiceFormat, max_tokens: int) -> dict[str, Any]:
         """Sampling, constraint and probe of a judged answer; under `none`, its score prefix."""
-        if self.reasoning == "none":
+        if self.settings.reasoning == "none":
             return {
                 "sampling": self._sampling(1, temperature=self.judged_temperature),
                 "probe": output.probe(),
@@ -149,8 +146,8 @@ class RequestBuilder:
     @cached_property
     def _verdict_output(self) -> dict[str, Any]:
         """The sampling, constraint and probe (or score prefix) of every verdict request."""
-        output = verdict_format(self.max_rationale_chars, self.reasoning)
-        return self._answer(output, verdict_max_tokens(self.max_rationale_chars))
+        output = verdict_format(self.settings.max_rationale_chars, self.settings.reasoning)
+        return self._answer(output, verdict_max_tokens(self.settings.max_rationale_chars))
 
     def _verdict_request(self, request_id: str, prompt: str, group: str) -> GenerationRequest:
         messages = (self._system, Message(role="user", content=prompt))
@@ -197,8 +194,8 @@ class RequestBuilder:
             rubric_description=rubric.description if rubric else "",
             conversation=_turns(sample),
             response=sample.response,
-            max_rationale_chars=self.max_rationale_chars,
-            reasoning=self.reasoning,
+            max_rationale_chars=self.settings.max_rationale_chars,
+            reasoning=self.settings.reasoning,
             **fields,
         )
 
@@ -296,7 +293,7 @@ class RequestBuilder:
             reference=sample.reference,
             extra={"max_principles": self.max_principles, "principle_chars": self.principle_chars},
         )
-        temperature = self.temperature or self.sample_temperature
+        temperature = self.settings.temperature or self.settings.sample_temperature
         return GenerationRequest(
             id=f"s{index}/#principles",
             messages=(
@@ -310,7 +307,7 @@ class RequestBuilder:
 
     def likert(self, index: int, sample: Sample, rubric: Rubric, scale: int) -> GenerationRequest:
         """A 1-`scale` overall rating, sharing the prefix of the sample's breadth verdicts."""
-        output = likert_format(scale, self.max_rationale_chars, self.reasoning)
+        output = likert_format(scale, self.settings.max_rationale_chars, self.settings.reasoning)
         context = self._sample_context(
             sample,
             rubric,
@@ -334,7 +331,7 @@ class RequestBuilder:
         return GenerationRequest(
             id=f"s{index}/#solve",
             messages=(Message(role="user", content=self.prompts.render(SOLVE_TEMPLATE, context)),),
-            sampling=self._sampling(self.max_solution_tokens),
+            sampling=self._sampling(self.settings.max_solution_tokens),
             prefix_group=f"s{index}",
         )
 
@@ -363,7 +360,7 @@ class RequestBuilder:
             if order == "ab"
             else (pair.response_b, pair.response_a)
         )
-        output = pair_format(self.max_rationale_chars, self.reasoning)
+        output = pair_format(self.settings.max_rationale_chars, self.settings.reasoning)
         context = PromptContext.from_data(
             rubric_name=rubric.name if rubric else "",
             rubric_description=rubric.description if rubric else "",
@@ -372,8 +369,8 @@ class RequestBuilder:
             response_a=first,
             response_b=second,
             reference=pair.reference if naive else None,
-            max_rationale_chars=self.max_rationale_chars,
-            reasoning=self.reasoning,
+            max_rationale_chars=self.settings.max_rationale_chars,
+            reasoning=self.settings.reasoning,
         )
         template, stem = (NAIVE_PAIRWISE_TEMPLATE, "#naive-") if naive else (PAIRWISE_TEMPLATE, "")
         return GenerationRequest(
@@ -406,7 +403,7 @@ class RequestBuilder:
         Shrivastava et al. 2025 (relative confidence): comparing two answers' confidence is easier
         for a model than stating one; the answer format is the direct comparison's.
         """
-        output = pair_format(self.max_rationale_chars)
+        output = pair_format(self.settings.max_rationale_chars)
         (sample_a, passed_a), (sample_b, passed_b) = first, second
         context = PromptContext.from_data(
             rubric_name=rubric.name if rubric else "",
@@ -417,7 +414,7 @@ class RequestBuilder:
             ),
             response_a=sample_a.response,
             response_b=sample_b.response,
-            max_rationale_chars=self.max_rationale_chars,
+            max_rationale_chars=self.settings.max_rationale_chars,
             extra={
                 "verdict_a": "meets" if passed_a else "does not meet",
                 "verdict_b": "meets" if passed_b else "does not meet",

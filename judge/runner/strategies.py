@@ -31,7 +31,7 @@ from judge.runner.parse import first_kind, verdict_check
 from judge.runner.requests import RequestBuilder
 from judge.runner.rounds import Attempt, BatchStats, Flow, Task, drive
 from judge.runner.routing import RouteDecision, read_route, route_error
-from judge.settings import DEFAULTS, Strategy
+from judge.settings import JudgeSettings, Strategy
 from judge.types import (
     Agreement,
     Criterion,
@@ -57,16 +57,20 @@ class ScoringPlan:
 
     builder: RequestBuilder
     rubric: Rubric
-    hard_rule_cap: bool = DEFAULTS.score_rule == "cap"
-    principles: int = DEFAULTS.principles
-    likert: int | None = DEFAULTS.likert
-    depth_criteria: int = DEFAULTS.depth_criteria
     record: dict[str, Any] = field(default_factory=dict)
     """Fields every Judgment carries (model, rubric name, fingerprints)."""
-    content_gate: bool = DEFAULTS.content_gate
-    reference_depth: bool = DEFAULTS.reference_depth
     anchor: Criterion | None = None
     """Judged too on every sample with a reference; it anchors the score (`aggregate.anchored`)."""
+
+    @property
+    def settings(self) -> JudgeSettings:
+        """The judge's settings (the builder's: one object, never copied into the plan)."""
+        return self.builder.settings
+
+    @property
+    def hard_rule_cap(self) -> bool:
+        """Whether a failed hard rule caps the score (score rule ``cap``)."""
+        return self.builder.settings.score_rule == "cap"
 
     def criteria_for(self, sample: Sample, criteria: Sequence[Criterion]) -> list[Criterion]:
         """`criteria`, and the anchor criterion last when the sample has a reference."""
@@ -117,7 +121,7 @@ def _principles_error(plan: ScoringPlan) -> Any:
 
 
 def _likert_check(plan: ScoringPlan, scale: int) -> Any:
-    chars = plan.builder.max_rationale_chars
+    chars = plan.builder.settings.max_rationale_chars
     return lambda generation: likert_error(generation, scale, chars)
 
 
@@ -128,12 +132,12 @@ def _usage(attempts: dict[str, Attempt], tasks: Sequence[Task]) -> Usage:
 def _extras(plan: ScoringPlan, index: int, sample: Sample, *, principles: bool) -> list[Task]:
     """The optional requests that join a sample's verdict round (same prefix group)."""
     tasks = []
-    if principles and plan.principles > 0:
-        request = plan.builder.principles(index, sample, plan.rubric, plan.principles)
+    if principles and plan.settings.principles > 0:
+        request = plan.builder.principles(index, sample, plan.rubric, plan.settings.principles)
         tasks.append(Task(request, _principles_error(plan), role="principles"))
-    if plan.likert is not None:
-        request = plan.builder.likert(index, sample, plan.rubric, plan.likert)
-        tasks.append(Task(request, _likert_check(plan, plan.likert), role="likert"))
+    if plan.settings.likert is not None:
+        request = plan.builder.likert(index, sample, plan.rubric, plan.settings.likert)
+        tasks.append(Task(request, _likert_check(plan, plan.settings.likert), role="likert"))
     return tasks
 
 
@@ -152,16 +156,17 @@ def _principle_verdicts(
     # A principle named in every rationale weighs as much as an average rubric criterion.
     mean_weight = sum(c.weight for c in criteria) / len(criteria) or 1.0
     extra_criteria, extra_verdicts, details = [], [], []
+    drawn = plan.settings.principles
     for number, principle in enumerate(merged, start=1):
         criterion_id = f"principle.{number}"
-        weight = mean_weight * principle.count / plan.principles
+        weight = mean_weight * principle.count / drawn
         extra_criteria.append(Criterion(id=criterion_id, text=principle.text, weight=weight))
         extra_verdicts.append(
             CriterionVerdict(
                 criterion_id=criterion_id,
                 verdict=principle.verdict,
                 p_yes=principle.p_yes,
-                rationale=f"{principle.text} ({principle.count}/{plan.principles} rationales)",
+                rationale=f"{principle.text} ({principle.count}/{drawn} rationales)",
             )
         )
         details.append(
@@ -196,7 +201,7 @@ def _finish(
     ]
     verdicts = [item.verdict for item in merged]
     record = {**plan.record, "sample_id": sample.id, "strategy": strategy, "usage": usage}
-    details = {**details, "samples": plan.builder.samples}
+    details = {**details, "samples": plan.builder.settings.samples}
     errors = [f"{v.criterion_id}: {v.error}" for v in verdicts if v.error is not None]
     kinds = [v.error_kind for v in verdicts if v.error is not None]
     likert: LikertRating | None = None
@@ -212,9 +217,9 @@ def _finish(
                 all_criteria += principles[0]
                 all_verdicts += principles[1]
                 details["principles"] = principles[2]
-        elif task.role == "likert" and plan.likert is not None:
+        elif task.role == "likert" and plan.settings.likert is not None:
             reading = read_likert(
-                attempt.generations, plan.likert, plan.builder.max_rationale_chars
+                attempt.generations, plan.settings.likert, plan.builder.settings.max_rationale_chars
             )
             likert = reading.as_rating()
             if reading.error is not None:
@@ -235,9 +240,9 @@ def _finish(
     result = aggregate(all_criteria, all_verdicts, hard_rule_cap=plan.hard_rule_cap, anchor=anchor)
     confidence = result.confidence
     consistency = None
-    if plan.builder.samples > 1:
+    if plan.builder.settings.samples > 1:
         consistency = _consistency(
-            criteria, merged, plan.hard_rule_cap, plan.builder.samples, anchor
+            criteria, merged, plan.hard_rule_cap, plan.builder.settings.samples, anchor
         )
         confidence = consistency.agreement
     elif confidence is None:
@@ -317,12 +322,14 @@ def depth_flow(plan: ScoringPlan, index: int, sample: Sample) -> JudgmentFlow:
                 strategy="depth",
                 sample_id=sample.id,
                 usage=usage,
-                details={"samples": plan.builder.samples},
+                details={"samples": plan.builder.settings.samples},
                 **plan.record,
             )
         solution, source = generation.text.strip(), "model"
         details["solution_truncated"] = generation.finish_reason == "length"
-    criteria = plan.criteria_for(sample, critical_criteria(plan.rubric, plan.depth_criteria))
+    criteria = plan.criteria_for(
+        sample, critical_criteria(plan.rubric, plan.settings.depth_criteria)
+    )
     chosen = {criterion.id for criterion in criteria}
     details.update(
         {
@@ -386,7 +393,7 @@ def empty_judgment(plan: ScoringPlan, sample: Sample) -> Judgment:
         confidence=1.0,
         verdicts=verdicts,
         strategy="empty",
-        details={"note": EMPTY_NOTE, "samples": plan.builder.samples},
+        details={"note": EMPTY_NOTE, "samples": plan.builder.settings.samples},
     )
 
 
@@ -410,9 +417,9 @@ def _flow(plan: ScoringPlan, index: int, sample: Sample, strategy: Strategy) -> 
     """
     if not sample.response.strip():
         return decided(empty_judgment(plan, sample))
-    if plan.content_gate and content_free(sample.response):
+    if plan.settings.content_gate and content_free(sample.response):
         return gated_flow(plan, sample, strategy)
-    if plan.reference_depth and sample.reference is not None:
+    if plan.settings.reference_depth and sample.reference is not None:
         return depth_flow(plan, index, sample)
     return FLOWS[strategy](plan, index, sample)
 

@@ -16,6 +16,7 @@ from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.parse import read_verdict
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
@@ -43,9 +44,7 @@ SAMPLES = [
 
 def test_twenty_constrained_generations_parse_and_probabilities_sum_to_one(embedded_backend):
     planner = RequestBuilder(
-        prompts=default_prompts(),
-        capabilities=embedded_backend.capabilities,
-        max_rationale_chars=60,
+        default_prompts(), embedded_backend.capabilities, JudgeSettings(max_rationale_chars=60)
     )
     planned = planner.plan_verdicts(SAMPLES, load_rubric("helpfulness"))
     assert len(planned) >= 20

@@ -16,6 +16,7 @@ from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.embedded_model]
@@ -49,9 +50,7 @@ def test_bfloat16_compute_gives_float32_probabilities(bf16_backend):
     capabilities = bf16_backend.capabilities
     assert (capabilities.compute_dtype, capabilities.probs_dtype) == ("bfloat16", "float32")
 
-    planner = RequestBuilder(
-        prompts=default_prompts(), capabilities=capabilities, max_rationale_chars=40
-    )
+    planner = RequestBuilder(default_prompts(), capabilities, JudgeSettings(max_rationale_chars=40))
     rubric = load_rubric("helpfulness")
     first = rubric.criteria[0].id
     planned = [

@@ -20,6 +20,7 @@ from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Sample
 from tests.conftest import shared_data_dir
 
@@ -46,7 +47,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_none_is_the_next_token_distribution_of_the_full_prompt(embedded_backend):
     import torch
 
-    builder = RequestBuilder(default_prompts(), embedded_backend.capabilities, reasoning="none")
+    builder = RequestBuilder(
+        default_prompts(), embedded_backend.capabilities, JudgeSettings(reasoning="none")
+    )
     planned = builder.plan_verdicts(SAMPLES, load_rubric("helpfulness"))
     generations = embedded_backend.generate([item.request for item in planned])
     model, tokenizer = embedded_backend._model, embedded_backend._tokenizer

@@ -14,6 +14,7 @@ from judge.library import load_rubric
 from judge.prompting import default_prompts
 from judge.runner.judge import Judge
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Sample
 from tests.integration.llama_server import LlamaServer, gguf_path, llama_server
 
@@ -33,7 +34,9 @@ def test_scored_requests_match_the_transformers_backend(
         base_url=llama_server.base_url, tokenizer=str(gguf_path()), max_concurrency=4
     ) as backend:
         assert backend.flavor == "llama.cpp" and backend.capabilities.score_without_decoding
-        builder = RequestBuilder(default_prompts(), backend.capabilities, reasoning="none")
+        builder = RequestBuilder(
+            default_prompts(), backend.capabilities, JudgeSettings(reasoning="none")
+        )
         requests = [p.request for p in builder.plan_verdicts(SAMPLES, load_rubric("helpfulness"))]
         served = backend.generate(requests)
         [judgment] = Judge(backend, "helpfulness", reasoning="none").score(SAMPLES[:1])

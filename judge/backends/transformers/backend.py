@@ -10,7 +10,6 @@ reasoning none) is answered from the prefill's last logits and never decoded.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,10 +109,10 @@ class TransformersBackend:
         threads: int | None = None,
         prefix_sharing: bool = True,
     ) -> None:
-        # libgomp's default busy-wait makes every small matmul much slower as soon as another
-        # process competes for the cores; a passive wait costs nothing when the cores are free.
-        # Only takes effect if torch is not imported yet.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # Nothing here changes the host process (it may be a trainer): no environment variable,
+        # no logger, no thread count unless `threads` asks for one (torch's count is
+        # process-wide, so that is the caller's explicit choice). The `judge` command sets
+        # OMP_WAIT_POLICY=PASSIVE for its own process (judge/__main__.py).
         import torch
 
         if batch_size < 1:

@@ -13,7 +13,6 @@ import importlib.metadata
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -251,9 +250,11 @@ def _load_gguf(gguf: Path) -> tuple[Any, Any]:
     logger.info("preparing %s once (dequantizing, ~10-30 s)", gguf.name)
     # The GGUF reader draws its own progress bar on stderr; the CLI's output is ours.
     with contextlib.redirect_stderr(io.StringIO()):
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True
+        )
         model: Any = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16, local_files_only=True
         )
     # Transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
     # are plain dense tensors by now, so drop the marker and save them as safetensors.
@@ -273,22 +274,15 @@ def _publish(staging: Path, target: Path, source: dict[str, Any]) -> None:
     _prune_stale_copies(target.parent, keep=target)
 
 
-def _quiet_transformers() -> None:
-    """No hub access, progress bars or load chatter: the CLI's output is ours."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    import transformers
-
-    hf_logging: Any = transformers.utils.logging
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
 def load_model_and_tokenizer(
     model: str | None, dtype_name: str = "auto"
 ) -> tuple[str, Any, Any, Any]:
-    """Load (model_id, model, tokenizer, dtype) for a local model option, in eval mode on CPU."""
-    _quiet_transformers()
+    """Load (model_id, model, tokenizer, dtype) for a local model option, in eval mode on CPU.
+
+    Every load reads local files only (``local_files_only``, never the hub) and leaves the
+    host's environment and transformers' logging as they were; the `judge` command quiets
+    transformers for its own process (judge/__main__.py).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_id, hf_dir, gguf = resolve_model(model)

@@ -228,3 +228,18 @@ def test_an_actor_refuses_a_folder_of_another_job_fingerprint_under_the_same_pla
     with pytest.raises(ConfigError, match="the model or backend changed"):
         RayJob(source, out, _spec(backend_options={"model": "b"}), pool, plan="p").run()
     assert pq.read_table(out).num_rows == 2, "a refused run wrote nothing"
+
+
+def test_a_ray_session_puts_the_hosts_ray_data_context_and_loggers_back(cluster):
+    """The library runs inside notebooks and trainers: a job's Ray settings end with the job."""
+    import logging
+
+    from judge.batch.ray_runtime import ray_session
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars, context.execution_options.preserve_order = True, False
+    levels = {name: logging.getLogger(name).level for name in ("ray", "ray.data")}
+    with ray_session():
+        assert context.execution_options.preserve_order and not context.enable_progress_bars
+    assert context.enable_progress_bars and not context.execution_options.preserve_order
+    assert {name: logging.getLogger(name).level for name in levels} == levels

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 
 import pytest
 
@@ -15,8 +14,9 @@ from judge.calibration.records import JudgeFingerprint, LabelledPair, LabelledSa
 from judge.calibration.report import write_report
 from judge.calibration.run import run_eval
 from judge.errors import ConfigError
+from judge.runner.calibrating import apply_calibrator
 from judge.runner.judge import Judge
-from judge.types import GenerationRequest, Judgment, Sample
+from judge.types import GenerationRequest, Sample
 from tests.doubles.scripted import verdict_reply
 
 _RESPONSE = re.compile(r"<response>\n(.*?)\n</response>", re.DOTALL)
@@ -63,16 +63,6 @@ def keyword_judge() -> Judge:
         return verdict_reply(0.95 if "correct" in response_of(request) else 0.1)
 
     return Judge(backend=ScriptedBackend(reply, model_id="scripted-keyword"), rubric="helpfulness")
-
-
-class ScoreOnly:
-    """A judge with `score` and nothing else (as a user's own judge may be)."""
-
-    def __init__(self, judge: Judge) -> None:
-        self._judge = judge
-
-    def score(self, samples: Sequence[Sample]) -> list[Judgment]:
-        return self._judge.score(samples)
 
 
 PAIRS = EvalSet(
@@ -142,15 +132,6 @@ def test_pairwise_eval_with_the_direct_comparison_finds_the_position_bias():
     assert evaluation.fingerprint is not None and evaluation.fingerprint.model == "scripted-first"
 
 
-def test_a_judge_without_compare_scores_each_response():
-    evaluation = run_eval(ScoreOnly(length_loving_judge()), PAIRS, n_boot=20)
-    assert evaluation.judge == "ScoreOnly"
-    assert evaluation.length is not None and evaluation.length.accuracy_gap.value == 1.0
-    assert evaluation.accuracy == pytest.approx(sum(longer_is_gold()) / 12)
-    first = evaluation.records[0]
-    assert first.orders == "ab" and first.p_a_ab is not None
-
-
 def test_pointwise_eval_reads_the_score_as_p_yes_and_applies_a_calibrator():
     judge = keyword_judge()
     evaluation = run_eval(judge, SAMPLES, n_boot=50)
@@ -161,12 +142,34 @@ def test_pointwise_eval_reads_the_score_as_p_yes_and_applies_a_calibrator():
     calibrator = fit_calibrator(
         [0.95] * 8 + [0.1] * 4, [1] * 7 + [0] + [0] * 3 + [1], fingerprint=evaluation.fingerprint
     )
-    calibrated = run_eval(judge, SAMPLES, n_boot=0, calibrator=calibrator)
+    calibrated_judge = Judge(backend=judge.backend, rubric="helpfulness", calibrator=calibrator)
+    calibrated = run_eval(calibrated_judge, SAMPLES, n_boot=0)
     assert calibrated.records[1].p == pytest.approx(float(calibrator.transform([0.95])[0]))
     stranger = calibrator.model_copy(update={"fingerprint": JudgeFingerprint(model="other")})
     with pytest.raises(ConfigError, match="fitted for another judge configuration"):
-        run_eval(judge, SAMPLES, n_boot=0, calibrator=stranger)
-    assert run_eval(judge, SAMPLES, n_boot=0, calibrator=stranger, force=True).n == 12
+        run_eval(Judge(backend=judge.backend, calibrator=stranger), SAMPLES, n_boot=0)
+    forced = Judge(backend=judge.backend, calibrator=stranger, force_calibrator=True)
+    assert run_eval(forced, SAMPLES, n_boot=0).n == 12
+
+
+def test_the_calibrated_value_in_an_eval_is_the_runners_calibrator_apply():
+    """One place applies a calibrator: the eval's records hold what `apply_calibrator` gives."""
+    judge = keyword_judge()
+    raw = judge.score(
+        [Sample(id=s.id, prompt=s.prompt, response=s.response) for s in SAMPLES.samples]
+    )
+    fingerprint = JudgeFingerprint.common(raw)
+    calibrator = fit_calibrator(
+        [0.95] * 8 + [0.1] * 4,
+        [1] * 7 + [0] + [0] * 3 + [1],
+        method="platt",
+        fingerprint=fingerprint,
+    )
+    expected = [j.score for j in apply_calibrator(calibrator, raw)]
+    assert expected != [j.score for j in raw]  # the calibrator moves the scores
+    calibrated_judge = Judge(backend=judge.backend, rubric="helpfulness", calibrator=calibrator)
+    evaluation = run_eval(calibrated_judge, SAMPLES, chunk_size=5, n_boot=0)
+    assert [r.p for r in evaluation.records] == expected
 
 
 def test_limit_takes_the_first_items():

@@ -17,7 +17,7 @@ from judge.errors import ConfigError
 from judge.runner.judge import Judge
 from judge.types import GenerationRequest
 from tests.doubles.scripted import verdict_reply
-from tests.unit.calibration.test_calibration_eval import SAMPLES, ScoreOnly, direct_reply
+from tests.unit.calibration.test_calibration_eval import SAMPLES, direct_reply
 
 _FIRST = re.compile(r"<response_a>\n(.*?)\n</response_a>", re.DOTALL)
 _SECOND = re.compile(r"<response_b>\n(.*?)\n</response_b>", re.DOTALL)
@@ -167,13 +167,6 @@ def test_pairwise_baseline_asks_both_orders_and_measures_position_consistency():
     rubric_eval = run_eval(judge, pairs, n_boot=50, naive=True)
     assert rubric_eval.naive is not None
     assert any("order-free" in reason for reason in rubric_eval.naive.skipped)
-
-
-def test_a_judge_without_the_baseline_methods_is_refused_before_judging():
-    backend = keyword_backend()
-    with pytest.raises(ConfigError, match="naive baseline"):
-        run_eval(ScoreOnly(Judge(backend=backend)), SAMPLES, naive=True)
-    assert backend.calls == 0
 
 
 def test_compare_with_naive_refuses_mixed_kinds():

@@ -66,7 +66,14 @@ def test_verl_snippet_uses_the_reward_prefixed_keys_and_the_async_function():
     compute = getattr(module, settings["reward.custom_reward_function.name"])
     assert inspect.iscoroutinefunction(compute), "veRL's reward loop awaits it"
     prefix = "reward.custom_reward_function.reward_kwargs."
-    reward_kwargs = {k.removeprefix(prefix): v for k, v in settings.items() if k.startswith(prefix)}
+    reward_kwargs: dict = {}
+    for key, value in settings.items():
+        if key.startswith(prefix):  # dotted keys nest, as Hydra builds them
+            *parents, last = key.removeprefix(prefix).split(".")
+            into = reward_kwargs
+            for parent in parents:
+                into = into.setdefault(parent, {})
+            into[last] = value
 
     async def three_items():
         # the naive reward manager's keywords, one call per item, concurrently

@@ -216,6 +216,6 @@ def test_pairwise_against_a_baseline_column_uses_compare():
 def test_strategy_is_passed_to_the_judge_and_checked_up_front():
     reward = RubricReward(RUBRIC, SlowScriptedBackend(0), strategy="depth")
     [value] = reward(["What is 2+2?"], ["4"])
-    assert value is not None and reward.judge.strategy == "depth"
+    assert value is not None and reward.judge.settings.strategy == "depth"
     with pytest.raises(ConfigError, match="unknown strategy 'deep'"):
         RubricReward(RUBRIC, SlowScriptedBackend(0), strategy="deep")

@@ -72,7 +72,7 @@ def test_a_reward_with_a_cache_judges_repeated_completions_once(tmp_path, script
         RUBRIC,
         scripted(0.8, capabilities=CACHEABLE),
         cache=tmp_path / "c.sqlite",
-        judge_options={"temperature": 0.5},
+        temperature=0.5,
     )
     changed(["What is 2+2?"], ["4"])  # other settings: never answered by the old judgment
     assert changed.cache is not None and changed.cache.counts()["hits"] == 0

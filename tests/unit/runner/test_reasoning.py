@@ -22,6 +22,7 @@ from judge.runner.formats import (
 from judge.runner.judge import Judge
 from judge.runner.parse import read_verdict
 from judge.runner.requests import RequestBuilder
+from judge.settings import JudgeSettings
 from judge.types import Criterion, ErrorKind, Generation, Pair, Rubric, Sample
 from tests.doubles.scripted import verdict_reply
 
@@ -37,7 +38,7 @@ SAMPLE = Sample(id="s", prompt="What is 2 + 2?", response="4")
 
 
 def builder(reasoning: str, capabilities: Capabilities = CAPS) -> RequestBuilder:
-    return RequestBuilder(default_prompts(), capabilities, reasoning=reasoning)  # type: ignore[arg-type]
+    return RequestBuilder(default_prompts(), capabilities, JudgeSettings(reasoning=reasoning))  # type: ignore[arg-type]
 
 
 def verdict(reasoning: str):
