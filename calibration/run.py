@@ -187,7 +187,7 @@ def _with_naive(
     naive_failed: int,
     judged: Sequence[Judgment | PairJudgment],
     baseline: Sequence[Judgment | PairJudgment],
-    seconds: float,
+    seconds: float | None,
     tolerance: float,
     n_boot: int,
     seed: int,
@@ -284,39 +284,20 @@ def run_eval(
             judgments.extend(apply_calibrator(calibrator, judged, force=force))
             if progress:
                 progress(end, total)
-        records, failed = records_from_judgments(items.samples, judgments)
-        evaluation = evaluate_pointwise(
-            records,
-            name=items.name,
-            judge=judge_name,
-            failed=failed,
-            fingerprint=_fingerprint(judgments),
-            n_boot=n_boot,
-            seed=seed,
+        evaluation = evaluate_judged(
+            items,
+            judgments,
+            baseline if naive else None,
+            judge_name=judge_name,
+            seconds=time.monotonic() - started,
+            **naive_tail,
         )
-        if items.samples and all(sample.group is not None for sample in items.samples):
-            selection = best_of_n(
-                items.samples, [j.score for j in judgments], n_boot=n_boot, seed=seed
-            )
-            evaluation = evaluation.model_copy(update={"best_of_n": selection})
-        if naive:
-            naive_points, naive_failed = records_from_judgments(items.samples, baseline)
-            evaluation = _with_naive(
-                evaluation,
-                naive_points,
-                naive_failed=naive_failed,
-                judged=judgments,
-                baseline=baseline,
-                seconds=time.monotonic() - started,
-                **naive_tail,
-            )
         if relative_partners > 0:
             relative = _relative(judge, items.samples, judgments, relative_partners, n_boot, seed)
             evaluation = evaluation.model_copy(update={"relative_confidence": relative})
         return evaluation
     compare = getattr(judge, "compare", None)
     pair_records: list[PairRecord] = []
-    naive_pairs: list[PairRecord] = []
     produced: list[Judgment | PairJudgment] = []
     asked_pairs: list[PairJudgment] = []
     for start, end in _chunks(total, chunk_size):
@@ -337,16 +318,10 @@ def run_eval(
             if naive:
                 pair_judgments, asked = judge.compare_with_naive(pairs, **options)  # type: ignore[attr-defined]
                 asked_pairs += asked
-                naive_pairs += [
-                    record_from_pair_judgment(p, j) for p, j in zip(chunk, asked, strict=True)
-                ]
             else:
                 pair_judgments = compare(pairs, **options)
             pair_judgments = apply_calibrator(calibrator, pair_judgments, force=force)
             produced += pair_judgments
-            pair_records += [
-                record_from_pair_judgment(p, j) for p, j in zip(chunk, pair_judgments, strict=True)
-            ]
         else:
             samples = [
                 Sample(id=f"{p.id}#{side}", prompt=p.prompt, response=response)
@@ -362,24 +337,104 @@ def run_eval(
             progress(end, total)
     if compare is None:
         logger.info("the judge has no compare(): pairs were scored pointwise, one order only")
+        return evaluate_pairwise(
+            pair_records,
+            name=items.name,
+            judge=judge_name,
+            own_models=own_models,
+            fingerprint=_fingerprint(produced),
+            n_boot=n_boot,
+            seed=seed,
+        )
+    return evaluate_judged(
+        items,
+        produced,
+        asked_pairs if naive else None,
+        judge_name=judge_name,
+        seconds=time.monotonic() - started,
+        own_models=own_models,
+        **naive_tail,
+    )
+
+
+def evaluate_judged(
+    items: EvalSet,
+    judgments: Sequence[Judgment] | Sequence[PairJudgment] | Sequence[Judgment | PairJudgment],
+    baseline: Sequence[Judgment] | Sequence[PairJudgment] | None = None,
+    *,
+    judge_name: str = "",
+    seconds: float | None = None,
+    own_models: str | Collection[str] | None = None,
+    tolerance: float = 0.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Evaluation:
+    """Evaluate a judge's judgments of `items` (one per item, in order), and its baseline's.
+
+    Pointwise judgments come from ``score``, pairwise ones from ``compare``; with `baseline`
+    (the naive baseline's judgments of the same items) the evaluation carries the paired
+    differences judge - naive per metric and both arms' tokens; `seconds` is their wall time.
+    """
+    if items.kind == "pointwise":
+        points = [j for j in judgments if isinstance(j, Judgment)]
+        records, failed = records_from_judgments(items.samples, points)
+        evaluation = evaluate_pointwise(
+            records,
+            name=items.name,
+            judge=judge_name,
+            failed=failed,
+            fingerprint=_fingerprint(points),
+            n_boot=n_boot,
+            seed=seed,
+        )
+        if items.samples and all(sample.group is not None for sample in items.samples):
+            selection = best_of_n(
+                items.samples, [j.score for j in points], n_boot=n_boot, seed=seed
+            )
+            evaluation = evaluation.model_copy(update={"best_of_n": selection})
+        if baseline is None:
+            return evaluation
+        asked = [j for j in baseline if isinstance(j, Judgment)]
+        naive_points, naive_failed = records_from_judgments(items.samples, asked)
+        return _with_naive(
+            evaluation,
+            naive_points,
+            naive_failed=naive_failed,
+            judged=points,
+            baseline=asked,
+            seconds=seconds,
+            tolerance=tolerance,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    compared = [j for j in judgments if isinstance(j, PairJudgment)]
+    pair_records = [
+        record_from_pair_judgment(p, j) for p, j in zip(items.pairs, compared, strict=True)
+    ]
     evaluated = evaluate_pairwise(
         pair_records,
         name=items.name,
         judge=judge_name,
         own_models=own_models,
-        fingerprint=_fingerprint(produced),
+        fingerprint=_fingerprint(compared),
         n_boot=n_boot,
         seed=seed,
     )
-    if not naive:
+    if baseline is None:
         return evaluated
+    asked_pairs = [j for j in baseline if isinstance(j, PairJudgment)]
+    naive_pairs = [
+        record_from_pair_judgment(p, j) for p, j in zip(items.pairs, asked_pairs, strict=True)
+    ]
     answered = [r for r in naive_pairs if r.p_a() is not None]
     return _with_naive(
         evaluated,
         answered,
         naive_failed=len(naive_pairs) - len(answered),
-        judged=produced,
+        judged=compared,
         baseline=asked_pairs,
-        seconds=time.monotonic() - started,
-        **naive_tail,
+        seconds=seconds,
+        tolerance=tolerance,
+        n_boot=n_boot,
+        seed=seed,
     )
