@@ -69,7 +69,9 @@ def _main_options(
     loaded = load_cli_config(config) if config is not None else CliConfig()
     warning = None if loaded.tuned is None else loaded.tuned.warning()
     if warning is not None:
-        err_console.print(f"[yellow]note[/yellow]: {escape(warning)}", highlight=False)
+        err_console.print(
+            f"[yellow]note[/yellow]: {escape(warning)}", highlight=False, soft_wrap=True
+        )
     extra = dict(loaded.backend_options)
     extra.update(parse_backend_options(backend_option or []))
     state.backend_options = extra

@@ -10,10 +10,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from judge.commands.flags import JudgingFlags, judging_command
 from judge.commands.options import (
+    DEFAULT_PAIR_METHOD,
     BatchSizeOpt,
     ForceOpt,
     LimitOpt,
     NBootOpt,
+    PairMethodOpt,
     RubricOpt,
     checked_pair_method,
 )
@@ -41,15 +43,7 @@ def tune(
     output: Annotated[
         Path, typer.Option("--output", help="Folder for the report, tuned.yaml and journals.")
     ] = Path("tune-report"),
-    pair_method: Annotated[
-        str | None,
-        typer.Option(
-            "--pair-method",
-            metavar="rubric|direct",
-            help="Pairs: the method of configurations whose grid does not set pair_method.",
-            show_default="rubric",
-        ),
-    ] = None,
+    pair_method: PairMethodOpt = DEFAULT_PAIR_METHOD,
     metric: Annotated[
         str, typer.Option(help="The measure to choose by: accuracy or AUROC.")
     ] = "accuracy",
@@ -87,7 +81,7 @@ def tune(
             output=output,
             limit=limit,
             batch_size=batch_size,
-            pair_method=None if pair_method is None else checked_pair_method(pair_method),
+            pair_method=checked_pair_method(pair_method),
             metric=metric,
             tolerance=tolerance,
             n_boot=n_boot,
