@@ -1,9 +1,10 @@
 """Every example of examples/ runs as its docs say CI runs it (docs/examples.md).
 
 Each runs in a subprocess from the repository root, as a user would run it: the custom backend
-as written; TRL, `judge eval`, `judge tune`, OpenRLHF and Ray on the embedded CPU model; veRL's config through
-veRL's own Hydra composition and `validate_config`, and its reward loop on the example's data
-with the scripted backend standing in for the judge's SGLang server (a GPU would be needed).
+as written; TRL, `judge eval`, `judge tune`, OpenRLHF and Ray on the embedded CPU model; veRL's
+config through veRL's own Hydra composition and `validate_config`, and its reward loop on the
+example's data with the scripted backend standing in for the judge's SGLang server (a GPU would
+be needed).
 """
 
 from __future__ import annotations
