@@ -5,11 +5,12 @@ baseline beside it, all in shared batches: each chunk of items is one `drive_pla
 backend, so a round of every configuration is one `Backend.generate` call and a request that
 several configurations ask (the same verdict under two score rules, the same baseline) runs
 once. Each configuration's judgments are appended to its own journal in ``OUTPUT/configs/``
-after every chunk, keyed by what they depend on (model, data, templates, settings, rubric,
-method), so a rerun after a kill judges only what is missing, and a finished run judges
-nothing. Then each configuration is evaluated as `judge eval` would (`evaluate_judged`), the
-choice is made by `calibration.tune_report.choose`, and ``tune.json``, ``report.md`` and
-``tuned.yaml`` are written.
+after every chunk: a journal is named by what its judgments depend on (backend and its
+options, templates, settings, rubric, method) and keys each line by its item's id and content,
+so a rerun after a kill judges only what is missing, a finished run judges nothing, and a
+larger `--limit` judges only the new items. Then each configuration is evaluated as `judge eval`
+would (`evaluate_judged`), the choice is made by `calibration.tune_report.choose`, and
+``tune.json``, ``report.md`` and ``tuned.yaml`` are written.
 
     from judge.calibration.tune import run_tune
     run = run_tune(Path("data.jsonl"), grid=Path("grid.yaml"), limit=50)
@@ -28,7 +29,7 @@ from judge.batch.files import Journal
 from judge.batch.lock import OutputLock
 from judge.calibration.drift import QUALITY_MEASURES, metric_interval
 from judge.calibration.jsonl import EvalSet, load_eval_set
-from judge.calibration.run import evaluate_judged
+from judge.calibration.judged import evaluate_judged
 from judge.calibration.tune_grid import TuneConfig, default_grid, expand, read_grid
 from judge.calibration.tune_report import (
     ConfigResult,
@@ -93,7 +94,7 @@ def _templates_fingerprint() -> str:
 
 @dataclass
 class _Journals:
-    """Each configuration's journal: one line per judged item (row number, id, both judgments)."""
+    """Each configuration's journal: one line per judged item (its key, both judgments)."""
 
     folder: Path
     keys: dict[str, str]
@@ -101,11 +102,17 @@ class _Journals:
     def journal(self, config: TuneConfig) -> Journal:
         return Journal(self.folder / f"{self.keys[config.name]}.jsonl")
 
-    def rows(self, config: TuneConfig) -> dict[int, dict[str, Any]]:
-        found: dict[int, dict[str, Any]] = {}
+    def judged(self, config: TuneConfig) -> dict[str, dict[str, Any]]:
+        """Its records by item key: the first record of each item counts."""
+        found: dict[str, dict[str, Any]] = {}
         for record in self.journal(config).load():
-            found.setdefault(int(record["row"]), record)
+            found.setdefault(str(record.get("item")), record)
         return found
+
+
+def item_key(item: Sample | Pair) -> str:
+    """What an item's judgment depends on: its id and content (for pairs, their placement)."""
+    return stable_hash(item.model_dump(mode="json"))
 
 
 def run_tune(
@@ -170,7 +177,6 @@ def run_tune(
     )
     options = dict(backend_options or {})
     common = {
-        "data": stable_hash(eval_set.model_dump(mode="json")),
         "backend": backend if isinstance(backend, str) else backend.model_id,
         "options": stable_hash({k: str(v) for k, v in options.items()}),
         "templates": _templates_fingerprint(),
@@ -183,15 +189,18 @@ def run_tune(
         if force:
             for config in configs:
                 journals.journal(config).remove()
-        done_before = {c.name: set(journals.rows(c)) for c in configs}
+        keys = [item_key(item) for item in items]
+        done_before = {c.name: set(journals.judged(c)) >= set(keys) for c in configs}
         shared = _judge_missing(
-            Judge, configs, items, eval_set.kind, journals, backend, options, batch_size, progress
-        )
+            Judge, configs, items, keys, eval_set.kind, journals, backend, options, batch_size,
+            progress,
+        )  # fmt: skip
         results, model = [], ""
         for config in configs:
-            found = journals.rows(config)
-            judgments = [found[row]["judgment"] for row in range(len(items))]
-            baseline = [found[row]["naive"] for row in range(len(items))]
+            found = journals.judged(config)
+            records = [found[key] for key in keys]
+            judgments = [record["judgment"] for record in records]
+            baseline = [record["naive"] for record in records]
             model_type = Judgment if eval_set.kind == "pointwise" else PairJudgment
             judged = [model_type.model_validate(j) for j in judgments]
             asked = [model_type.model_validate(j) for j in baseline]
@@ -205,8 +214,8 @@ def run_tune(
                 n_boot=n_boot,
                 seed=seed,
             )
-            seconds = sum(float(found[row]["seconds"]) for row in range(len(items)))
-            naive_seconds = sum(float(found[row]["naive_seconds"]) for row in range(len(items)))
+            seconds = sum(float(record["seconds"]) for record in records)
+            naive_seconds = sum(float(record["naive_seconds"]) for record in records)
             results.append(
                 _result(
                     config,
@@ -216,7 +225,7 @@ def run_tune(
                     n_boot=n_boot,
                     seed=seed,
                     seconds=(seconds, naive_seconds),
-                    resumed=len(done_before[config.name]) == len(items),
+                    resumed=done_before[config.name],
                 )
             )
         recommendation, best, reason = choose(results, measure, tolerance)
@@ -261,6 +270,7 @@ def _judge_missing(
     judge_class: Any,
     configs: Sequence[TuneConfig],
     items: Sequence[Sample] | Sequence[Pair],
+    keys: Sequence[str],
     kind: str,
     journals: _Journals,
     backend: Backend | str,
@@ -269,7 +279,10 @@ def _judge_missing(
     progress: TuneProgress | None,
 ) -> SharedCost:
     """Judge, chunk by chunk, the items each configuration's journal lacks, in shared batches."""
-    missing = {c.name: set(range(len(items))) - set(journals.rows(c)) for c in configs}
+    missing: dict[str, set[int]] = {}
+    for config in configs:
+        done = journals.judged(config)
+        missing[config.name] = {row for row, key in enumerate(keys) if key not in done}
     if not any(missing.values()):
         if progress:
             progress(len(items), len(items))
@@ -288,38 +301,41 @@ def _judge_missing(
         }
         for start in range(0, len(items), batch_size):
             rows = range(start, min(len(items), start + batch_size))
-            chunk = [items[row] for row in rows]
-            todo = [c for c in configs if missing[c.name] & set(rows)]
+            # Each configuration judges the items of the chunk its journal lacks, all together.
+            wanted = {c.name: [row for row in rows if row in missing[c.name]] for c in configs}
+            todo = [c for c in configs if wanted[c.name]]
             if todo:
                 before = dict(shared.seconds_by_owner)
-                plans = [
-                    judges[c.name].plan_score(chunk, naive=True)
-                    if kind == "pointwise"
-                    else judges[c.name].plan_compare(chunk, method=c.pair_method, naive=True)
-                    for c in todo
-                ]
+                plans = []
+                for config in todo:
+                    chunk: Any = [items[row] for row in wanted[config.name]]
+                    judge = judges[config.name]
+                    plans.append(
+                        judge.plan_score(chunk, naive=True)
+                        if kind == "pointwise"
+                        else judge.plan_compare(chunk, method=config.pair_method, naive=True)
+                    )
                 outcomes = drive_plans(shared, plans, [c.name for c in todo], stats)
                 spent = {
-                    owner: (total - before.get(owner, 0.0)) / len(chunk)
+                    owner: total - before.get(owner, 0.0)
                     for owner, total in shared.seconds_by_owner.items()
                 }
                 for config, (judged, asked) in zip(todo, outcomes, strict=True):
-                    seconds = spent.get(config.name, 0.0)
-                    naive_seconds = spent.get(config.name + BASELINE_SUFFIX, 0.0)
+                    chosen = wanted[config.name]
+                    seconds = spent.get(config.name, 0.0) / len(chosen)
+                    naive_seconds = spent.get(config.name + BASELINE_SUFFIX, 0.0) / len(chosen)
                     journals.journal(config).append(
                         [
                             {
                                 "row": row,
-                                "id": item.id,
+                                "id": items[row].id,
+                                "item": keys[row],
                                 "judgment": judgment.model_dump(mode="json"),
                                 "naive": baseline.model_dump(mode="json"),
                                 "seconds": seconds,
                                 "naive_seconds": naive_seconds,
                             }
-                            for row, item, judgment, baseline in zip(
-                                rows, chunk, judged, asked, strict=True
-                            )
-                            if row in missing[config.name]
+                            for row, judgment, baseline in zip(chosen, judged, asked, strict=True)
                         ]
                     )
             if progress:

@@ -258,3 +258,18 @@ def test_the_default_grid_of_pairs_varies_reasoning_and_the_pair_method(tmp_path
     assert backend.calls <= 4  # at most a judging round and a tie round, each with a retry
     config = load_cli_config(run.config)
     assert config.defaults["pair_method"] in ("rubric", "direct")
+
+
+def test_a_larger_limit_or_a_new_configuration_judges_only_what_is_new(tmp_path):
+    data = labelled(tmp_path / "data.jsonl", n=12)
+    out = tmp_path / "out"
+    first = knowing()
+    run_tune(data, grid=[{"reasoning": ["none"]}], backend=first, output=out, limit=6, n_boot=0)
+    more = knowing()
+    grid = [{"reasoning": ["none", "before"]}]
+    run = run_tune(data, grid=grid, backend=more, output=out, n_boot=0, batch_size=12)
+    # One call: the 6 new items of the old configuration and all 12 of the new one, together.
+    assert more.calls == 1
+    per_item = len(Judge(backend=knowing(), rubric="helpfulness").rubric.leaves()) + 1
+    assert run.summary.shared.requests_asked == (6 + 12) * per_item
+    assert [r.n for r in run.summary.configs] == [12, 12]
