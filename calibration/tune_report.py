@@ -103,7 +103,12 @@ def choose(
     """(recommendation, the configuration to write, why), by the rule of this module."""
     ranked = [r for r in results if r.quality.value is not None]
     if not ranked:
-        raise ValueError("no configuration has a value of the measure")
+        return (
+            "naive",
+            results[0].name,
+            f"the {metric} of no configuration is defined on these items (no verdicts, or one "
+            "label only): nothing can be recommended over the naive baseline",
+        )
     order = {r.name: i for i, r in enumerate(results)}
 
     def key(result: ConfigResult) -> tuple[float, int, int]:

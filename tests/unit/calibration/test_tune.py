@@ -273,3 +273,20 @@ def test_a_larger_limit_or_a_new_configuration_judges_only_what_is_new(tmp_path)
     per_item = len(Judge(backend=knowing(), rubric="helpfulness").rubric.leaves()) + 1
     assert run.summary.shared.requests_asked == (6 + 12) * per_item
     assert [r.n for r in run.summary.configs] == [12, 12]
+
+
+def test_configurations_that_give_no_verdict_are_reported_not_recommended(tmp_path):
+    data = labelled(tmp_path / "data.jsonl", n=6)
+
+    def reply(request: GenerationRequest, _: int) -> ScriptedReply:
+        if "#naive" in request.id:
+            return verdict_reply(0.9)
+        return ScriptedReply(text="not a verdict")
+
+    backend = ScriptedBackend(reply, model_id="scripted-broken")
+    run = run_tune(data, grid=[{"reasoning": ["before"]}], backend=backend, output=tmp_path / "o")
+    [result] = run.summary.configs
+    assert result.no_verdict == 6 and result.quality.value is None
+    assert run.summary.recommendation == "naive"
+    assert "the accuracy of no configuration is defined" in run.summary.reason
+    assert "**Use the naive baseline.**" in run.report.read_text()
