@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
+from judge.calibration.bootstrap import Interval
 from judge.calibration.jsonl import load_eval_set
 from judge.calibration.run import run_eval
 from judge.calibration.tune import run_tune
+from judge.calibration.tune_report import ConfigResult, TuneCost, choose
 from judge.commands.config import load_cli_config
 from judge.errors import ConfigError, InputError
 from judge.runner.judge import Judge
@@ -290,3 +292,36 @@ def test_configurations_that_give_no_verdict_are_reported_not_recommended(tmp_pa
     assert run.summary.recommendation == "naive"
     assert "the accuracy of no configuration is defined" in run.summary.reason
     assert "**Use the naive baseline.**" in run.report.read_text()
+
+
+def _row(name: str, value: float, low: float, tokens: int) -> ConfigResult:
+    cost = TuneCost(prompt_tokens=tokens, completion_tokens=0, seconds=0.0)
+    return ConfigResult(
+        name=name,
+        label=name,
+        settings={},
+        rubric="r",
+        pair_method=None,
+        n=10,
+        no_verdict=0,
+        quality=Interval(value=value),
+        naive_quality=0.5,
+        difference=Interval(value=value - 0.5, low=low, high=value - 0.4),
+        beats_naive=low > 0,
+        cost=cost,
+        naive_cost=cost,
+    )
+
+
+def test_the_choice_is_the_best_beater_then_the_cheaper_and_never_a_non_beater():
+    rows = [
+        _row("c0", 0.95, -0.01, 100),  # the highest, but its interval reaches 0
+        _row("c1", 0.80, 0.05, 900),
+        _row("c2", 0.80, 0.04, 300),  # as good as c1 and cheaper
+        _row("c3", 0.70, 0.02, 10),
+    ]
+    assert choose(rows, "accuracy", 0.0)[:2] == ("judge", "c2")
+    # Nobody beats the baseline: the baseline is recommended, c0 written as the closest judge.
+    losers = [row.model_copy(update={"beats_naive": False}) for row in rows]
+    recommendation, best, reason = choose(losers, "accuracy", 0.1)
+    assert (recommendation, best) == ("naive", "c0") and "above 0.1" in reason
