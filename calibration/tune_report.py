@@ -134,6 +134,14 @@ def choose(
     )
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -155,9 +163,9 @@ def render_markdown(summary: TuneSummary, config_file: Path) -> str:
         "## Recommendation",
         "",
         (
-            f"**Use {summary.best}.** {summary.reason}."
+            f"**Use {summary.best}.** {_sentence(summary.reason)}"
             if summary.recommendation == "judge"
-            else f"**Use the naive baseline.** {summary.reason}."
+            else f"**Use the naive baseline.** {_sentence(summary.reason)}"
         ),
         "",
         f"Config written: `{config_file}` (`judge --config {config_file} score ...`).",
@@ -194,8 +202,9 @@ def render_markdown(summary: TuneSummary, config_file: Path) -> str:
         "",
         "## Shared batches",
         "",
-        f"This run: {shared.backend_calls} backend calls, {shared.requests_asked} requests asked "
-        f"by every configuration and baseline, {shared.requests_sent} distinct requests run, "
+        f"This run: {_count(shared.backend_calls, 'backend call')}, {shared.requests_asked} "
+        f"requests asked by every configuration and baseline, {shared.requests_sent} distinct "
+        "requests run, "
         f"{shared.seconds:.1f} s in the backend. Estimated seconds split each call's time over "
         "its requests by tokens, charging each configuration what it would cost alone.",
         "",

@@ -232,7 +232,7 @@ def print_tune(summary: Any, report: Path, config: Path) -> None:
     console.print(table)
     shared = summary.shared
     console.print(
-        f"this run: {shared.backend_calls} backend calls, {shared.requests_sent} distinct "
+        f"this run: {shared.backend_calls} backend call(s), {shared.requests_sent} distinct "
         f"requests of {shared.requests_asked} asked",
         highlight=False,
     )
