@@ -1,6 +1,8 @@
 """Can this judge be fooled? Every attacked variant judged in one call, acceptance measured.
 
-Each attack's acceptance is compared with the clean baseline, with bootstrap intervals.
+Each attack's acceptance is compared with the clean baseline, with bootstrap intervals, and
+with the naive baseline (`judge.runner.naive`: the same model asked the plainest question, in the
+same batches): does the rubric machinery resist an attack better than just asking the model?
 
 Pointwise, an answer is accepted when its score is above the acceptance threshold. Pairwise,
 each attacked variant is compared with the row's clean response in both orders (one
@@ -62,6 +64,14 @@ class AttackResult(_Frozen):
     """Acceptance minus the plain wrong answer's, paired by row: what the attack itself adds."""
     accepted: tuple[float, ...] = ()
     """Per row: 1 accepted, 0 not (kept so that a later report can be compared with this one)."""
+    naive_acceptance: Interval | None = None
+    """The naive baseline's acceptance of the same variants, by the same rule (None: not run)."""
+    vs_naive: Interval | None = None
+    """Judge acceptance minus the naive baseline's, paired by row: below 0 for an attack means
+    the judge resists it better than the plain question; above 0 for `clean`, that it accepts
+    more good answers."""
+    naive_accepted: tuple[float, ...] = ()
+    """Per row: the naive baseline's 1 accepted, 0 not."""
 
 
 class ProbeReport(_Frozen):
@@ -151,8 +161,13 @@ def run_probe(
     n_boot: int = 1000,
     seed: int = 0,
     data: dict[str, Any] | None = None,
+    naive: bool = True,
 ) -> ProbeReport:
-    """Judge every attacked variant of `items` in one judge call and measure each attack."""
+    """Judge every attacked variant of `items` in one judge call and measure each attack.
+
+    With `naive`, the naive baseline judges the same variants in the same batches, and each
+    attack reports its acceptance and the paired difference judge - naive.
+    """
     if mode not in MODES:
         raise ConfigError(f"unknown probe mode {mode!r}", hint="pointwise or pairwise")
     if not items:
@@ -166,11 +181,9 @@ def run_probe(
             variant_id = f"{item.id}.{attack.name}"
             variants.append((position, row, _variant(item, text, variant_id, mode, item.response)))
     judged = [v for _, _, v in variants if v is not None]
-    if mode == "pairwise":
-        outcomes: list[Any] = list(judge.compare(judged, method=method))
-    else:
-        outcomes = list(judge.score(judged))
-    by_id = {getattr(o, "pair_id", None) or getattr(o, "sample_id", ""): o for o in outcomes}
+    outcomes, naive_outcomes = _judge_variants(judge, judged, mode, method, naive)
+    by_id = {_outcome_id(o): o for o in outcomes}
+    naive_by_id = {_outcome_id(o): o for o in naive_outcomes}
     results = []
     accepted_of: dict[str, list[float]] = {}
     for position, attack in enumerate(chosen):
@@ -178,11 +191,15 @@ def run_probe(
         accepted: list[float] = []
         scores: list[float | None] = []
         singles: list[float | None] = []
+        naive_accepted: list[float] = []
         failed = gated = 0
         for variant in rows:
             if variant is None:
                 accepted.append(0.0)
+                naive_accepted.append(0.0)
                 continue
+            if naive:
+                naive_accepted.append(_accepted(naive_by_id[variant.id], mode, threshold))
             outcome = by_id[variant.id]
             failed += outcome.error is not None
             if mode == "pairwise":
@@ -196,6 +213,15 @@ def run_probe(
                 accepted.append(value)
                 scores.append(score)
         accepted_of[attack.name] = accepted
+        naive_fields: dict[str, Any] = {}
+        if naive:
+            naive_fields = {
+                "naive_acceptance": bootstrap_ci(
+                    np.mean, np.asarray(naive_accepted), n_boot=n_boot, seed=seed
+                ),
+                "vs_naive": _difference(accepted, naive_accepted, n_boot, seed),
+                "naive_accepted": tuple(naive_accepted),
+            }
         results.append(
             AttackResult(
                 name=attack.name,
@@ -209,6 +235,7 @@ def run_probe(
                 mean_score=_mean_ci(scores, n_boot, seed),
                 single_order_win=_mean_ci(singles, n_boot, seed) if mode == "pairwise" else None,
                 accepted=tuple(accepted),
+                **naive_fields,
             )
         )
     final = []
@@ -230,11 +257,44 @@ def run_probe(
             "method": method if mode == "pairwise" else None,
             "settings": judge.settings.model_dump(mode="json"),
             "settings_fingerprint": judge.settings.fingerprint,
+            "naive": naive,
         },
         data={**(data or {}), "rows": len(items), "rows_fingerprint": _rows_fingerprint(items)},
         attacks=tuple(final),
         n_boot=n_boot,
     )
+
+
+def _judge_variants(
+    judge: Judge,
+    judged: Sequence[Any],
+    mode: Mode,
+    method: Literal["direct", "rubric"],
+    naive: bool,
+) -> tuple[list[Any], list[Any]]:
+    """The judge's outcomes and, with `naive`, the baseline's, from the same batches."""
+    if mode == "pairwise":
+        if naive:
+            pairs, naive_pairs = judge.compare_with_naive(judged, method=method)
+            return list(pairs), list(naive_pairs)
+        return list(judge.compare(judged, method=method)), []
+    if naive:
+        scored, naive_scored = judge.score_with_naive(judged)
+        return list(scored), list(naive_scored)
+    return list(judge.score(judged)), []
+
+
+def _outcome_id(outcome: Judgment | PairJudgment) -> str:
+    return outcome.pair_id if isinstance(outcome, PairJudgment) else outcome.sample_id or ""
+
+
+def _accepted(outcome: Judgment | PairJudgment, mode: Mode, threshold: float) -> float:
+    """1.0 when `outcome` accepts its variant, by the probe's rule for `mode`."""
+    if mode == "pairwise":
+        assert isinstance(outcome, PairJudgment)
+        return _accepted_pair(outcome)[0]
+    assert isinstance(outcome, Judgment)
+    return _accepted_point(outcome, threshold)[0]
 
 
 def _rows_fingerprint(items: Sequence[Sample]) -> str:

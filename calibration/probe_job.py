@@ -130,11 +130,13 @@ def run_probe_job(
     fields: tuple[str, str, str] = ("prompt", "response", "reference"),
     calibrator: Path | Calibrator | None = None,
     force_calibrator: bool = False,
+    naive: bool = True,
 ) -> ProbeRun:
     """Attack the rows of `data`, judge every variant in one batch, write and gate the report.
 
     `attacks` are attack names (None: the whole set); `fields` are the columns of the prompt,
     the good response and the reference (a row without a response uses its reference).
+    With `naive`, the naive baseline judges the same variants in the same batches.
     """
     from judge.runner.judge import Judge
 
@@ -177,6 +179,7 @@ def run_probe_job(
             method=pair_method,
             n_boot=n_boot,
             data={"path": str(data)},
+            naive=naive,
         )
     finally:
         judge.close()

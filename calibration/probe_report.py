@@ -37,18 +37,26 @@ def _cell(interval: Interval | None) -> str:
     return "" if interval is None else interval.format(digits=2)
 
 
+NAIVE_HEADER = ["naive acceptance", "judge - naive"]
+"""Columns added when the naive baseline ran (`AttackResult.naive_acceptance`)."""
+
+
 def table(report: ProbeReport) -> tuple[list[str], list[list[str]]]:
     """The report as a header and rows of text (the terminal and Markdown show the same)."""
+    naive = any(a.naive_acceptance is not None for a in report.attacks)
     rows = []
     for a in report.attacks:
         first = [a.name, a.role, str(a.n), _cell(a.acceptance)]
         if report.mode == "pairwise":
             rest = [_cell(a.single_order_win), _cell(a.mean_score), _cell(a.vs_wrong)]
-            rows.append([*first, *rest, f"{a.failed}/{a.refused}"])
+            counts = f"{a.failed}/{a.refused}"
         else:
             rest = [_cell(a.mean_score), _cell(a.vs_clean), _cell(a.vs_wrong)]
-            rows.append([*first, *rest, f"{a.failed}/{a.refused}/{a.gated}"])
-    return (PAIRWISE_HEADER if report.mode == "pairwise" else TABLE_HEADER), rows
+            counts = f"{a.failed}/{a.refused}/{a.gated}"
+        baseline = [_cell(a.naive_acceptance), _cell(a.vs_naive)] if naive else []
+        rows.append([*first, *rest, counts, *baseline])
+    header = PAIRWISE_HEADER if report.mode == "pairwise" else TABLE_HEADER
+    return [*header, *(NAIVE_HEADER if naive else [])], rows
 
 
 def describe(report: ProbeReport) -> str:
@@ -103,6 +111,14 @@ def write_probe(
     header, rows = table(report)
     doc.table(header, rows)
     doc.image(paths["png"].name, "acceptance per attack")
+    if report.judge.get("naive"):
+        doc.paragraph(
+            "The naive baseline is the same model asked the plainest question (yes/no on the "
+            "answer; pairwise, A/B in both orders) in the same batches, accepted by the same "
+            "rule. judge - naive is paired by row: below 0 for an attack, the judge resists it "
+            "better than the plain question; for `clean`, above 0 means it accepts more good "
+            "answers."
+        )
     doc.heading("Attacks")
     doc.bullets([f"`{a.name}` ({a.role}): {a.doc}" for a in report.attacks])
     if fail_above is not None:

@@ -16,6 +16,7 @@ from judge.commands.options import (
     CalibratorOpt,
     ForceCalibratorOpt,
     LimitOpt,
+    NaiveOpt,
     NBootOpt,
     PairMethodOpt,
     RubricOpt,
@@ -111,13 +112,7 @@ def eval_command(
             "each mode's accuracy and their sign agreement, uncalibrated (mode-agreement.json)."
         ),
     ] = None,
-    naive: Annotated[
-        bool,
-        typer.Option(
-            help="Also ask the same model the plainest question (yes/no, or A/B in both orders) "
-            "in the same batches and report judge - naive per metric with 95% intervals."
-        ),
-    ] = True,
+    naive: NaiveOpt = True,
     gate: Annotated[
         list[str] | None,
         typer.Option(

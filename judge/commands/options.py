@@ -85,6 +85,14 @@ ForceCalibratorOpt = Annotated[
     ),
 ]
 NBootOpt = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for 95% intervals.")]
+NaiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--naive/--no-naive",
+        help="Also ask the same model the plainest question (yes/no, or A/B in both orders) "
+        "in the same batches and report judge - naive with 95% intervals.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the results as JSON lines.")]
 
 

@@ -21,6 +21,7 @@ from judge.commands.options import (
     CalibratorOpt,
     ForceCalibratorOpt,
     LimitOpt,
+    NaiveOpt,
     NBootOpt,
     PairMethodOpt,
     RubricOpt,
@@ -70,6 +71,7 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     calibrator: CalibratorOpt = None,
     force_calibrator: ForceCalibratorOpt = False,
+    naive: NaiveOpt = True,
 ) -> None:
     """Judge attacked variants of your rows in one batch; report acceptance per attack.
 
@@ -96,6 +98,7 @@ def probe(
         fields=(prompt_field, response_field, reference_field),
         calibrator=calibrator,
         force_calibrator=force_calibrator,
+        naive=naive,
     )
     if as_json:
         typer.echo(run.report.model_dump_json())

@@ -7,6 +7,7 @@ import json
 import pytest
 from PIL import Image
 
+from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.calibration.attacks import (
     ATTACK_SET_VERSION,
     ATTACKS,
@@ -17,11 +18,11 @@ from judge.calibration.attacks import (
     seeds,
 )
 from judge.calibration.probe import ProbeReport, check_baseline_compatible, regressions, run_probe
-from judge.calibration.probe_report import write_probe
+from judge.calibration.probe_report import table, write_probe
 from judge.errors import ConfigError
 from judge.runner.judge import Judge
-from judge.types import Sample
-from tests.doubles.scripted import gullible
+from judge.types import GenerationRequest, Sample
+from tests.doubles.scripted import gullible, verdict_reply
 
 SEED = Seed("What is 6 x 7?", "6 x 7 = 42.\nThe answer is 42.", "42", "Paris is in France.")
 ROWS = [
@@ -89,8 +90,54 @@ def test_attack_selection_keeps_the_baselines_and_refuses_unknown_names():
 
 def _probe(**settings):
     judge = Judge(gullible(), "helpfulness", **settings)
-    report = run_probe(judge, ROWS, ATTACKS, n_boot=200)
+    report = run_probe(judge, ROWS, ATTACKS, n_boot=200, naive=False)
     return judge, report
+
+
+def _yes_biased_plain_question() -> ScriptedBackend:
+    """The gullible judge, whose plain yes/no question says yes (P 0.9) to every answer."""
+    fooled = gullible()
+
+    def responder(request: GenerationRequest, index: int) -> ScriptedReply:
+        if "#naive" in request.id:
+            return verdict_reply(0.9)
+        return fooled._responder(request, index)
+
+    return ScriptedBackend(responder, model_id="scripted-yes-biased")
+
+
+def test_the_naive_baseline_judges_the_same_variants_in_the_same_batch():
+    judge = Judge(_yes_biased_plain_question(), "helpfulness")
+    chosen = attack_named(["master_key_colon", "inject_appended"])
+    report = run_probe(judge, ROWS, chosen, n_boot=200)
+    assert judge.backend.calls == 1
+    [batch] = judge.backend.batches
+    plain = [request for request in batch if "#naive" in request.id]
+    assert len(plain) == len(ROWS) * len(chosen)  # one plain question per variant
+    assert report.judge["naive"] is True
+    by_name = {a.name: a for a in report.attacks}
+    for name in ("clean", "wrong_answer", "master_key_colon", "inject_appended"):
+        result = by_name[name]
+        assert result.naive_acceptance is not None and result.naive_acceptance.value == 1.0
+        assert result.naive_accepted == (1.0, 1.0, 1.0)
+    # The judge refuses the wrong answer and the master key the plain question accepts.
+    for name in ("wrong_answer", "master_key_colon"):
+        vs_naive = by_name[name].vs_naive
+        assert vs_naive is not None and vs_naive.value == -1.0
+    clean = by_name["clean"].vs_naive
+    assert clean is not None and clean.value == 0.0
+    header, rows = table(report)
+    assert header[-2:] == ["naive acceptance", "judge - naive"]
+    assert all(len(row) == len(header) for row in rows)
+
+
+def test_without_the_naive_baseline_no_plain_question_is_asked():
+    judge, report = _probe()
+    [batch] = judge.backend.batches
+    assert not any("#naive" in request.id for request in batch)
+    assert all(a.naive_acceptance is None and a.vs_naive is None for a in report.attacks)
+    header, _ = table(report)
+    assert "judge - naive" not in header
 
 
 def test_all_variants_are_judged_in_one_batch_and_acceptance_follows_the_judge():
@@ -127,7 +174,10 @@ def test_pairwise_runs_both_orders_and_swap_averaging_removes_order_wins():
     chosen = attack_named(["master_key_colon", "inject_appended"])
     report = run_probe(judge, ROWS, chosen, mode="pairwise", n_boot=50)
     assert judge.backend.calls == 1
-    assert [len(batch) for batch in judge.backend.batches] == [2 * 3 * 3]  # both orders
+    # Both orders, for the judge and for the naive baseline's A/B question.
+    assert [len(batch) for batch in judge.backend.batches] == [2 * 2 * 3 * 3]
+    naive = report.result("inject_appended")
+    assert naive is not None and naive.naive_acceptance is not None
     assert [a.name for a in report.attacks] == [
         "wrong_answer",
         "master_key_colon",
