@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score
+from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score, tune
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
-from judge.commands.render import print_error
+from judge.commands.render import err_console, print_error
 from judge.errors import STORAGE_ERRNOS, BackendError, JudgeError, StorageError
 
 app = typer.Typer(
@@ -66,6 +67,11 @@ def _main_options(
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     loaded = load_cli_config(config) if config is not None else CliConfig()
+    warning = None if loaded.tuned is None else loaded.tuned.warning()
+    if warning is not None:
+        err_console.print(
+            f"[yellow]note[/yellow]: {escape(warning)}", highlight=False, soft_wrap=True
+        )
     extra = dict(loaded.backend_options)
     extra.update(parse_backend_options(backend_option or []))
     state.backend_options = extra
@@ -84,6 +90,7 @@ app.command(short_help=jobs.BATCH_HELP)(jobs.batch)
 app.command(short_help=jobs.SERVE_HELP)(jobs.serve)
 app.command(short_help=compare.COMPARE_HELP)(compare.compare)
 app.command(short_help=probe.PROBE_HELP)(probe.probe)
+app.command(short_help=tune.TUNE_HELP)(tune.tune)
 
 
 def main() -> None:

@@ -137,6 +137,29 @@ def _ranking(evaluation: Evaluation) -> Column:
     return {point.id: (point.p, float(point.label)) for point in evaluation.records}
 
 
+QUALITY_MEASURES = ("accuracy", "AUROC")
+"""The measures `metric_interval` (and `judge tune --metric`) can rank judges by."""
+
+
+def metric_interval(
+    evaluation: Evaluation, measure: str, *, n_boot: int = 1000, seed: int = 0
+) -> Interval:
+    """One measure of an evaluation with its bootstrap interval, on the items with a verdict."""
+    statistic: Callable[..., float]
+    if measure == "accuracy":
+        column, statistic = _correctness(evaluation)[0], _mean
+    elif measure == "AUROC":
+        column, statistic = _ranking(evaluation), _auroc
+    else:
+        raise ConfigError(f"measure {measure!r}", hint=f"one of {', '.join(QUALITY_MEASURES)}")
+    if not column:
+        return Interval(value=None, note="no item has a verdict")
+    ids = sorted(column)
+    width = len(column[ids[0]])
+    arrays = [np.asarray([column[i][k] for i in ids]) for k in range(width)]
+    return bootstrap_ci(statistic, *arrays, n_boot=n_boot, seed=seed)
+
+
 def _auroc(scores: Any, labels: Any) -> float:
     return metrics.auroc(scores, np.asarray(labels, dtype=bool))
 

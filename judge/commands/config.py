@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -11,6 +11,41 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from judge.errors import ConfigError, JudgeError
 from judge.library import yaml_problem
 from judge.settings import DEFAULTS, JudgeSettings
+
+
+class TunedNote(BaseModel):
+    """What `judge tune` found, kept in the config it wrote (`tuned:`); it changes no judgment.
+
+    With recommendation ``naive`` no configuration beat the naive baseline beyond its interval:
+    the settings are the closest judge, and every command run with the file says so.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recommendation: Literal["judge", "naive"]
+    config: str
+    metric: str
+    value: float | None = None
+    naive: float | None = None
+    difference_low: float | None = None
+    difference_high: float | None = None
+    data: str
+    items: int
+    report: str
+
+    def warning(self) -> str | None:
+        """The line to show when the file recommends the naive baseline over its settings."""
+        if self.recommendation != "naive":
+            return None
+        return (
+            f"this config ({self.config}) was tuned on {self.data} ({self.items} items), where no "
+            f"configuration beat the naive baseline ({self.metric}: judge {_num(self.value)}, "
+            f"naive {_num(self.naive)}); see {self.report}"
+        )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 class CliConfig(BaseModel):
@@ -21,7 +56,8 @@ class CliConfig(BaseModel):
     command line are applied on them. `defaults` are defaults of the other options for every
     command that has the option, e.g. ``backend``, ``model``, ``base_url``, ``batch_size``
     (flags on the command line still win; judge settings are refused here: they go under
-    `settings`); `backend_options` are keyword options of the backend's constructor.
+    `settings`); `backend_options` are keyword options of the backend's constructor. `tuned` is
+    what `judge tune` found when it wrote the file (`TunedNote`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,6 +65,7 @@ class CliConfig(BaseModel):
     settings: JudgeSettings = DEFAULTS
     defaults: dict[str, Any] = {}
     backend_options: dict[str, Any] = {}
+    tuned: TunedNote | None = None
 
 
 def load_cli_config(path: Path) -> CliConfig:
@@ -50,7 +87,7 @@ def load_cli_config(path: Path) -> CliConfig:
         )
         raise ConfigError(
             f"config {path}: {problems}",
-            hint="top-level keys: settings, defaults, backend_options",
+            hint="top-level keys: settings, defaults, backend_options, tuned",
         ) from None
     misplaced = sorted(set(loaded.defaults) & set(JudgeSettings.model_fields))
     if misplaced:

@@ -202,3 +202,44 @@ def print_result(title: str, result: Any) -> None:
             value = value.format()
         table.add_row(name, str(value))
     console.print(table)
+
+
+def print_tune(summary: Any, report: Path, config: Path) -> None:
+    """`judge tune`: a row per configuration, the shared cost, the recommendation in words."""
+    table = Table(
+        "config",
+        "grid values",
+        f"{summary.metric} [95% CI]",
+        "naive",
+        "judge - naive [95% CI]",
+        "tokens",
+        "est. s",
+        title=f"{summary.n} {summary.kind} items, {escape(summary.model)}",
+    )
+    for result in summary.configs:
+        diff = result.difference
+        chosen = result.name == summary.best and summary.recommendation == "judge"
+        table.add_row(
+            result.name,
+            escape(result.label),
+            result.quality.format(),
+            "n/a" if result.naive_quality is None else f"{result.naive_quality:.3f}",
+            "n/a" if diff is None or diff.value is None else diff.format(),
+            str(result.cost.tokens),
+            f"{result.cost.seconds:.1f}",
+            style="green" if chosen else "",
+        )
+    console.print(table)
+    shared = summary.shared
+    console.print(
+        f"this run: {shared.backend_calls} backend call(s), {shared.requests_sent} distinct "
+        f"requests of {shared.requests_asked} asked",
+        highlight=False,
+    )
+    if summary.recommendation == "naive":
+        console.print(
+            f"[yellow]recommendation: the naive baseline[/yellow]. {escape(summary.reason)}"
+        )
+    else:
+        console.print(f"[green]recommendation: {summary.best}[/green]. {escape(summary.reason)}")
+    console.print(f"report: {report}  config: {config}", highlight=False)

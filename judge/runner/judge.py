@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from judge.backends import create_backend
@@ -28,18 +29,39 @@ from judge.runner.requests import (
     SYSTEM_TEMPLATE,
     RequestBuilder,
 )
-from judge.runner.rounds import BatchStats, drive
+from judge.runner.rounds import BatchStats, Flow, drive
 from judge.runner.strategies import ScoringPlan, scoring_flows
 from judge.settings import JudgeSettings
 from judge.types import Criterion, Judgment, Pair, PairJudgment, Rubric, Sample, stable_hash
 
-__all__ = ["BatchStats", "Calibrating", "Judge"]
+__all__ = ["BatchStats", "Calibrating", "Judge", "JudgingPlan"]
 
 ANCHOR_TEMPLATE = "reference_anchor"
 """The template holding the text of the criterion that anchors samples with a reference."""
 ANCHOR_ID = "agrees_with_reference"
 
 logger = logging.getLogger(__name__)
+
+Finish = Callable[[list[Any], BatchStats, int], tuple[list[Any], list[Any]]]
+
+
+@dataclass(frozen=True)
+class JudgingPlan:
+    """A judge's flows for one call, before they run: driven alone or with other judges' plans.
+
+    The first `count` flows are the judge's (one per sample or pair), the rest the naive
+    baseline's; `finish` turns the flows' results into (judgments, baseline judgments).
+    """
+
+    flows: list[Flow[Any]]
+    settings: JudgeSettings
+    """The judge's settings (read, never copied: `retries` drives the flows)."""
+    count: int
+    _finish: Finish
+
+    def finish(self, results: list[Any], stats: BatchStats) -> tuple[list[Any], list[Any]]:
+        """The judge's judgments (calibrated where it has a calibrator) and the baseline's."""
+        return self._finish(results, stats, self.count)
 
 
 def _with_probs_source(judgment: Any, stats: BatchStats, capabilities: Capabilities) -> Any:
@@ -233,10 +255,12 @@ class Judge:
         """
         return self._score(samples, deadline=deadline, naive=True)
 
-    def _score(
-        self, samples: Sequence[Sample], *, deadline: float | None, naive: bool
-    ) -> tuple[list[Judgment], list[Judgment]]:
-        stats = BatchStats()
+    def plan_score(self, samples: Sequence[Sample], *, naive: bool = False) -> JudgingPlan:
+        """The flows of `score` (and of the naive baseline), to be driven with other plans.
+
+        `drive_plans` runs several judges' plans over one backend in shared batches; `finish`
+        turns a plan's results into this judge's judgments and the baseline's.
+        """
         plan = ScoringPlan(
             builder=self.builder,
             rubric=self.rubric,
@@ -247,13 +271,36 @@ class Judge:
                 **self._score_fingerprints(),
             },
         )
-        flows = scoring_flows(plan, samples, self.settings.strategy)
+        flows: list[Flow[Any]] = list(scoring_flows(plan, samples, self.settings.strategy))
         if naive:
             record = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
             flows += naive_sample_flows(self.builder, record, samples)
+        return JudgingPlan(flows, self.settings, len(samples), self._finish_scores)
+
+    def _finish_scores(
+        self, results: list[Any], stats: BatchStats, count: int
+    ) -> tuple[list[Any], list[Any]]:
+        capabilities = self.backend.capabilities
+        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
+        judgments = apply_calibrator(
+            self.calibrator,
+            results[:count],
+            force=self.force_calibrator,
+            abstain_band=self.settings.abstain_band,
+        )
+        return judgments, results[count:]
+
+    def _score(
+        self, samples: Sequence[Sample], *, deadline: float | None, naive: bool
+    ) -> tuple[list[Judgment], list[Judgment]]:
+        stats = BatchStats()
+        plan = self.plan_score(samples, naive=naive)
         try:
             results = drive(
-                with_deadline(self.backend, deadline), flows, stats, retries=self.settings.retries
+                with_deadline(self.backend, deadline),
+                plan.flows,
+                stats,
+                retries=plan.settings.retries,
             )
         finally:
             self.last_stats = stats
@@ -266,15 +313,7 @@ class Judge:
             stats.backend_calls,
             ", ".join(stats.rounds) or "no rounds",
         )
-        capabilities = self.backend.capabilities
-        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
-        judgments = apply_calibrator(
-            self.calibrator,
-            results[: len(samples)],
-            force=self.force_calibrator,
-            abstain_band=self.settings.abstain_band,
-        )
-        return judgments, results[len(samples) :]
+        return plan.finish(results, stats)
 
     def compare(
         self,
@@ -305,6 +344,32 @@ class Judge:
         """`compare`, and the naive baseline's A/B answer (both orders) per pair, same batches."""
         return self._compare(pairs, method=method, deadline=deadline, naive=True)
 
+    def plan_compare(
+        self, pairs: Sequence[Pair], *, method: Method = DEFAULT_METHOD, naive: bool = False
+    ) -> JudgingPlan:
+        """The flows of `compare` (and of the naive baseline), to be driven with other plans."""
+        if method not in ("rubric", "direct"):
+            raise ConfigError(f"unknown compare method {method!r}", hint="rubric or direct")
+        plan = PairPlan(
+            builder=self.builder,
+            rubric=self.rubric,
+            method=method,
+            record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
+        )
+        flows: list[Flow[Any]] = list(pair_flows(plan, pairs))
+        if naive:
+            record = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
+            flows += naive_pair_flows(self.builder, record, pairs, self.settings.tie_margin)
+        return JudgingPlan(flows, self.settings, len(pairs), self._finish_comparisons)
+
+    def _finish_comparisons(
+        self, results: list[Any], stats: BatchStats, count: int
+    ) -> tuple[list[Any], list[Any]]:
+        capabilities = self.backend.capabilities
+        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
+        judgments = apply_calibrator(self.calibrator, results[:count], force=self.force_calibrator)
+        return judgments, results[count:]
+
     def _compare(
         self,
         pairs: Sequence[Pair],
@@ -313,22 +378,14 @@ class Judge:
         deadline: float | None,
         naive: bool,
     ) -> tuple[list[PairJudgment], list[PairJudgment]]:
-        if method not in ("rubric", "direct"):
-            raise ConfigError(f"unknown compare method {method!r}", hint="rubric or direct")
         stats = BatchStats()
-        plan = PairPlan(
-            builder=self.builder,
-            rubric=self.rubric,
-            method=method,
-            record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
-        )
-        flows = pair_flows(plan, pairs)
-        if naive:
-            record = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
-            flows += naive_pair_flows(self.builder, record, pairs, self.settings.tie_margin)
+        plan = self.plan_compare(pairs, method=method, naive=naive)
         try:
             results = drive(
-                with_deadline(self.backend, deadline), flows, stats, retries=self.settings.retries
+                with_deadline(self.backend, deadline),
+                plan.flows,
+                stats,
+                retries=plan.settings.retries,
             )
         finally:
             self.last_stats = stats
@@ -341,12 +398,7 @@ class Judge:
             stats.backend_calls,
             ", ".join(stats.rounds) or "no rounds",
         )
-        capabilities = self.backend.capabilities
-        results = [_with_probs_source(judgment, stats, capabilities) for judgment in results]
-        judgments = apply_calibrator(
-            self.calibrator, results[: len(pairs)], force=self.force_calibrator
-        )
-        return judgments, results[len(pairs) :]
+        return plan.finish(results, stats)
 
     def close(self) -> None:
         """Release the backend."""

@@ -1,9 +1,10 @@
 """Every example of examples/ runs as its docs say CI runs it (docs/examples.md).
 
 Each runs in a subprocess from the repository root, as a user would run it: the custom backend
-as written; TRL, `judge eval`, OpenRLHF and Ray on the embedded CPU model; veRL's config through
-veRL's own Hydra composition and `validate_config`, and its reward loop on the example's data
-with the scripted backend standing in for the judge's SGLang server (a GPU would be needed).
+as written; TRL, `judge eval`, `judge tune`, OpenRLHF and Ray on the embedded CPU model; veRL's
+config through veRL's own Hydra composition and `validate_config`, and its reward loop on the
+example's data with the scripted backend standing in for the judge's SGLang server (a GPU would
+be needed).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from judge import backends
 from tests.conftest import REPO
 from tests.loopback import LOOPBACK_TIMEOUT, SERVER_START_S
 from tests.peers import skip_or_fail
+from tests.snippets import snippet
 
 EXAMPLES = REPO / "examples"
 ROWS = [json.loads(line) for line in (EXAMPLES / "data" / "rows.jsonl").read_text().splitlines()]
@@ -89,6 +91,41 @@ def test_eval_example_writes_a_report_and_a_calibrator(tmp_path):
     assert "## Can I trust this judge?" in (tmp_path / "report" / "report.md").read_text()
     calibrator = json.loads((tmp_path / "calibrator.json").read_text())
     assert calibrator["method"] == "temperature"
+
+
+@pytest.mark.slow
+@pytest.mark.embedded_model
+def test_tune_example_writes_a_config_that_judge_config_reads_and_resumes(tmp_path):
+    # The command docs/tune.md shows, as written (its output folder moved to tmp_path).
+    command = shlex.split(snippet("tune"), comments=True)
+    assert command[:2] == ["bash", "examples/tune/run.sh"]
+    result = _run(*command, OUT=str(tmp_path))
+    summary = json.loads((tmp_path / "tune.json").read_text())
+    assert summary["n"] == 12
+    assert [c["label"] for c in summary["configs"]] == [
+        "rubric=factual_accuracy",
+        "rubric=direct_answer",
+    ]
+    shared = summary["shared"]
+    # Both rubrics' verdicts and the one baseline went in one backend call; the baseline, the
+    # same for both configurations, ran once.
+    assert shared["backend_calls"] == 1
+    assert shared["requests_asked"] - shared["requests_sent"] == 12
+    chosen = next(c for c in summary["configs"] if c["name"] == summary["best"])
+    # `judge --config tuned.yaml score` judged with the chosen configuration.
+    judgment = json.loads(result.stdout.strip().splitlines()[-1])
+    assert judgment["rubric"] == chosen["rubric"] and 0.0 <= judgment["score"] <= 1.0
+    if summary["recommendation"] == "naive":
+        assert "no configuration beat the naive baseline" in result.stderr
+    # A second run finds every configuration in its journal: no backend call, no model load.
+    again = _run(
+        "judge",
+        *("tune", "examples/data/answers.jsonl", "--grid", "examples/tune/grid.yaml"),
+        *("--n-boot", "200", "--reasoning", "none", "--output", str(tmp_path)),
+    )
+    resumed = json.loads((tmp_path / "tune.json").read_text())
+    assert resumed["shared"]["backend_calls"] == 0, again.stdout
+    assert [c["quality"] for c in resumed["configs"]] == [c["quality"] for c in summary["configs"]]
 
 
 def _free_port() -> int:

@@ -150,6 +150,7 @@ NOT_SETTINGS = {
     ("judge/rubric/selection.py", "GeneratedRubric", "samples"): "proposals drawn (output)",
     ("calibration/jsonl.py", "EvalSet", "samples"): "the labelled items",
     ("calibration/recalibrate.py", "Calibrator", "temperature"): "temperature scaling's fit",
+    ("calibration/tune_report.py", "TuneSummary", "seed"): "the bootstrap's seed (output)",
     **{
         ("judge/rubric/settings.py", "GenerateSettings", name): "rubric generation's own calls"
         for name in (

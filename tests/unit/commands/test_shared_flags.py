@@ -20,7 +20,7 @@ from judge.commands.options import CliState
 from judge.settings import DEFAULTS, JudgeSettings
 from tests.cli_main import run_judge
 
-JUDGING = ["score", "compare", "batch", "serve", "eval", "probe"]
+JUDGING = ["score", "compare", "batch", "serve", "eval", "probe", "tune"]
 MODEL = ["rubric generate", "rubric refine"]
 """Commands that call a backend without a `Judge`: the backend flags only."""
 BACKEND_DEFAULTS = {
