@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score
+from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score, view
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import print_error
@@ -84,6 +84,7 @@ app.command(short_help=jobs.BATCH_HELP)(jobs.batch)
 app.command(short_help=jobs.SERVE_HELP)(jobs.serve)
 app.command(short_help=compare.COMPARE_HELP)(compare.compare)
 app.command(short_help=probe.PROBE_HELP)(probe.probe)
+app.command(short_help=view.VIEW_HELP)(view.view)
 
 
 def main() -> None:

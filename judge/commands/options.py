@@ -84,6 +84,14 @@ ForceCalibratorOpt = Annotated[
         "templates or settings).",
     ),
 ]
+LabelsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="A labels file written by `judge view` (<run>.labels.jsonl): the person's labels "
+        "are the gold.",
+    ),
+]
 NBootOpt = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for 95% intervals.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the results as JSON lines.")]
 
@@ -110,6 +118,14 @@ def checked_pair_method(value: str) -> PairMethod:
         if value == method:
             return method
     raise ConfigError(f"--pair-method {value!r}", hint="rubric or direct")
+
+
+def records_or_labels(given: Path | None, labels: Path | None, what: str) -> None:
+    """Refuse both (or neither) of a records/data argument and `--labels`."""
+    if given is not None and labels is not None:
+        raise ConfigError(f"give {what} or --labels, not both")
+    if given is None and labels is None:
+        raise ConfigError(f"no {what} given", hint=f"give {what}, or --labels FILE from judge view")
 
 
 def check_batch_size(batch_size: int) -> None:
