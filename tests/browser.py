@@ -79,7 +79,9 @@ def open_page(driver: Any, url: str, page: str) -> None:
     driver.execute_script("if (document.body) delete document.body.dataset.ready")
     driver.get(url)
     wait_for(
-        lambda: driver.execute_script("return document.body && document.body.dataset.ready") == page,
+        lambda: (
+            driver.execute_script("return document.body && document.body.dataset.ready") == page
+        ),
         what=f"the {page} page at {url}",
     )
 

@@ -109,7 +109,7 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
     route = _json_field(record.get("route"))
     rationales = [_text(v.get("rationale")) for v in verdicts if isinstance(v, dict)]
     reasoning = details.get("reasoning")
-    if reasoning is None and kind == "pointwise":
+    if reasoning is None and kind == "pointwise" and rationales:
         reasoning = "with rationale" if any(r.strip() for r in rationales) else "none"
     winner_ab, winner_ba = record.get("winner_ab"), record.get("winner_ba")
     flip = None

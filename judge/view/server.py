@@ -7,9 +7,9 @@ second. Walls around the data, since judged text can be anything:
 - every response carries a strict Content-Security-Policy (scripts and styles from this server
   only, nothing inline, no frames, no form posts) and ``nosniff``; the page renders data with
   ``textContent`` only;
-- requests must name this server in ``Host`` (no DNS rebinding onto a loopback port);
+- on loopback, requests must name loopback in ``Host`` (no DNS rebinding onto the port);
 - bound to anything but loopback, every API call needs the token printed at start-up;
-- a label is a JSON POST whose ``Origin``, when sent, is this server.
+- a label is a JSON POST whose ``Origin``, when sent, is the host it was sent to.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _allowed(self) -> bool:
         host = (self.headers.get("Host") or "").lower()
-        if host not in self.server.hosts:
+        if self.server.hosts is not None and host not in self.server.hosts:
             self._json(HTTPStatus.FORBIDDEN, {"error": f"host {host!r} is not this viewer"})
             return False
         return True
@@ -256,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._token_ok(dict(parse_qsl(parts.query))):
             return
         origin = self.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc.lower() not in self.server.hosts:
+        host = (self.headers.get("Host") or "").lower()
+        if origin is not None and urlsplit(origin).netloc.lower() != host:
             self._json(HTTPStatus.FORBIDDEN, {"error": "a label must come from this viewer"})
             return
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
@@ -295,8 +296,11 @@ class _ViewHTTPServer(ThreadingHTTPServer):
         self.viewer = viewer
         super().__init__(address, _Handler)
         host, port = address[0], self.server_address[1]
-        names = {host, *LOOPBACK} if host in LOOPBACK else {host}
-        self.hosts = {f"{name}:{port}" for name in names} | {f"[::1]:{port}"}
+        # On loopback the Host header must name loopback (a rebound DNS name is refused); bound
+        # to another address the machine has other names, and the token is the wall.
+        self.hosts: set[str] | None = None
+        if host in LOOPBACK:
+            self.hosts = {f"{name}:{port}" for name in LOOPBACK} | {f"[::1]:{port}"}
 
 
 @dataclass
@@ -306,19 +310,23 @@ class ViewServer:
     url: str
     httpd: _ViewHTTPServer
     viewer: Viewer
+    serving: threading.Event = field(default_factory=threading.Event)
 
     def serve_forever(self) -> None:
         """Serve until `shutdown` (or Ctrl-C in the caller)."""
+        self.serving.set()
         self.httpd.serve_forever()
 
     def start(self) -> ViewServer:
         """Serve on a background thread (tests, notebooks)."""
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.serving.wait()
         return self
 
     def shutdown(self) -> None:
-        """Stop serving and release the labels lock."""
-        self.httpd.shutdown()
+        """Stop serving (if it started) and release the labels lock."""
+        if self.serving.is_set():
+            self.httpd.shutdown()
         self.httpd.server_close()
         for store in self.viewer.stores:
             store.close()

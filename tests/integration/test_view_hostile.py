@@ -30,7 +30,7 @@ PAYLOADS = (
     'javascript:window.__pwned="link"',
     "<a href=\"javascript:window.__pwned='a'\">click</a>",
     "\u202egnp.exe\u202c",
-    "\"><svg onload=\"window.__pwned='svg'\"></svg>",
+    '"><svg onload="window.__pwned=\'svg\'"></svg>',
     "<style>body{display:none}</style>",
     "&lt;b&gt; &amp; {{7*7}} ${7*7}",
 )
