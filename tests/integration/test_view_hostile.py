@@ -1,4 +1,4 @@
-"""Judged text is data in `judge view` too: hostile strings in every field stay text in a real browser.
+"""Judged text is data in `judge view` too: hostile strings in every field stay text in a browser.
 
 Every string field of a pointwise, a failed, a chat and a pairwise judgment (ids, prompt,
 messages and roles, responses, reference, criterion ids, rationales, errors and their kinds,
@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, open_page, severe_console_messages, wait_for
 from judge.view.bundle import write_bundle
 from judge.view.server import ViewServer, serve_view
+from tests.browser import chromium, open_page, severe_console_messages, wait_for
 
 pytestmark = pytest.mark.browser
 

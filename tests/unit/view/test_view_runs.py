@@ -110,7 +110,7 @@ def test_eval_and_probe_report_folders(tmp_path: Path) -> None:
     assert len(open_run(probe / "probe.json")) == 0
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="no part-\\*.parquet, records.jsonl or probe.json"):
+    with pytest.raises(InputError, match=r"no part-\*\.parquet, records\.jsonl or probe\.json"):
         open_run(empty)
     with pytest.raises(InputError, match="cannot tell what it holds"):
         open_run(run_file_named(tmp_path / "scores.csv"))

@@ -78,7 +78,7 @@ def test_a_label_is_a_json_post_from_this_viewer(server: ViewServer) -> None:
     evil = {"Content-Type": "application/json", "Origin": "http://attacker.test"}
     status, _, _ = request(server, "POST", "/api/label", body, evil)
     assert status == 403
-    status, _, payload = request(
+    status, _, _ = request(
         server,
         "POST",
         "/api/label",
