@@ -89,11 +89,11 @@ class Query:
 
 
 def _mask(run: Run, request: Query, labelled_ids: Collection[str]) -> Any:
+    """The rows the filters keep (a boolean array), or None when nothing is filtered."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     table = run.index
-    mask = pa.array([True] * table.num_rows, type=pa.bool_())
     conditions = []
     if request.text:
         conditions.append(pc.match_substring(table.column("text"), request.text.lower()))
@@ -121,8 +121,10 @@ def _mask(run: Run, request: Query, labelled_ids: Collection[str]) -> Any:
     for name, bound, compare in bounds:
         if bound is not None:
             conditions.append(compare(table.column(name), bound))
+    mask = None
     for condition in conditions:
-        mask = pc.and_kleene(mask, pc.fill_null(condition, False))
+        condition = pc.fill_null(condition, False)
+        mask = condition if mask is None else pc.and_(mask, condition)
     return mask
 
 
@@ -130,7 +132,9 @@ def query(run: Run, request: Query, labelled_ids: Collection[str] = ()) -> dict[
     """One page of the run's index: ``{"total", "offset", "rows"}`` (rows: `LIST_COLUMNS`)."""
     import pyarrow.compute as pc
 
-    selected = run.index.filter(_mask(run, request, labelled_ids))
+    mask = _mask(run, request, labelled_ids)
+    listed = run.index.select(list(LIST_COLUMNS))  # the texts are searched, never copied
+    selected = listed if mask is None else listed.filter(mask)
     total = selected.num_rows
     if request.sort != "i" or request.descending:
         order = "descending" if request.descending else "ascending"
@@ -140,7 +144,7 @@ def query(run: Run, request: Query, labelled_ids: Collection[str] = ()) -> dict[
         page = selected.take(window)
     else:
         page = selected.slice(request.offset, request.limit)
-    rows = page.select(list(LIST_COLUMNS)).to_pylist()
+    rows = page.to_pylist()
     labelled = set(labelled_ids)
     for row in rows:
         row["labelled"] = row["id"] in labelled

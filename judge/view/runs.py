@@ -40,6 +40,8 @@ INDEX_FIELDS = (
 )
 """The columns of a run's index besides its position ``i`` and the search text."""
 
+TEXT_FIELDS = ("prompt", "messages", "response", "reference", "response_a", "response_b", "chosen")
+"""The judged texts the search reads, besides the id, the rationales and the error."""
 FINGERPRINT_FIELDS = ("model", "rubric_fingerprint", "template_fingerprint", "settings_fingerprint")
 PARQUET_GLOB = "part-*.parquet"
 _CHUNK = 4096
@@ -93,8 +95,14 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The index columns of one record (see `INDEX_FIELDS`) and its lower-cased search text."""
+def summarise(
+    record: Mapping[str, Any], rationales: list[str] | None = None, with_text: bool = True
+) -> dict[str, Any]:
+    """The index columns of one record (see `INDEX_FIELDS`) and its lower-cased search text.
+
+    `rationales` (one text per verdict) is read from the record's verdicts unless given; the
+    text is left out when `with_text` is False (a Parquet run builds it column-wise).
+    """
     details = _details(record)
     verdicts = record.get("verdicts") or []
     if not isinstance(verdicts, list):
@@ -107,7 +115,8 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
     else:
         kind = "record"  # an eval record: p and a gold label
     route = _json_field(record.get("route"))
-    rationales = [_text(v.get("rationale")) for v in verdicts if isinstance(v, dict)]
+    if rationales is None:
+        rationales = [_text(v.get("rationale")) for v in verdicts if isinstance(v, dict)]
     reasoning = details.get("reasoning")
     if reasoning is None and kind == "pointwise" and rationales:
         reasoning = "with rationale" if any(r.strip() for r in rationales) else "none"
@@ -121,13 +130,7 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "record":
         score = _number(record.get("p"))
     label = record.get("label")
-    texts = [record_id(record), *rationales, _text(record.get("error"))]
-    for name in ("prompt", "response", "reference", "response_a", "response_b", "chosen"):
-        texts.append(_text(record.get(name)))
-    messages = record.get("messages")
-    if messages:
-        texts.append(_text(_json_field(messages)))
-    return {
+    summary = {
         "id": record_id(record),
         "kind": kind,
         "score": score,
@@ -142,8 +145,12 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
         "winner": _text(record.get("winner")) or None,
         "flip": flip,
         "label": None if label is None else _text(label),
-        "text": "\n".join(t for t in texts if t).lower(),
     }
+    if with_text:
+        texts = [record_id(record), *rationales, _text(record.get("error"))]
+        texts.extend(_text(record.get(name)) for name in TEXT_FIELDS)
+        summary["text"] = "\n".join(t for t in texts if t).lower()
+    return summary
 
 
 @dataclass
@@ -206,7 +213,8 @@ class _TableReader(_RecordReader):
         return {name: _json_field(value) for name, value in row.items()}
 
 
-def _index_table(summaries: list[dict[str, Any]]) -> Any:
+def _index_table(summaries: list[dict[str, Any]], text: Any = None) -> Any:
+    """The index of a run; `text` is the search column when built column-wise."""
     import pyarrow as pa
 
     schema = pa.schema(
@@ -231,7 +239,10 @@ def _index_table(summaries: list[dict[str, Any]]) -> Any:
     )
     for position, summary in enumerate(summaries):
         summary["i"] = position
-    return pa.Table.from_pylist(summaries, schema=schema)
+    if text is None:
+        return pa.Table.from_pylist(summaries, schema=schema)
+    rest = pa.schema([f for f in schema if f.name != "text"])
+    return pa.Table.from_pylist(summaries, schema=rest).append_column(schema.field("text"), text)
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
@@ -271,10 +282,60 @@ def _open_parquet(paths: list[Path], where: Path, name: str) -> Run:
 
     tables = [pq.read_table(p) for p in paths]
     table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+    table = table.combine_chunks()
+    rationales = _column_rationales(table)
+    heavy = {"verdicts", *TEXT_FIELDS}
+    light = table.select([name for name in table.column_names if name not in heavy])
     summaries: list[dict[str, Any]] = []
-    for batch in table.to_batches(max_chunksize=_CHUNK):
-        summaries.extend(summarise(row) for row in batch.to_pylist())
-    return Run(where, name, _index_table(summaries), _TableReader(table))
+    for batch in light.to_batches(max_chunksize=_CHUNK):
+        start = len(summaries)
+        for offset, row in enumerate(batch.to_pylist()):
+            given = rationales[start + offset]
+            summaries.append(summarise(row, [] if given is None else [given], with_text=False))
+    return Run(where, name, _index_table(summaries, _column_text(table)), _TableReader(table))
+
+
+def _column_rationales(table: Any) -> list[str | None]:
+    """Each row's rationales joined (None where it has no verdicts), column-wise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "verdicts" not in table.column_names:
+        return [None] * table.num_rows
+    verdicts = table.column("verdicts").combine_chunks()
+    rationale = pc.struct_field(verdicts.flatten(), "rationale")
+    lists = pa.ListArray.from_arrays(verdicts.offsets, rationale, mask=verdicts.is_null())
+    joined = pc.binary_join(lists, "\n")
+    counts = pc.fill_null(pc.list_value_length(verdicts), 0)
+    found: list[str | None] = pc.if_else(
+        pc.greater(counts, 0), pc.fill_null(joined, ""), None
+    ).to_pylist()
+    return found
+
+
+def _column_text(table: Any) -> Any:
+    """The lower-cased search text of every row, built column-wise (as `summarise` builds it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for name in ("sample_id", "pair_id", "id"):
+        if name in table.column_names:
+            columns.append(pc.cast(table.column(name), pa.large_string()))
+            break
+    rationales = _column_rationales(table)
+    columns.append(pa.array(rationales, pa.large_string()))
+    for name in ("error", *TEXT_FIELDS):
+        if name in table.column_names:
+            column = table.column(name)
+            if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+                column = pa.array([_text(v) for v in column.to_pylist()], pa.large_string())
+            columns.append(pc.cast(column, pa.large_string()))
+    if not columns:
+        return pa.array([""] * table.num_rows, pa.large_string())
+    separator = pa.scalar("\n", pa.large_string())
+    joined = pc.binary_join_element_wise(*columns, separator, null_handling="skip")
+    return pc.utf8_lower(joined)
 
 
 def _read_json(path: Path) -> Any:

@@ -90,6 +90,11 @@ def test_parquet_files_and_ray_folders_open_like_jsonl(tmp_path: Path) -> None:
         run = open_run(path)
         assert len(run) == 10
         assert ids(query(run, Query.from_params({"error_kind": "any"}))) == ["s4"]
+        # the search text is built column-wise here, row by row from JSONL: the same matches
+        assert ids(query(run, Query.from_params({"q": "BECAUSE"}))) == ["s8"]
+        assert ids(query(run, Query.from_params({"q": "spider"}))) == ["s0", "s3", "s6", "s9"]
+        assert ids(query(run, Query.from_params({"q": "it failed"}))) == ["s4"]
+        assert facets(run)["reasoning"] == [["none", 8], ["with rationale", 1]]
         record = run.record(8)
         assert record["verdicts"][0]["rationale"] == "because"
         assert isinstance(record["details"], dict)  # JSON text in Parquet, an object here
