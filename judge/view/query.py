@@ -88,6 +88,37 @@ class Query:
         )
 
 
+DENSE_SHARE = 0.05
+"""A search that matches more than this share of the rows goes on with pyarrow's kernel."""
+
+
+def text_matches(run: Run, needle: str) -> Any:
+    """The rows whose search text holds `needle` (lower-cased), as a boolean array.
+
+    `bytes.find` over the text column's one buffer skips from match to match, several times
+    faster than a per-row kernel when few rows match (the usual search); once the matches are
+    many, the per-row loop would cost more, so pyarrow's `match_substring` answers instead.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data, offsets = run.search_buffer()
+    pattern = needle.encode("utf-8")
+    hits = np.zeros(len(offsets) - 1, dtype=bool)
+    limit, found, position = max(1, int(DENSE_SHARE * len(hits))), 0, 0
+    while (position := data.find(pattern, position)) >= 0:
+        row = int(np.searchsorted(offsets, position, side="right")) - 1
+        end = int(offsets[row + 1])
+        if position + len(pattern) > end:  # runs into the next row's text: not a match
+            position = end
+            continue
+        hits[row], found, position = True, found + 1, end
+        if found > limit:
+            return pc.match_substring(run.index.column("text"), needle)
+    return pa.array(hits)
+
+
 def _mask(run: Run, request: Query, labelled_ids: Collection[str]) -> Any:
     """The rows the filters keep (a boolean array), or None when nothing is filtered."""
     import pyarrow as pa
@@ -96,7 +127,7 @@ def _mask(run: Run, request: Query, labelled_ids: Collection[str]) -> Any:
     table = run.index
     conditions = []
     if request.text:
-        conditions.append(pc.match_substring(table.column("text"), request.text.lower()))
+        conditions.append(text_matches(run, request.text.lower()))
     for name, value in request.facets:
         column = table.column(name)
         if name == "error_kind" and value == "any":

@@ -165,8 +165,28 @@ class Run:
     reports: dict[str, Any] = field(default_factory=dict)
     """Report JSON found with the run: ``probe`` (probe.json), ``evaluation`` (evaluation.json)."""
 
+    _search: tuple[bytes, Any] | None = None
+
     def __len__(self) -> int:
         return int(self.index.num_rows)
+
+    def search_buffer(self) -> tuple[bytes, Any]:
+        """The search texts as one bytes object and their row offsets (numpy), made once."""
+        if self._search is None:
+            import numpy as np
+            import pyarrow as pa
+
+            column = self.index.column("text")
+            text = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+            text = text.cast(pa.large_string())
+            if len(text) == 0:
+                self._search = (b"", np.zeros(1, dtype=np.int64))
+                return self._search
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+            offsets = offsets[text.offset : text.offset + len(text) + 1]
+            data = text.buffers()[2]
+            self._search = (b"" if data is None else data.to_pybytes(), offsets)
+        return self._search
 
     def record(self, position: int) -> dict[str, Any]:
         """The full record at `position` (0-based, file order)."""

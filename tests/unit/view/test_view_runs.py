@@ -55,6 +55,19 @@ def test_filters_sort_and_pages(run_file: Path) -> None:
     assert ask(run_file, limit="100000")["total"] == 10  # a page is capped, the total is not
 
 
+def test_a_search_never_matches_across_two_rows_and_many_matches_agree(run_file: Path) -> None:
+    run = open_run(run_file)
+    assert run.record(0)["response"].endswith("eight legs")
+    assert ids(query(run, Query.from_params({"q": "eight legss1"}))) == []  # row 0's end + row 1
+    # most rows match "question": past the share where pyarrow's kernel answers, same rows
+    assert len(ids(query(run, Query.from_params({"q": "question"})))) == 10
+    assert ids(query(run, Query.from_params({"q": "question 3"}))) == ["s3"]
+    probe = run_file.parent / "probe"
+    probe.mkdir()
+    (probe / "probe.json").write_text("{}")
+    assert query(open_run(probe), Query.from_params({"q": "x"}))["total"] == 0
+
+
 def test_a_bad_query_is_refused_with_its_name(run_file: Path) -> None:
     with pytest.raises(Exception, match="sort='prompt'"):
         Query.from_params({"sort": "prompt"})
