@@ -107,4 +107,9 @@ def screenshot(driver: Any, name: str) -> None:
         return
     folder = Path(__file__).resolve().parents[1] / "docs" / "view"
     folder.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(folder / f"{name}.png"))
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(1600, max(700, int(height) + 20)))
+    try:
+        driver.save_screenshot(str(folder / f"{name}.png"))
+    finally:
+        driver.set_window_size(1400, 1000)

@@ -1,9 +1,9 @@
 """`judge view` end to end: a real `judge batch` of the embedded model, in headless Chromium.
 
-Two runs of the same rows (score rules mean and cap) are opened side by side; the test filters
-the list, opens a sample, labels judgments (as a whole and per criterion), reloads and sees its
-labels, looks at the plots and the comparison, then fits a calibrator on the labels with
-`judge calibrate fit --labels`. With JUDGE_DOCS_SCREENSHOTS=1 it saves the docs' screenshots.
+Two runs of the same rows (the helpfulness and the honesty rubric) are opened side by side;
+the test filters the list, opens a sample, labels judgments (as a whole and per criterion),
+reloads and sees its labels, looks at the plots and the comparison, then fits a calibrator on
+the labels with `judge calibrate fit --labels`. With JUDGE_DOCS_SCREENSHOTS=1 it saves the docs' screenshots.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     rows = folder / "rows.jsonl"
     rows.write_text("".join(json.dumps(row) + "\n" for row in ROWS), encoding="utf-8")
     outputs = []
-    for rule in ("mean", "cap"):
-        output = folder / f"scored-{rule}.jsonl"
+    for rubric in ("helpfulness", "honesty"):
+        output = folder / f"scored-{rubric}.jsonl"
         judge_cli(
-            "batch", str(rows), str(output), "--rubric", "helpfulness", "--id-field", "id",
-            "--reasoning", "none", "--score-rule", rule, "--no-cache", cwd=folder,
+            "batch", str(rows), str(output), "--rubric", rubric, "--id-field", "id",
+            "--reasoning", "none", "--no-cache", cwd=folder,
         )  # fmt: skip
         outputs.append(output)
     return outputs[0], outputs[1]
@@ -87,8 +87,8 @@ def click(driver: Any, selector: str, page: str) -> None:
 
 
 def test_filter_open_label_reload_then_calibrate(driver: Any, runs: tuple[Path, Path]) -> None:
-    mean_run, cap_run = runs
-    server = serve_view([mean_run, cap_run], port=0).start()
+    first_run, second_run = runs
+    server = serve_view([first_run, second_run], port=0).start()
     base = server.url
     try:
         open_page(driver, base + "#/list?run=0&sort=score&order=desc", "list")
@@ -135,15 +135,15 @@ def test_filter_open_label_reload_then_calibrate(driver: Any, runs: tuple[Path, 
     finally:
         server.shutdown()
 
-    labels = labels_path(mean_run)
+    labels = labels_path(first_run)
     assert len(read_labels(labels)) == 4
-    calibrator = mean_run.parent / "calibrator.json"
+    calibrator = first_run.parent / "calibrator.json"
     judge_cli(
         "calibrate", "fit", "--labels", str(labels), "--output", str(calibrator),
-        "--holdout", "0.5", cwd=mean_run.parent,
+        "--holdout", "0.5", cwd=first_run.parent,
     )  # fmt: skip
     fitted = json.loads(calibrator.read_text())
-    first = json.loads(mean_run.read_text().splitlines()[0])
+    first = json.loads(first_run.read_text().splitlines()[0])
     assert fitted["fingerprint"]["model"] == first["model"]
     assert fitted["fingerprint"]["settings_fingerprint"] == first["settings_fingerprint"]
 

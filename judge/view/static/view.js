@@ -291,7 +291,7 @@
       const id = asText(verdict.criterion_id);
       const known = rubric && rubric[id];
       const p = typeof verdict.p_yes === "number" ? verdict.p_yes : null;
-      const bar = el("span", { class: "bar" });
+      const bar = el("span", { class: "pbar" });
       bar.style.width = (p === null ? 0 : Math.round(p * 100)) + "%";
       const current = label && label.criteria ? label.criteria[id] : undefined;
       const buttons = el("span", { class: "buttons" },
@@ -401,7 +401,7 @@
       try {
         label = await postLabel({ run: runIndex, i, ...choice });
         status.textContent = "label saved";
-        await samplePage(params);
+        await render();
       } catch (error) {
         status.textContent = "not saved: " + error.message;
       }
