@@ -3,7 +3,8 @@
 Two runs of the same rows (the helpfulness and the honesty rubric) are opened side by side;
 the test filters the list, opens a sample, labels judgments (as a whole and per criterion),
 reloads and sees its labels, looks at the plots and the comparison, then fits a calibrator on
-the labels with `judge calibrate fit --labels`. With JUDGE_DOCS_SCREENSHOTS=1 it saves the docs' screenshots.
+the labels with `judge calibrate fit --labels`. With JUDGE_DOCS_SCREENSHOTS=1 it saves the
+docs' screenshots.
 """
 
 from __future__ import annotations
