@@ -19,6 +19,8 @@ from judge.storage import write_atomic
 from judge.view.labels import Label, read_labels
 
 Level = Literal["judgment", "criterion"]
+GOLD_SET = "gold-from-labels.jsonl"
+"""The labelled set `judge eval --labels` writes into its report folder and evaluates on."""
 LEVELS: tuple[Level, ...] = ("judgment", "criterion")
 
 
@@ -158,3 +160,11 @@ def write_gold_set(path: Path, target: Path) -> Path:
     rows = gold_rows(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(target, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def records_or_labels(given: Path | None, labels: Path | None, what: str) -> None:
+    """Refuse both (or neither) of a records or data argument and `--labels`."""
+    if given is not None and labels is not None:
+        raise ConfigError(f"give {what} or --labels, not both")
+    if given is None and labels is None:
+        raise ConfigError(f"no {what} given", hint=f"give {what}, or --labels FILE from judge view")

@@ -21,7 +21,6 @@ from judge.commands.options import (
     PairMethodOpt,
     RubricOpt,
     checked_pair_method,
-    records_or_labels,
 )
 from judge.commands.render import (
     console,
@@ -139,14 +138,7 @@ def eval_command(
     Example: judge eval data.jsonl --limit 20 --output eval-report
     """
     from judge.calibration.drift import EXIT_REGRESSION, NAIVE_GATE, drift_lines, naive_lines
-    from judge.calibration.eval_job import run_eval_job
-
-    records_or_labels(data, labels, "a labelled set")
-    if labels is not None:
-        from judge.calibration.gold import write_gold_set
-
-        data = write_gold_set(labels, output / "gold-from-labels.jsonl")
-    assert data is not None
+    from judge.calibration.eval_job import labelled_set, run_eval_job
 
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -158,7 +150,7 @@ def eval_command(
             bar.update(tasks[label], completed=done)
 
         run = run_eval_job(
-            data,
+            labelled_set(data, labels, output),
             rubric=rubric,
             backend=flags.backend,
             backend_options=flags.backend_options,
@@ -238,11 +230,10 @@ def calibrate_fit(
     Example: judge calibrate fit eval-report/records.jsonl --method temperature --output cal.json
     """
     from judge import calibration
+    from judge.calibration.gold import label_records, records_or_labels
 
     records_or_labels(records, labels, "records")
     if labels is not None:
-        from judge.calibration.gold import label_records
-
         loaded, config = label_records(labels, labels_level)  # type: ignore[arg-type]
         if fingerprint is not None:
             config = _fingerprint(fingerprint, labels)

@@ -120,14 +120,6 @@ def checked_pair_method(value: str) -> PairMethod:
     raise ConfigError(f"--pair-method {value!r}", hint="rubric or direct")
 
 
-def records_or_labels(given: Path | None, labels: Path | None, what: str) -> None:
-    """Refuse both (or neither) of a records/data argument and `--labels`."""
-    if given is not None and labels is not None:
-        raise ConfigError(f"give {what} or --labels, not both")
-    if given is None and labels is None:
-        raise ConfigError(f"no {what} given", hint=f"give {what}, or --labels FILE from judge view")
-
-
 def check_batch_size(batch_size: int) -> None:
     """Refuse a batch size below 1 (before any model loads)."""
     if batch_size < 1:
