@@ -21,6 +21,7 @@ from typing import Any
 
 from judge.errors import InputError
 from judge.types import stable_hash
+from judge.view.text import TEXT_FIELDS, column_rationales, column_text, plain_text
 
 INDEX_FIELDS = (
     "id",
@@ -40,8 +41,6 @@ INDEX_FIELDS = (
 )
 """The columns of a run's index besides its position ``i`` and the search text."""
 
-TEXT_FIELDS = ("prompt", "messages", "response", "reference", "response_a", "response_b", "chosen")
-"""The judged texts the search reads, besides the id, the rationales and the error."""
 FINGERPRINT_FIELDS = ("model", "rubric_fingerprint", "template_fingerprint", "settings_fingerprint")
 PARQUET_GLOB = "part-*.parquet"
 _CHUNK = 4096
@@ -87,14 +86,6 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def summarise(
     record: Mapping[str, Any], rationales: list[str] | None = None, with_text: bool = True
 ) -> dict[str, Any]:
@@ -116,7 +107,7 @@ def summarise(
         kind = "record"  # an eval record: p and a gold label
     route = _json_field(record.get("route"))
     if rationales is None:
-        rationales = [_text(v.get("rationale")) for v in verdicts if isinstance(v, dict)]
+        rationales = [plain_text(v.get("rationale")) for v in verdicts if isinstance(v, dict)]
     reasoning = details.get("reasoning")
     if reasoning is None and kind == "pointwise" and rationales:
         reasoning = "with rationale" if any(r.strip() for r in rationales) else "none"
@@ -137,18 +128,18 @@ def summarise(
         "confidence": _number(record.get("confidence")),
         "error_kind": record.get("error_kind") or record.get("input_error_kind") or None,
         "capped": bool(record.get("capped_by")),
-        "strategy": _text(record.get("strategy")) or None,
+        "strategy": plain_text(record.get("strategy")) or None,
         "route": route.get("route") if isinstance(route, dict) else None,
-        "rubric": _text(record.get("rubric")) or None,
+        "rubric": plain_text(record.get("rubric")) or None,
         "reasoning": None if reasoning is None else str(reasoning),
         "key": judgment_key(record),
-        "winner": _text(record.get("winner")) or None,
+        "winner": plain_text(record.get("winner")) or None,
         "flip": flip,
-        "label": None if label is None else _text(label),
+        "label": None if label is None else plain_text(label),
     }
     if with_text:
-        texts = [record_id(record), *rationales, _text(record.get("error"))]
-        texts.extend(_text(record.get(name)) for name in TEXT_FIELDS)
+        texts = [record_id(record), *rationales, plain_text(record.get("error"))]
+        texts.extend(plain_text(record.get(name)) for name in TEXT_FIELDS)
         summary["text"] = "\n".join(t for t in texts if t).lower()
     return summary
 
@@ -303,7 +294,7 @@ def _open_parquet(paths: list[Path], where: Path, name: str) -> Run:
     tables = [pq.read_table(p) for p in paths]
     table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
     table = table.combine_chunks()
-    rationales = _column_rationales(table)
+    rationales = column_rationales(table)
     heavy = {"verdicts", *TEXT_FIELDS}
     light = table.select([name for name in table.column_names if name not in heavy])
     summaries: list[dict[str, Any]] = []
@@ -312,50 +303,7 @@ def _open_parquet(paths: list[Path], where: Path, name: str) -> Run:
         for offset, row in enumerate(batch.to_pylist()):
             given = rationales[start + offset]
             summaries.append(summarise(row, [] if given is None else [given], with_text=False))
-    return Run(where, name, _index_table(summaries, _column_text(table)), _TableReader(table))
-
-
-def _column_rationales(table: Any) -> list[str | None]:
-    """Each row's rationales joined (None where it has no verdicts), column-wise."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if "verdicts" not in table.column_names:
-        return [None] * table.num_rows
-    verdicts = table.column("verdicts").combine_chunks()
-    rationale = pc.struct_field(verdicts.flatten(), "rationale")
-    lists = pa.ListArray.from_arrays(verdicts.offsets, rationale, mask=verdicts.is_null())
-    joined = pc.binary_join(lists, "\n")
-    counts = pc.fill_null(pc.list_value_length(verdicts), 0)
-    found: list[str | None] = pc.if_else(
-        pc.greater(counts, 0), pc.fill_null(joined, ""), None
-    ).to_pylist()
-    return found
-
-
-def _column_text(table: Any) -> Any:
-    """The lower-cased search text of every row, built column-wise (as `summarise` builds it)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = []
-    for name in ("sample_id", "pair_id", "id"):
-        if name in table.column_names:
-            columns.append(pc.cast(table.column(name), pa.large_string()))
-            break
-    rationales = _column_rationales(table)
-    columns.append(pa.array(rationales, pa.large_string()))
-    for name in ("error", *TEXT_FIELDS):
-        if name in table.column_names:
-            column = table.column(name)
-            if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-                column = pa.array([_text(v) for v in column.to_pylist()], pa.large_string())
-            columns.append(pc.cast(column, pa.large_string()))
-    if not columns:
-        return pa.array([""] * table.num_rows, pa.large_string())
-    separator = pa.scalar("\n", pa.large_string())
-    joined = pc.binary_join_element_wise(*columns, separator, null_handling="skip")
-    return pc.utf8_lower(joined)
+    return Run(where, name, _index_table(summaries, column_text(table)), _TableReader(table))
 
 
 def _read_json(path: Path) -> Any:
