@@ -59,6 +59,7 @@ def write_bundle(paths: Sequence[Path], folder: Path) -> Path:
     for run in meta["runs"]:
         run["facets"] = facets(viewer.runs[meta["runs"].index(run)])
         run["labels"] = str(labels_path(Path(run["path"])).name)
+        run["path"] = Path(run["path"]).name  # a shared copy does not show the local folders
     payload = json.dumps(data, ensure_ascii=True, allow_nan=False, default=str)
     write_atomic(folder / "static" / "bundle-data.js", f"window.JUDGE_BUNDLE = {payload};\n")
     for name in ASSETS:

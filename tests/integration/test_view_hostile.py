@@ -249,6 +249,7 @@ def test_the_static_bundle_keeps_every_field_as_text(
     assert_safe(driver, ["id", "failed_id", "pair_id", "rubric"])
     open_page(driver, index.as_uri() + "#/sample?run=0&i=0", "sample")
     assert_safe(driver, ["prompt", "response", "reference", "rationale", "extra_value"])
+    assert str(runs[0].parent) not in index.parent.joinpath("static", "bundle-data.js").read_text()
     # queries run in the page on the bundle's copy
     open_page(driver, index.as_uri() + "#/list", "list")
     driver.find_element("css selector", '[data-field="filter-q"]').send_keys("pair_prompt\n")

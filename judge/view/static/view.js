@@ -42,7 +42,8 @@
     if (path === "compare") return bundle.compare;
     if (path === "sample") {
       const i = Number(params.i);
-      const found = { i, total: run.rows.length, record: run.records[i], label: null };
+      const found = { i, total: run.rows.length, record: run.records[i], label: null,
+        rubric: run.rubrics[i] };
       const other = bundle.runs.length === 2 ? bundle.runs[1 - Number(params.run || 0)] : null;
       if (other) {
         const j = other.rows.findIndex((row) => row.id === run.rows[i].id);
