@@ -128,3 +128,44 @@ def test_eval_runs_the_judge_on_the_labelled_items(tmp_path, monkeypatch, capsys
         "s9": True,
     }
     assert "n=7" in out
+
+
+def test_pairwise_labels_are_gold_for_fit_and_eval(tmp_path, monkeypatch, capsys) -> None:
+    pairs = [
+        {
+            "pair_id": f"p{i}",
+            "p_a": p,
+            "winner": "a" if p > 0.5 else "b",
+            "p_a_ab": p,
+            "p_a_ba": p,
+            "winner_ab": "a" if p > 0.5 else "b",
+            "winner_ba": "a" if p > 0.5 else "b",
+            "model": "m",
+            "prompt": f"question {i}",
+            "response_a": f"answer a{i}",
+            "response_b": f"answer b{i}",
+        }
+        for i, p in enumerate((0.9, 0.8, 0.7, 0.3, 0.2, 0.1))
+    ]
+    run_file = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    run = open_run(run_file)
+    store = LabelStore(labels_path(run_file)).open()
+    for position, better in enumerate(("a", "a", "b", "b", "b", "a")):
+        store.add(label_from(run.record(position), {"better": better}))
+    store.close()
+    labels = labels_path(run_file)
+    output = tmp_path / "cal.json"
+    code, _, err = run_judge(
+        monkeypatch, capsys, "calibrate", "fit", "--labels", str(labels), "--output", str(output)
+    )
+    assert code == 0, err
+    assert json.loads(output.read_text())["fingerprint"]["model"] == "m"
+    code, _, err = run_judge(
+        monkeypatch, capsys, "eval", "--labels", str(labels), "--backend", "scripted-yes",
+        "--output", str(tmp_path / "eval"), "--n-boot", "20", "--no-naive",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = (tmp_path / "eval" / "gold-from-labels.jsonl").read_text().splitlines()
+    first, third = json.loads(rows[0]), json.loads(rows[2])
+    assert (first["chosen"], first["rejected"]) == ("answer a0", "answer b0")
+    assert (third["chosen"], third["rejected"]) == ("answer b2", "answer a2")
