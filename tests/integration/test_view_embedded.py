@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from tests.browser import (
     severe_console_messages,
     wait_for,
 )
-from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -147,24 +145,3 @@ def test_filter_open_label_reload_then_calibrate(driver: Any, runs: tuple[Path, 
     first = json.loads(first_run.read_text().splitlines()[0])
     assert fitted["fingerprint"]["model"] == first["model"]
     assert fitted["fingerprint"]["settings_fingerprint"] == first["settings_fingerprint"]
-
-
-def test_the_command_serves_the_run(runs: tuple[Path, Path]) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "judge", "view", str(runs[0]), "--port", "0", "--read-only"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("judge view: http://127.0.0.1:"), line
-        url = line.split()[2]
-        with urllib.request.urlopen(url + "api/meta", timeout=10) as answer:
-            meta = json.loads(answer.read())
-        assert meta["runs"][0]["rows"] == len(ROWS) and meta["writable"] is False
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

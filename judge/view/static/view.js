@@ -480,7 +480,7 @@
     return node;
   }
 
-  function barChart(counts, title, field) {
+  function barChart(counts, title, field, low, high) {
     const width = 420, height = 180, pad = 28;
     const root = svg("svg", { width, height, viewBox: "0 0 " + width + " " + height,
       "data-field": field, role: "img" });
@@ -493,8 +493,9 @@
     });
     root.append(svg("line", { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad,
       class: "axis" }));
-    root.append(svg("text", { x: pad, y: height - 8 }, "0"));
-    root.append(svg("text", { x: width - pad - 8, y: height - 8 }, "1"));
+    root.append(svg("text", { x: pad, y: height - 8 }, low === undefined ? "0" : low));
+    root.append(svg("text", { x: width - pad - 8, y: height - 8 },
+      high === undefined ? "1" : high));
     root.append(svg("text", { x: pad, y: 16 }, title + " (max " + top + ")"));
     return root;
   }
@@ -577,7 +578,8 @@
         fmt(found.mean_delta)),
       section("agreement (pass = score ≥ 0.5)", table),
       section("score change, second minus first (−1 … 1)",
-        barChart(found.delta_histogram, "judgments per change bin", "delta-histogram")),
+        barChart(found.delta_histogram, "judgments per change bin", "delta-histogram",
+          "−1", "+1")),
       section("the items that moved most", moved));
   }
 

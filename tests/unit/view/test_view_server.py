@@ -113,3 +113,27 @@ def test_off_loopback_the_api_needs_the_token(tmp_path: Path) -> None:
         assert status == 200
     finally:
         running.shutdown()
+
+
+def test_the_command_serves_a_run_and_prints_its_address(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import REPO
+
+    run = write_jsonl(tmp_path / "scored.jsonl", standard_records())
+    command = [sys.executable, "-m", "judge", "view", str(run), "--port", "0", "--read-only"]
+    with subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("judge view: http://127.0.0.1:"), line
+            with urllib.request.urlopen(line.split()[2] + "api/meta", timeout=10) as answer:
+                meta = json.loads(answer.read())
+            assert meta["runs"][0]["rows"] == 10 and meta["writable"] is False
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
