@@ -1,13 +1,13 @@
 # `make check` runs exactly what CI runs after installing (see .ci/run and the README).
 PYTHON ?= python
 
-.PHONY: check lint typecheck docs check-wheel test test-deps test-conformance test-server test-fast lock \
-	check-latest
+.PHONY: check lint typecheck docs check-wheel test test-browser test-deps test-conformance test-server \
+	test-fast lock check-latest view-screenshots
 
 # Every test that needs neither llama.cpp's server, nor verl, nor the sglang wheels runs before
 # they are installed (the server's build takes minutes on a fresh machine), so a failure shows
 # early; coverage is the union of the three runs.
-check: lint typecheck docs check-wheel test test-deps test-conformance test-server
+check: lint typecheck docs check-wheel test test-browser test-deps test-conformance test-server
 
 lint:
 	ruff check judge calibration cli.py tests benchmarks examples docs/hooks
@@ -27,8 +27,17 @@ check-wheel:
 	bash .ci/check-wheel.sh
 
 test:
-	$(PYTHON) -m pytest -m "not llama_server and not verl and not sglang_conformance" \
+	$(PYTHON) -m pytest -m "not llama_server and not verl and not sglang_conformance and not browser" \
 		--cov --cov-report=
+
+# `judge view` in headless Chromium (Debian's chromium + chromium-driver, installed by the
+# README's set-up command); here a missing browser is a failure, not a skip.
+test-browser:
+	JUDGE_REQUIRE_PEERS=1 $(PYTHON) -m pytest -m browser --cov --cov-append --cov-report=
+
+# Rewrite the viewer's screenshots in docs/view/ from the end-to-end browser test.
+view-screenshots:
+	JUDGE_DOCS_SCREENSHOTS=1 $(PYTHON) -m pytest -m browser tests/integration/test_view_embedded.py
 
 test-deps:
 	bash .ci/install-sglang-conformance.sh

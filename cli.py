@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score, tune
+from judge.commands import calibrate, compare, doctor, jobs, probe, rubric, score, tune, view
 from judge.commands.config import CliConfig, defaults_for, load_cli_config, parse_backend_options
 from judge.commands.options import CliState, cli_state
 from judge.commands.render import err_console, print_error
@@ -91,6 +91,7 @@ app.command(short_help=jobs.SERVE_HELP)(jobs.serve)
 app.command(short_help=compare.COMPARE_HELP)(compare.compare)
 app.command(short_help=probe.PROBE_HELP)(probe.probe)
 app.command(short_help=tune.TUNE_HELP)(tune.tune)
+app.command(short_help=view.VIEW_HELP)(view.view)
 
 
 def main() -> None:

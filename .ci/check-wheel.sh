@@ -49,6 +49,9 @@ esac
 python -c 'import importlib.util as u; import sys; sys.exit(any(u.find_spec(n) for n in ("calibration", "cli")))' \
     || { echo "check-wheel: a top-level calibration or cli is importable" >&2; exit 1; }
 judge rubric list | head -3
+# judge view's page ships inside the wheel (judge/view/static), not only in the checkout
+python -c 'from judge.view.server import ASSETS, asset; assert all(asset(n) for n in ASSETS); assert b"textContent" in asset("view.js"); print("check-wheel: judge view assets:", ", ".join(sorted(ASSETS)))'
+
 JUDGE_JUDGMENT_CACHE=off judge score --rubric helpfulness --prompt "What is 2+2?" --response "4" --json \
     | python -c 'import json, sys; j = json.load(sys.stdin); print("check-wheel: judge score:", j["score"], j["model"]); assert j["error"] is None'
 echo "check-wheel: passed in $(( $(date +%s) - start )) s (repo $repo)"

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from judge.calibration.criteria_fit import CriteriaFit, load_score_calibrator
 from judge.calibration.drift import NAIVE_GATE, DriftReport, compare_evaluations, load_evaluation
 from judge.calibration.evaluate import Evaluation
+from judge.calibration.gold import GOLD_SET, records_or_labels, write_gold_set
 from judge.calibration.jsonl import load_eval_set
 from judge.calibration.modes import ModeAgreement, mode_agreement
 from judge.calibration.probe_acceptance import read_probe_report
@@ -62,6 +63,15 @@ class EvalRun:
         """``judge>=naive`` was asked for and the judge is significantly worse than the baseline."""
         naive = self.evaluation.naive
         return NAIVE_GATE in self.gates and naive is not None and naive.judge_worse
+
+
+def labelled_set(data: Path | None, labels: Path | None, output: Path) -> Path:
+    """The labelled set to evaluate: `data`, or the labels of `judge view` written into `output`."""
+    records_or_labels(data, labels, "a labelled set")
+    if labels is None:
+        assert data is not None
+        return data
+    return write_gold_set(labels, output / GOLD_SET)
 
 
 def run_eval_job(

@@ -15,6 +15,7 @@ from judge.commands.options import (
     BatchSizeOpt,
     CalibratorOpt,
     ForceCalibratorOpt,
+    LabelsOpt,
     LimitOpt,
     NaiveOpt,
     NBootOpt,
@@ -62,7 +63,10 @@ def _fingerprint(fingerprint: Path | None, records: Path) -> Any:
 def eval_command(
     ctx: typer.Context,
     flags: JudgingFlags,
-    data: Annotated[Path, typer.Argument(help="Labelled set (LLMBar, PandaLM, HHH, JSONL...).")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Labelled set (LLMBar, PandaLM, HHH, JSONL...).")
+    ] = None,
+    labels: LabelsOpt = None,
     rubric: RubricOpt = "helpfulness",
     limit: LimitOpt = None,
     output: OutDirOpt = Path("eval-report"),
@@ -124,11 +128,12 @@ def eval_command(
 ) -> None:
     """Run a judge over a labelled set; write accuracy, calibration and biases as a report.
 
-    With --baseline it is a drift gate: exit 4 on a significant regression.
+    With --baseline it is a drift gate: exit 4 on a significant regression. With --labels the
+    labelled set is the items labelled in judge view (written to OUTPUT/gold-from-labels.jsonl).
     Example: judge eval data.jsonl --limit 20 --output eval-report
     """
     from judge.calibration.drift import EXIT_REGRESSION, NAIVE_GATE, drift_lines, naive_lines
-    from judge.calibration.eval_job import run_eval_job
+    from judge.calibration.eval_job import labelled_set, run_eval_job
 
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -140,7 +145,7 @@ def eval_command(
             bar.update(tasks[label], completed=done)
 
         run = run_eval_job(
-            data,
+            labelled_set(data, labels, output),
             rubric=rubric,
             backend=flags.backend,
             backend_options=flags.backend_options,
@@ -191,7 +196,17 @@ def eval_command(
 
 @calibrate_app.command("fit", short_help="Fit a calibrator. Example: judge calibrate fit r.jsonl")
 def calibrate_fit(
-    records: RecordsArg,
+    records: Annotated[
+        Path | None, typer.Argument(help="JSONL of judged records (p + label, or pairs).")
+    ] = None,
+    labels: LabelsOpt = None,
+    labels_level: Annotated[
+        str,
+        typer.Option(
+            help="--labels: calibrate the score on judgment labels (judgment) or P(yes) on "
+            "per-criterion labels (criterion)."
+        ),
+    ] = "judgment",
     output: Annotated[Path, typer.Option("--output", help="Calibrator JSON to write.")] = Path(
         "calibrator.json"
     ),
@@ -206,12 +221,21 @@ def calibrate_fit(
 ) -> None:
     """Fit a calibrator on judged records and check it on rows it was not fitted on.
 
+    With --labels the gold is what a person marked in judge view (<run>.labels.jsonl).
     Example: judge calibrate fit eval-report/records.jsonl --method temperature --output cal.json
     """
     from judge import calibration
+    from judge.calibration.gold import label_records, records_or_labels
 
-    loaded = calibration.load_records(records, p_field=p_field, label_field=label_field)
-    config = _fingerprint(fingerprint, records)
+    records_or_labels(records, labels, "records")
+    if labels is not None:
+        loaded, config = label_records(labels, labels_level)  # type: ignore[arg-type]
+        if fingerprint is not None:
+            config = _fingerprint(fingerprint, labels)
+    else:
+        assert records is not None
+        loaded = calibration.load_records(records, p_field=p_field, label_field=label_field)
+        config = _fingerprint(fingerprint, records)
     if config is None:
         err_console.print("note: no judge fingerprint found; fitting for an 'unknown' judge")
     fitted = calibration.fit_on_records(

@@ -84,6 +84,14 @@ ForceCalibratorOpt = Annotated[
         "templates or settings).",
     ),
 ]
+LabelsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="A labels file written by `judge view` (<run>.labels.jsonl): the person's labels "
+        "are the gold.",
+    ),
+]
 NBootOpt = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for 95% intervals.")]
 NaiveOpt = Annotated[
     bool,

@@ -128,6 +128,18 @@ def test_tune_example_writes_a_config_that_judge_config_reads_and_resumes(tmp_pa
     assert [c["quality"] for c in resumed["configs"]] == [c["quality"] for c in summary["configs"]]
 
 
+def test_view_example_writes_a_static_site_of_the_batch(tmp_path):
+    _run("bash", "examples/view/run.sh", "--reasoning", "none", "--no-cache", OUT=str(tmp_path))
+    assert len((tmp_path / "scored.jsonl").read_text().splitlines()) == len(ROWS)
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "Content-Security-Policy" in page and "static/view.js" in page
+    data = (tmp_path / "site" / "static" / "bundle-data.js").read_text()
+    bundle = json.loads(data.removeprefix("window.JUDGE_BUNDLE = ").removesuffix(";\n"))
+    [run] = bundle["runs"]
+    assert [row["id"] for row in run["rows"]] == [row["id"] for row in ROWS]
+    assert (tmp_path / "site" / "static" / "view.js").is_file()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

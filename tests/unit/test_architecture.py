@@ -42,6 +42,7 @@ FLOORS = {
     "judge.reward": 5,
     "judge.batch": 5,
     "judge.calibration": 5,
+    "judge.view": 5,
     "judge.commands": 6,
     "judge._cli": 7,
     # The public API and the entry point sit above everything: nothing inside may import them.
