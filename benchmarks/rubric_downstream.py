@@ -22,7 +22,7 @@ these items fill that table's LLMBar rows when the generation settings are the s
     flock /work/models/cpu.lock nice -n 19 env PYTHONPATH=$PWD python \
         benchmarks/rubric_downstream.py \
         --model /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --dtype float32 \
-        --n 8 --out downstream.jsonl
+        --n 8 --reasoning none --out downstream.jsonl
     python benchmarks/rubric_downstream.py --summarize downstream.jsonl
 """
 
@@ -173,6 +173,11 @@ def main() -> None:
     parser.add_argument("--rubric", default="instruction_following")
     parser.add_argument("--arms", default="d,a,b,c", help="run order within an item")
     parser.add_argument("--samples", type=int, default=3, help="generation samples")
+    parser.add_argument(
+        "--reasoning",
+        default="before",
+        help="the judge's reasoning in every arm (none: P(yes) from one forward pass)",
+    )
     parser.add_argument("--max-criteria", type=int, default=6)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=False, help="JSON lines, appended")
@@ -196,6 +201,7 @@ def main() -> None:
     from judge.rubric.refine import refine
     from judge.rubric.settings import GenerateSettings, RefineSettings
     from judge.runner.judge import Judge
+    from judge.settings import JudgeSettings
 
     items = json.loads((args.data / "llmbar" / "Natural" / "dataset.json").read_text())
     done = {(int(r["item"]), r["arm"]) for r in read_rows(args.out) if "arm" in r}
@@ -211,6 +217,7 @@ def main() -> None:
             "samples": args.samples,
             "max_criteria": args.max_criteria,
             "rubric": args.rubric,
+            "reasoning": args.reasoning,
             "load_s": round(time.perf_counter() - t0, 1),
             "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "loadavg": os.getloadavg(),
@@ -218,6 +225,7 @@ def main() -> None:
     )
     shipped = load_rubric(args.rubric)
     settings = GenerateSettings(samples=args.samples, max_criteria=args.max_criteria)
+    judging = JudgeSettings(reasoning=args.reasoning)
 
     for index in range(args.offset, args.offset + args.n):
         item = items[index]
@@ -287,7 +295,7 @@ def main() -> None:
                 rubric = {"a": shipped, "b": generated, "c": refined, "d": shipped}[arm]
                 assert rubric is not None
                 method = "direct" if arm == "d" else "rubric"
-                [judgment] = Judge(backend, rubric).compare([pair], method=method)  # type: ignore[arg-type]
+                [judgment] = Judge(backend, rubric, settings=judging).compare([pair], method=method)  # type: ignore[arg-type]
                 row["winner"] = str(judgment.winner)
                 row["correct"] = row["winner"] == label
             except JudgeError as exc:
