@@ -8,7 +8,9 @@ the request); "copied" is a kept criterion that reads like any example text of t
 templates, before or after this change (similarity >= 0.7), so it is measured against the old
 example sentences too. `--refine N` also refines the first N LLMBar rubrics with RRD, using the
 item's two outputs as the pool (coarse threshold 1, so a criterion both outputs pass is split),
-and counts decompositions that added an accepted child.
+and counts decompositions that added an accepted child. `--llmbar-start` / `--mtbench-start`
+(1-based) skip the prompts an earlier run measured; `--rows FILE` appends each prompt's row as
+a JSON line as soon as it is measured, so a run that is cut off keeps its finished prompts.
 
     flock /work/models/cpu.lock python benchmarks/rubric_generation.py \
         --model /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --dtype float32 \
@@ -41,16 +43,24 @@ OLD_EXAMPLES = (
 
 
 def prompts(
-    data: Path, llmbar: int, mtbench: int
+    data: Path, llmbar: int, mtbench: int, llmbar_start: int = 1, mtbench_start: int = 1
 ) -> list[tuple[str, str, dict[str, object] | None]]:
-    """(source, prompt, llmbar item or None), the two sources interleaved."""
+    """(source #number, prompt, llmbar item or None), the two sources interleaved.
+
+    The first `llmbar` / `mtbench` prompts of each source, from number `*_start` on (1-based),
+    so that a later run can take up where an earlier one stopped.
+    """
     items = json.loads((data / "llmbar" / "Natural" / "dataset.json").read_text())[:llmbar]
     lines = (data / "mtbench_questions" / "question.jsonl").read_text().splitlines()[:mtbench]
     first: list[tuple[str, str, dict[str, object] | None]] = [
-        ("llmbar", str(item["input"]), item) for item in items
+        (f"llmbar #{n}", str(item["input"]), item)
+        for n, item in enumerate(items, start=1)
+        if n >= llmbar_start
     ]
     second: list[tuple[str, str, dict[str, object] | None]] = [
-        ("mtbench", json.loads(line)["turns"][0], None) for line in lines
+        (f"mtbench #{n}", json.loads(line)["turns"][0], None)
+        for n, line in enumerate(lines, start=1)
+        if n >= mtbench_start
     ]
     chosen = []
     for index in range(max(len(first), len(second))):
@@ -85,7 +95,12 @@ def main() -> None:
     parser.add_argument("--mtbench", type=int, default=10)
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--max-criteria", type=int, default=6)
+    parser.add_argument("--llmbar-start", type=int, default=1, help="first LLMBar prompt (1-based)")
+    parser.add_argument("--mtbench-start", type=int, default=1, help="first MT-Bench prompt")
     parser.add_argument("--refine", type=int, default=0)
+    parser.add_argument(
+        "--rows", type=Path, default=None, help="append each prompt's row here (JSON lines)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     args = parser.parse_args()
@@ -95,15 +110,25 @@ def main() -> None:
     backend = create_backend("transformers", model=args.model, dtype=args.dtype)
     load_s = time.perf_counter() - started
     settings = GenerateSettings(samples=args.samples, max_criteria=args.max_criteria)
-    rows = []
+    rows: list[dict[str, object]] = []
     refined_items = 0
-    for source, prompt, item in prompts(args.data, args.llmbar, args.mtbench):
+
+    def emit(row: dict[str, object]) -> None:
+        """Keep the row, print it, and append it to --rows at once (a cut-off run keeps it)."""
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.rows is not None:
+            with args.rows.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+    for source, prompt, item in prompts(
+        args.data, args.llmbar, args.mtbench, args.llmbar_start, args.mtbench_start
+    ):
         t0 = time.perf_counter()
         try:
             report = generate_rubric_report(backend, prompt, settings=settings)
         except JudgeError as exc:
-            rows.append({"source": source, "prompt": prompt[:80], "error": str(exc)[:200]})
-            print(json.dumps(rows[-1]), flush=True)
+            emit({"source": source, "prompt": prompt[:80], "error": str(exc)[:200]})
             continue
         seconds = time.perf_counter() - t0
         kept = report.rubric.criteria
@@ -125,7 +150,7 @@ def main() -> None:
             "criteria": [(c.text, c.kind) for c in kept],
             "dropped": [(d.criterion.text, d.reason) for d in report.rubric.dropped],
         }
-        if item is not None and refined_items < args.refine:
+        if item is not None and refined_items < args.refine:  # refines LLMBar items only
             refined_items += 1
             pool = [str(item["output_1"]), str(item["output_2"])]
             t1 = time.perf_counter()
@@ -153,8 +178,7 @@ def main() -> None:
                 }
             except JudgeError as exc:
                 row["refine"] = {"error": str(exc)[:200]}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        emit(row)
     backend.close()
     done = [r for r in rows if "error" not in r]
     kept_total = sum(int(r["kept"]) for r in done)  # type: ignore[call-overload]
