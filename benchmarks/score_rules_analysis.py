@@ -127,7 +127,13 @@ def _pairwise(
     a = [{v["id"]: v["p_yes"] for v in r["verdicts_a"]} for r in rows]
     b = [{v["id"]: v["p_yes"] for v in r["verdicts_b"]} for r in rows]
     mean, cap = [], []
-    for va, vb in zip(a, b, strict=True):
+    # A pair decided by rule (an empty response: no verdicts) keeps the judge's P(a) in every arm.
+    by_rule = [not va or not vb for va, vb in zip(a, b, strict=True)]
+    for row, va, vb, ruled in zip(rows, a, b, by_rule, strict=True):
+        if ruled:
+            mean.append(row["judge_p_a"])
+            cap.append(row["judge_p_a"])
+            continue
         margin = rubric_margin(criteria, va, vb)
         assert margin is not None
         mean.append((1.0 + margin.value) / 2.0)
@@ -138,12 +144,15 @@ def _pairwise(
     half = _halves(y)
     for side in (0, 1):
         train, test = half != side, half == side
-        rows_train = np.flatnonzero(train)
+        rows_train = [i for i in np.flatnonzero(train) if not by_rule[i]]
         fit = fit_pair_criteria(
-            [a[i] for i in rows_train], [b[i] for i in rows_train], list(y[train]), criteria=ids
+            [a[i] for i in rows_train],
+            [b[i] for i in rows_train],
+            [bool(y[i]) for i in rows_train],
+            criteria=ids,
         )
         for i in np.flatnonzero(test):
-            fitted[i] = fit.p_a(a[i], b[i])
+            fitted[i] = rows[i]["judge_p_a"] if by_rule[i] else fit.p_a(a[i], b[i])
     naive_ab = np.asarray([r["naive_p_a_ab"] for r in rows])
     naive_ba = np.asarray([r["naive_p_a_ba"] for r in rows])
     mean_arr = np.asarray(mean)
