@@ -362,6 +362,14 @@
     ], "pairwise"));
   }
 
+  // A flip needs a verdict on both sides; a criterion only one run has is not one.
+  function flipText(mine, theirs) {
+    if (mine === undefined || mine === null || theirs === undefined || theirs === null) {
+      return "in one run only";
+    }
+    return mine !== theirs ? "flip" : "";
+  }
+
   function otherRun(record, other) {
     const mine = new Map((record.verdicts || []).map((v) => [v.criterion_id, v]));
     const theirs = new Map((other.record.verdicts || []).map((v) => [v.criterion_id, v]));
@@ -373,7 +381,7 @@
       table.append(el("tr", {}, el("td", {}, dataText("criterion_id", asText(id), "span")),
         el("td", {}, asText(a.verdict) + " " + fmt(a.p_yes)),
         el("td", {}, asText(b.verdict) + " " + fmt(b.p_yes)),
-        el("td", {}, a.verdict !== b.verdict ? "flip" : "")));
+        el("td", {}, flipText(a.verdict, b.verdict))));
     }
     const score = "score " + fmt(record.score) + " → " + fmt(other.record.score);
     return section("the other run", el("p", {}, score), table);
