@@ -7,7 +7,7 @@ PYTHON ?= python
 # Every test that needs neither llama.cpp's server, nor verl, nor the sglang wheels runs before
 # they are installed (the server's build takes minutes on a fresh machine), so a failure shows
 # early; coverage is the union of the three runs.
-check: lint typecheck docs check-wheel test test-browser test-deps test-conformance test-server
+check: lint typecheck docs check-wheel test test-deps test-browser test-conformance test-server
 
 lint:
 	ruff check judge calibration cli.py tests benchmarks examples docs/hooks
