@@ -28,6 +28,7 @@ from judge.calibration import data
 from judge.calibration.records import LabelledPair, LabelledSample, PairRecord, PointRecord
 from judge.errors import InputError
 from judge.storage import write_atomic
+from judge.types import Pair, Sample
 
 
 def _label(value: Any, where: str, field: str) -> bool:
@@ -137,6 +138,24 @@ class EvalSet(BaseModel):
 
     def __len__(self) -> int:
         return len(self.pairs) if self.kind == "pairwise" else len(self.samples)
+
+    def judged_items(self) -> list[Sample] | list[Pair]:
+        """What a judge is given for the items: Samples (pointwise) or Pairs, labels left out."""
+        if self.kind == "pointwise":
+            return [
+                Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference)
+                for s in self.samples
+            ]
+        return [
+            Pair(
+                id=p.id,
+                prompt=p.prompt,
+                response_a=p.response_a,
+                response_b=p.response_b,
+                reference=p.reference,
+            )
+            for p in self.pairs
+        ]
 
     def mixed_groups(self) -> EvalSet:
         """Only the best-of-N groups with both right and wrong responses (where a pick matters)."""

@@ -98,27 +98,8 @@ def run_eval(
     judge_name = str(judge.backend.model_id or type(judge).__name__)
     total = len(items)
     pairwise = items.kind != "pointwise"
-    rows = [
-        PreparedRow(
-            number,
-            s.id,
-            Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference),
-        )
-        for number, s in enumerate(items.samples, start=1)
-    ] + [
-        PreparedRow(
-            number,
-            p.id,
-            Pair(
-                id=p.id,
-                prompt=p.prompt,
-                response_a=p.response_a,
-                response_b=p.response_b,
-                reference=p.reference,
-            ),
-        )
-        for number, p in enumerate(items.pairs, start=1)
-    ]
+    given: list[Sample | Pair] = list(items.judged_items())
+    rows = [PreparedRow(number, item.id, item) for number, item in enumerate(given, start=1)]
     produced: list[Judgment | PairJudgment] = []
     baseline: list[Judgment | PairJudgment] = []
     for chunk in judge_chunks(

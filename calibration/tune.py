@@ -47,7 +47,7 @@ from judge.calibration.tune_report import (
 )
 from judge.errors import ConfigError, InputError
 from judge.settings import DEFAULTS, JudgeSettings
-from judge.types import Judgment, Pair, PairJudgment, Sample, Usage, stable_hash
+from judge.types import Judgment, PairJudgment, Usage, stable_hash
 
 Grid = Path | Sequence[Mapping[str, Sequence[Any]]] | None
 
@@ -67,24 +67,6 @@ def _measure(metric: str) -> str:
         if metric.lower() == measure.lower():
             return measure
     raise ConfigError(f"--metric {metric!r}", hint=f"one of {', '.join(QUALITY_MEASURES)}")
-
-
-def _items(eval_set: EvalSet) -> list[Sample] | list[Pair]:
-    if eval_set.kind == "pointwise":
-        return [
-            Sample(id=s.id, prompt=s.prompt, response=s.response, reference=s.reference)
-            for s in eval_set.samples
-        ]
-    return [
-        Pair(
-            id=p.id,
-            prompt=p.prompt,
-            response_a=p.response_a,
-            response_b=p.response_b,
-            reference=p.reference,
-        )
-        for p in eval_set.pairs
-    ]
 
 
 def run_tune(
@@ -128,7 +110,7 @@ def run_tune(
     eval_set = load_eval_set(data, seed=seed, gold_threshold=gold_threshold).head(limit)
     if not len(eval_set):
         raise InputError(f"{data}: no items to tune on")
-    items = _items(eval_set)
+    items = eval_set.judged_items()
     has_references = any(item.reference is not None for item in items)
     if grid is None:
         parts = default_grid(eval_set.kind, has_references)
@@ -235,23 +217,26 @@ def _evaluated(
     asked = [kind.model_validate(record["naive"]) for record in records]
     seconds = sum(float(record["seconds"]) for record in records)
     naive_seconds = sum(float(record["naive_seconds"]) for record in records)
+    common: dict[str, Any] = {
+        "name": config.name,
+        "label": config.label,
+        "settings": config.settings.model_dump(mode="json"),
+        "rubric": config.rubric.name,
+        "pair_method": config.pair_method,
+        "n": len(judged),
+        "cost": _cost(judged, seconds),
+        "naive_cost": _cost(asked, naive_seconds),
+        "resumed": resumed,
+    }
     if all(judgment.error is not None for judgment in judged):
         # Nothing to evaluate: the row says so, and the choice passes it over.
         return ConfigResult(
-            name=config.name,
-            label=config.label,
-            settings=config.settings.model_dump(mode="json"),
-            rubric=config.rubric.name,
-            pair_method=config.pair_method,
-            n=len(judged),
+            **common,
             no_verdict=len(judged),
             quality=Interval(value=None, note="no verdict on any item"),
             naive_quality=None,
             difference=None,
             beats_naive=False,
-            cost=_cost(judged, seconds),
-            naive_cost=_cost(asked, naive_seconds),
-            resumed=resumed,
         )
     evaluation: Any = evaluate_judged(
         eval_set,
@@ -268,20 +253,12 @@ def _evaluated(
     beats = difference is not None and difference.low is not None and difference.low > tolerance
     no_verdict = evaluation.failed if evaluation.kind == "pointwise" else evaluation.no_verdict
     return ConfigResult(
-        name=config.name,
-        label=config.label,
-        settings=config.settings.model_dump(mode="json"),
-        rubric=config.rubric.name,
-        pair_method=config.pair_method,
-        n=len(judged),
+        **common,
         no_verdict=no_verdict,
         quality=metric_interval(evaluation, measure, n_boot=n_boot, seed=seed),
         naive_quality=None if check is None else check.naive,
         difference=difference,
         beats_naive=beats,
-        cost=_cost(judged, seconds),
-        naive_cost=_cost(asked, naive_seconds),
-        resumed=resumed,
     )
 
 
