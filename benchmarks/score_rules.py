@@ -11,6 +11,12 @@ Sets (from ../shared/data, small n; pointwise sets balanced half right, half wro
 - halueval: HaluEval general answers (label: not hallucinated), no reference, rubric honesty;
 - math_ref: MATH short answers "The final answer is $<pred>$." with the gold answer as the
   reference (label: rule-checked correct), rubric honesty, reference anchor on;
+- math_full: full chain-of-thought solutions to MATH problems (math_verification, under 1,500
+  characters; label: rule-checked correct), the gold answer as the reference, rubric
+  math_reasoning, reference anchor on;
+- bigbench: BIG-Bench-Mistake traces (multistep_arithmetic, logical_deduction; label: no
+  mistaken step and the right answer, against a marked mistake), no reference, rubric
+  math_reasoning;
 - llmbar: LLMBar Natural pairs; pandalm: PandaLM test pairs without a gold tie (rubric
   helpfulness; `compare` rubric method with no tie band; `--direct` adds the direct comparison
   in both orders, the fallback a tie band would use).
@@ -33,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
+from benchmarks.score_rules_analysis import RUBRICS
 from judge.calibration import data
 from judge.calibration.records import LabelledPair, LabelledSample
 
@@ -40,7 +47,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED.exists():
     SHARED = Path("/work/shared/data")
 
-POINT_SETS = ("halueval", "math_ref")
+POINT_SETS = ("halueval", "math_ref", "math_full", "bigbench")
+# The anchor is on where the set carries references (each set's rubric: RUBRICS).
+ANCHORED = ("math_ref", "math_full")
 PAIR_SETS = ("llmbar", "pandalm")
 
 
@@ -85,6 +94,45 @@ def math_ref(n: int, seed: int) -> list[LabelledSample]:
     return _balanced(items, n, seed)
 
 
+def math_full(n: int, seed: int) -> list[LabelledSample]:
+    """Full sampled MATH solutions (under 1,500 characters), the gold answer as reference."""
+    items = []
+    for _, row in data.read_jsonl(SHARED / "math_verification" / "math_cot_100.jsonl"):
+        for k, (solution, label) in enumerate(zip(row["code"], row["score"], strict=True)):
+            if not solution or len(solution) >= 1500:
+                continue
+            items.append(
+                LabelledSample(
+                    id=f"math_full/{row['idx']}/{k}",
+                    prompt=row["question"],
+                    response=solution,
+                    label=bool(label),
+                    reference=str(row["gt"]),
+                )
+            )
+    return _balanced(items, n, seed)
+
+
+def bigbench(n: int, seed: int) -> list[LabelledSample]:
+    """BIG-Bench-Mistake traces: right (no mistake, right answer) or with a marked mistake."""
+    items = []
+    for task in ("multistep_arithmetic", "logical_deduction"):
+        for line, row in data.read_jsonl(SHARED / "bigbench_mistake" / f"{task}.jsonl"):
+            right = row["mistake_index"] is None and str(row["answer"]) == str(row["target"])
+            wrong = row["mistake_index"] is not None
+            if not (right or wrong):
+                continue  # no marked mistake but a wrong answer: the label is unclear
+            items.append(
+                LabelledSample(
+                    id=f"bigbench/{task}/{line}",
+                    prompt=row["input"],
+                    response="\n".join(row["steps"]),
+                    label=right,
+                )
+            )
+    return _balanced(items, n, seed)
+
+
 def llmbar(n: int, seed: int) -> list[LabelledPair]:
     pairs = data.load_llmbar_dataset(SHARED / "llmbar" / "Natural" / "dataset.json")
     rng = np.random.default_rng(seed)
@@ -104,6 +152,8 @@ def pandalm(n: int, seed: int) -> list[LabelledPair]:
 LOADERS: dict[str, Any] = {
     "halueval": halueval,
     "math_ref": math_ref,
+    "math_full": math_full,
+    "bigbench": bigbench,
     "llmbar": llmbar,
     "pandalm": pandalm,
 }
@@ -136,10 +186,10 @@ def run(args: argparse.Namespace) -> None:
         settings = JudgeSettings(
             reasoning=args.reasoning,
             score_rule="mean",
-            reference_anchor=pointwise,
+            reference_anchor=name in ANCHORED,
             tie_margin=0.0,
         )
-        rubric = "honesty" if pointwise else "helpfulness"
+        rubric = RUBRICS[name]
         judge = Judge(backend=backend, rubric=rubric, settings=settings)
         print(f"{name}: {len(items)} items to judge ({len(done)} done)", flush=True)
         for start in range(0, len(items), args.chunk):

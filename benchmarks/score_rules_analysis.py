@@ -24,8 +24,19 @@ from judge.runner.aggregate import aggregate, anchored, rubric_margin
 from judge.types import Criterion, CriterionVerdict
 
 ANCHOR = "agrees_with_reference"
-RUBRICS = {"halueval": "honesty", "math_ref": "honesty", "llmbar": "helpfulness"}
-RUBRICS["pandalm"] = "helpfulness"
+RUBRICS = {
+    "halueval": "honesty",
+    "math_ref": "honesty",
+    "math_full": "math_reasoning",
+    "bigbench": "math_reasoning",
+    "llmbar": "helpfulness",
+    "pandalm": "helpfulness",
+}
+# "judge + plain question": the product's default score (mean, anchored where the set has
+# references) averaged with the plain question's P(yes) / P(a). Fixed before the math_full and
+# bigbench runs (from halueval and pandalm, where it sat between the two), so on those two sets
+# it is a held-out test of the blend, not a fit.
+BLEND = "judge + plain question (average)"
 
 
 def _halves(labels: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -115,6 +126,8 @@ def _pointwise(rows: list[dict[str, Any]], rubric: str) -> tuple[dict[str, np.nd
                 [anchored(a, s) for a, s in zip(r, result[name], strict=True)]
             )
     result["naive"] = np.asarray([r["naive"] for r in rows])
+    default = result["mean + anchor"] if has_anchor else result["mean"]
+    result[BLEND] = (default + result["naive"]) / 2.0
     return result, y
 
 
@@ -165,6 +178,7 @@ def _pairwise(
         "fitted": fitted,
         "naive": (naive_ab + naive_ba) / 2.0,
     }
+    arms[BLEND] = (mean_arr + arms["naive"]) / 2.0
     if all(r.get("direct_p_a_ab") is not None for r in rows):
         direct = (
             np.asarray([r["direct_p_a_ab"] for r in rows])
@@ -223,7 +237,8 @@ def analyse(out: Path, *, n_boot: int = 2000) -> None:
         )
         for key, value in extra.items():
             print(f"- {key}: {value:.3f}")
-        for better, worse in (("mean + anchor", "mean"), ("mean", "cap"), ("fitted", "mean")):
+        pairs = (("mean + anchor", "mean"), ("mean", "cap"), ("fitted", "mean"))
+        for better, worse in (*pairs, (BLEND, "mean + anchor"), (BLEND, "mean")):
             if better in arms and worse in arms:
                 for metric, statistic in METRICS:
 

@@ -156,27 +156,28 @@ def _contrastive_rows(
     settings: GenerateSettings,
     output: Path | None,
 ) -> int:
-    """One contrastive rubric per row; a row that yields none is one line. Returns failures."""
-    from judge.rubric.contrastive import generate_contrastive_rubric
+    """One contrastive rubric per row, all rows in two backend calls; returns the failures.
+
+    A row that yields no rubric is one line naming it; the other rows are written.
+    """
+    from judge.rubric.contrastive import RankedResponses, generate_contrastive_rubrics
 
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
+    items = [
+        RankedResponses(
+            row.prompt, [row.chosen, row.rejected], reference, f"contrastive-row{number}"
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
     failed = 0
-    for number, row in enumerate(rows, start=1):
-        try:
-            rubric = generate_contrastive_rubric(
-                engine,
-                row.prompt,
-                [row.chosen, row.rejected],
-                reference=reference,
-                settings=settings,
-                name=f"contrastive-row{number}",
-            )
-        except RubricError as exc:
+    outcomes = generate_contrastive_rubrics(engine, items, settings=settings)
+    for number, outcome in enumerate(outcomes, start=1):
+        if isinstance(outcome, RubricError):
             failed += 1
-            print_error(f"row {number}: {exc}")
+            print_error(f"row {number}: {outcome}")
             continue
-        _emit_rubric(rubric, None if output is None else output / f"{rubric.name}.yaml")
+        _emit_rubric(outcome, None if output is None else output / f"{outcome.name}.yaml")
     err_console.print(f"{len(rows) - failed} of {len(rows)} row(s) gave a contrastive rubric")
     return failed
 

@@ -12,6 +12,8 @@ from typing import Any
 _EXPORTS = {
     "generate_rubric": "judge.rubric.generate",
     "generate_contrastive_rubric": "judge.rubric.contrastive",
+    "generate_contrastive_rubrics": "judge.rubric.contrastive",
+    "RankedResponses": "judge.rubric.contrastive",
     "generate_rubric_report": "judge.rubric.generate",
     "GeneratedRubric": "judge.rubric.generate",
     "refine": "judge.rubric.refine",

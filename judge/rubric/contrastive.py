@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 from judge.backends.base import Backend
@@ -30,8 +31,8 @@ from judge.rubric.proposal import ProposedCriterion, proposal_check, slug_id
 from judge.rubric.settings import GenerateSettings
 from judge.runner.aggregate import rubric_margin
 from judge.runner.parse import verdict_check
-from judge.runner.rounds import Task, ask
-from judge.types import Criterion, Message, Provenance, Rubric, stable_hash
+from judge.runner.rounds import BatchStats, Flow, Task, drive
+from judge.types import Criterion, Generation, Message, Provenance, Rubric, stable_hash
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,16 @@ def _contrastive_criteria(
     return tuple(kept), weak
 
 
+@dataclass(frozen=True)
+class RankedResponses:
+    """One contrastive input: a request and its responses ranked best first."""
+
+    prompt: str | Sequence[Message]
+    ranked: Sequence[str]
+    reference: str | None = None
+    name: str | None = None
+
+
 def generate_contrastive_rubric(
     backend: Backend,
     prompt: str | Sequence[Message],
@@ -103,17 +114,82 @@ def generate_contrastive_rubric(
         InputError: fewer than two distinct responses.
         RubricError: no proposal had usable criteria, or none was consistent with the labels.
     """
+    [outcome] = generate_contrastive_rubrics(
+        backend,
+        [RankedResponses(prompt, ranked, reference, name)],
+        settings=settings,
+        prompts=prompts,
+    )
+    if isinstance(outcome, RubricError):
+        raise outcome
+    return outcome
+
+
+def generate_contrastive_rubrics(
+    backend: Backend,
+    items: Sequence[RankedResponses],
+    *,
+    settings: GenerateSettings | None = None,
+    prompts: PromptLibrary | None = None,
+) -> list[Rubric | RubricError]:
+    """One contrastive rubric per item (see `generate_contrastive_rubric`), in two backend calls.
+
+    Every item's proposals go in one batch and every candidate's validation in the next, so a
+    file of preference pairs costs two calls, not two per row. An item that yields no
+    consistent rubric gives its `RubricError` in its place; the others are unaffected.
+
+    Raises:
+        InputError: an item with fewer than two distinct responses (checked before any call).
+    """
     settings = settings or GenerateSettings()
     prompts = prompts or default_prompts()
-    conversation = as_conversation(prompt)
-    responses = [text for text in ranked]
-    if len(responses) < 2 or any(not text.strip() for text in responses):
+    for number, item in enumerate(items, start=1):
+        try:
+            _check_ranked(item.ranked)
+        except InputError as exc:
+            if len(items) == 1:
+                raise
+            raise InputError(f"item {number}: {exc.message}", hint=exc.hint) from exc
+    prefix = len(items) > 1
+    flows = [
+        _settled(
+            _contrastive_flow(backend, item, settings, prompts, key=f"r{number}:" if prefix else "")
+        )
+        for number, item in enumerate(items, start=1)
+    ]
+    return drive(backend, flows, BatchStats(), retries=settings.retries)
+
+
+def _check_ranked(ranked: Sequence[str]) -> None:
+    if len(ranked) < 2 or any(not text.strip() for text in ranked):
         raise InputError("contrastive generation needs at least two non-empty ranked responses")
-    if len({" ".join(text.split()) for text in responses}) < len(responses):
+    if len({" ".join(text.split()) for text in ranked}) < len(ranked):
         raise InputError(
             "the ranked responses contain duplicates",
             hint="identical responses cannot be ranked against each other",
         )
+
+
+def _settled(flow: Flow[Rubric]) -> Flow[Rubric | RubricError]:
+    """The flow's rubric, or the `RubricError` it raised (one item never stops the others)."""
+    try:
+        return (yield from flow)
+    except RubricError as exc:
+        return exc
+
+
+def _contrastive_flow(
+    backend: Backend,
+    item: RankedResponses,
+    settings: GenerateSettings,
+    prompts: PromptLibrary,
+    *,
+    key: str,
+) -> Flow[Rubric]:
+    """One item's two rounds: the proposals, then every candidate judged on every response."""
+    conversation = as_conversation(item.prompt)
+    reference = item.reference
+    responses = list(item.ranked)
     shown = [text[: settings.max_response_chars] for text in responses]
     context = PromptContext.from_data(
         conversation=[(m.role, m.content) for m in conversation],
@@ -125,7 +201,7 @@ def generate_contrastive_rubric(
     )
     sampled = settings.candidates > 1
     request = proposal_request(
-        "contrastive",
+        f"{key}contrastive",
         CONTRASTIVE_TEMPLATE,
         context,
         settings,
@@ -134,8 +210,8 @@ def generate_contrastive_rubric(
         n=settings.candidates,
         temperature=settings.candidate_temperature if sampled else None,
     )
-    task = Task(request, proposal_check, role="contrastive")
-    generations = ask(backend, [task], retries=settings.retries, label="contrastive")[request.id]
+    proposed = yield [Task(request, proposal_check, role="contrastive")]
+    generations = proposed[request.id].generations
     rules = proposal_screen(
         request.messages[-1].content,
         conversation,
@@ -172,16 +248,19 @@ def generate_contrastive_rubric(
             reference=reference,
             max_rationale_chars=settings.max_rationale_chars,
             seed=settings.seed,
-            id_prefix=f"k{index}:",
+            id_prefix=f"{key}k{index}:",
         )
         for index, (candidate, _) in enumerate(candidates)
     ]
     tasks = [
-        Task(item.request, verdict_check(item.criterion.id))
+        Task(planned.request, verdict_check(planned.criterion.id), role="validate")
         for evaluation in evaluations
-        for item in evaluation.planned
+        for planned in evaluation.planned
     ]
-    by_id = ask(backend, tasks, retries=settings.retries, label="validate") if tasks else {}
+    by_id: dict[str, list[Generation]] = {}
+    if tasks:
+        attempts = yield tasks
+        by_id = {request_id: list(attempt.generations) for request_id, attempt in attempts.items()}
     best: tuple[float, float, int] | None = None
     selected: dict[int, tuple[Rubric, list[tuple[ProposedCriterion, str]]]] = {}
     margin_floor = settings.min_margin
@@ -235,7 +314,7 @@ def generate_contrastive_rubric(
         for c in chosen.criteria
     )
     return Rubric(
-        name=name or f"contrastive-{stable_hash(prompt_text(conversation))[:8]}",
+        name=item.name or f"contrastive-{stable_hash(prompt_text(conversation))[:8]}",
         description=f"Contrastive rubric for the request: {excerpt(prompt_text(conversation))}",
         criteria=criteria,
         dropped=dropped_criteria(dropped, provenance, taken),

@@ -43,10 +43,12 @@ class RubricWorld:
     def __call__(self, request: GenerationRequest, index: int) -> ScriptedReply | str:
         self.requests.append(request)
         user = request.messages[-1].content
-        kind = request.id.split(":")[0] if ":" in request.id else request.id
-        if request.id == "pool":
+        # Several items in one batch prefix their ids with "r<item>:" (contrastive rows).
+        request_id = re.sub(r"^r\d+:", "", request.id)
+        kind = request_id.split(":")[0] if ":" in request_id else request_id
+        if request_id == "pool":
             return self.pool(request.sampling.seed, index)
-        if request.id in ("propose", "contrastive"):
+        if request_id in ("propose", "contrastive"):
             return (
                 self.proposal_text
                 if self.proposal_text is not None

@@ -6,7 +6,11 @@ import pytest
 from judge.backends.base import Capabilities
 from judge.backends.scripted import ScriptedBackend, ScriptedReply
 from judge.errors import InputError, RubricError
-from judge.rubric.contrastive import generate_contrastive_rubric
+from judge.rubric.contrastive import (
+    RankedResponses,
+    generate_contrastive_rubric,
+    generate_contrastive_rubrics,
+)
 from judge.rubric.generate import generate_rubric, generate_rubric_report
 from judge.rubric.proposal import Screen, criteria_regex, parse_criteria, screen
 from judge.rubric.settings import GenerateSettings
@@ -208,6 +212,37 @@ def test_contrastive_rubric_is_kept_when_it_reproduces_the_labels():
         < shown.index('rank="2"')
         < shown.index(REJECTED)
     )
+
+
+def test_contrastive_rows_share_two_backend_calls_and_keep_their_own_outcomes():
+    third = "Rain taps the window, three soft lines, no forbidden word."
+    world = RubricWorld(
+        satisfies=keyword_judge({"three lines": {CHOSEN, third}, "forbidden": {CHOSEN, third}}),
+        proposal=CONTRASTIVE,
+    )
+    items = [
+        RankedResponses(PROMPT, [CHOSEN, REJECTED], name="one"),
+        RankedResponses(PROMPT, [REJECTED, CHOSEN], name="backwards"),
+        RankedResponses(PROMPT, [third, REJECTED], name="three"),
+    ]
+    backend = world.backend()
+    outcomes = generate_contrastive_rubrics(backend, items)
+    assert backend.calls == 2, "every row's proposals in one call, every validation in the next"
+    assert [len(batch) for batch in backend.batches] == [3, 3 * 2 * 2]
+    first, backwards, three = outcomes
+    assert isinstance(backwards, RubricError) and "not consistent" in str(backwards)
+    assert [first.name, three.name] == ["one", "three"]
+    # A row's rubric does not depend on the rows batched with it.
+    alone = generate_contrastive_rubric(world.backend(), PROMPT, [CHOSEN, REJECTED], name="one")
+    assert first == alone
+
+
+def test_contrastive_rows_with_a_bad_row_are_refused_before_any_call():
+    backend = RubricWorld(satisfies=lambda c, r: 0.5, proposal=CONTRASTIVE).backend()
+    items = [RankedResponses(PROMPT, [CHOSEN, REJECTED]), RankedResponses(PROMPT, [CHOSEN, CHOSEN])]
+    with pytest.raises(InputError, match="item 2: the ranked responses contain duplicates"):
+        generate_contrastive_rubrics(backend, items)
+    assert backend.calls == 0
 
 
 def test_contrastive_rubric_inconsistent_with_labels_is_refused():
