@@ -125,10 +125,26 @@ def _part(part: Mapping[Any, Any], where: str) -> dict[str, list[Any]]:
 
 
 def default_grid(kind: str, has_references: bool) -> list[dict[str, list[Any]]]:
-    """The grid when none is given: the choices that mattered most where we measured."""
+    """The grid when none is given: the choices that mattered most where we measured.
+
+    ``holistic_weight`` 0.5 asks the naive baseline's own question as part of the judgment;
+    tune sends that request once for the baseline and every configuration (shared batches),
+    so trying it costs no model time.
+    """
+    holistic = [0.0, 0.5]
     if kind == "pairwise":
-        return [{"reasoning": ["none", "before"], "pair_method": list(PAIR_METHODS)}]
-    grid: dict[str, list[Any]] = {"reasoning": ["none", "before"], "score_rule": ["mean", "cap"]}
+        return [
+            {
+                "reasoning": ["none", "before"],
+                "pair_method": list(PAIR_METHODS),
+                "holistic_weight": holistic,
+            }
+        ]
+    grid: dict[str, list[Any]] = {
+        "reasoning": ["none", "before"],
+        "score_rule": ["mean", "cap"],
+        "holistic_weight": holistic,
+    }
     if has_references:
         grid["reference_anchor"] = [False, True]
     return [grid]

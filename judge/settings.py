@@ -55,6 +55,12 @@ class JudgeSettings(BaseModel):
     (its text: prompts/reference_anchor.j2), which anchors the score: the score is on the side of
     1/2 that agreement chose, and the other criteria move it by at most half its distance
     from 1/2 (`judge.runner.aggregate.anchored`)."""
+    holistic_weight: float = 0.0
+    """Weight of the plain question in the judgment (0: the rubric alone). The judge also asks
+    the question the naive baseline asks (pointwise: is the response a correct answer, with the
+    reference when there is one; pairwise: which is better, in both orders), in the same batch,
+    and the score is (1 - w) * rubric score + w * its P(yes) (pairs: P(A)). Judgments by rule
+    (blank or gated responses, identical pairs) are left as they are (`judge.runner.holistic`)."""
     retries: int = 1
     """Malformed outputs are retried this many times, each time in one further batch."""
     samples: int = 1
@@ -135,6 +141,8 @@ class JudgeSettings(BaseModel):
             )
         if not 0.0 <= self.tie_margin < 0.5:
             raise ConfigError(f"tie_margin {self.tie_margin} is outside [0, 0.5)")
+        if not 0.0 <= self.holistic_weight <= 1.0:
+            raise ConfigError(f"holistic_weight {self.holistic_weight} is outside [0, 1]")
         if not 0.0 <= self.abstain_band < 0.5:
             raise ConfigError(f"abstain_band {self.abstain_band} is outside [0, 0.5)")
         if self.samples > 1 and self.temperature == 0 and self.sample_temperature <= 0:

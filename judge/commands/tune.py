@@ -34,8 +34,9 @@ def tune(
         typer.Option(
             help="YAML grid: key -> values (every combination), or a list of such mappings. "
             "Keys: the judging settings, rubric, pair_method.",
-            show_default="reasoning none/before x score_rule mean/cap (x reference_anchor "
-            "when the data has references); pairs: reasoning x pair_method",
+            show_default="reasoning none/before x score_rule mean/cap x holistic_weight 0/0.5 "
+            "(x reference_anchor when the data has references); pairs: reasoning x "
+            "pair_method x holistic_weight",
         ),
     ] = None,
     rubric: RubricOpt = "helpfulness",

@@ -97,3 +97,8 @@ def read_overlap(generation: Generation) -> OverlapCheck | None:
     else:
         conflict = conflict_match is not None and conflict_match.group(1).lower() == "yes"
     return OverlapCheck(overlap=overlap, conflict=conflict, p_conflict=p_conflict)
+
+
+def overlap_check(generation: Generation) -> str | None:
+    """Why an overlap output is unusable (asked again), or None when it holds a judgment."""
+    return None if read_overlap(generation) is not None else "no overlap judgment in the output"

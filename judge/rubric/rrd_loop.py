@@ -19,7 +19,7 @@ from judge.prompting import PromptLibrary
 from judge.rubric.decompose import Decomposer
 from judge.rubric.evaluate import VerdictTable, plan_evaluation
 from judge.rubric.filters import Wording, jaccard, misalignment, similarity
-from judge.rubric.overlap import OverlapCheck, overlap_request, read_overlap
+from judge.rubric.overlap import OverlapCheck, overlap_check, overlap_request, read_overlap
 from judge.rubric.pool import PoolResponse
 from judge.rubric.proposal import proposal_check
 from judge.rubric.settings import RefineSettings
@@ -151,7 +151,7 @@ class Refinement:
         }
         tasks = [
             *(Task(item.request, verdict_check(item.criterion.id)) for item in evaluation.planned),
-            *(Task(request, _overlap_check, role="overlap") for _, _, request in overlaps),
+            *(Task(request, overlap_check, role="overlap") for _, _, request in overlaps),
             *(
                 Task(request, proposal_check, role="decompose")
                 for request in decompositions.values()
@@ -399,10 +399,6 @@ class Refinement:
             return node.criterion.weight
         parent = self.accepted[node.parent]
         return self._kept_weight(parent) / len(parent.children)
-
-
-def _overlap_check(generation: Generation) -> str | None:
-    return None if read_overlap(generation) is not None else "no overlap judgment in the output"
 
 
 def send(

@@ -9,14 +9,17 @@ shortfall, reported with the reasons, never padded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from judge.backends.base import Backend
 from judge.prompting import PromptLibrary
 from judge.rubric.evaluate import plan_evaluation
+from judge.rubric.overlap import overlap_check, overlap_request, read_overlap
 from judge.rubric.proposal import ProposedCriterion, slug_id
 from judge.rubric.settings import GenerateSettings
+from judge.rubric.wording import Wording, similarity
 from judge.runner.parse import verdict_check
 from judge.runner.rounds import Task, ask
 from judge.types import Criterion, Message, Rubric
@@ -96,9 +99,20 @@ def pool_spread(
 
 
 def select(
-    candidates: Sequence[Candidate], requested: int, min_pool_spread: float, *, samples: int
+    candidates: Sequence[Candidate],
+    requested: int,
+    min_pool_spread: float,
+    *,
+    samples: int,
+    same_check: Callable[[Candidate, Candidate], float | None] | None = None,
+    meaning_overlap: float = 1.0,
 ) -> tuple[list[Candidate], list[tuple[ProposedCriterion, str]]]:
-    """The best `requested` candidates (in proposal order) and the rest with a reason."""
+    """The best `requested` candidates (in proposal order) and the rest with a reason.
+
+    With `same_check` (the model's overlap of two candidates, None where it was not asked),
+    a candidate rated at least `meaning_overlap` against one ranked above it and kept is
+    dropped as the same check, and the next candidate takes its place.
+    """
 
     def rank(candidate: Candidate) -> tuple[bool, bool, int, float, int]:
         separates = candidate.spread is None or candidate.spread >= min_pool_spread
@@ -111,8 +125,33 @@ def select(
         )
 
     ranked = sorted(candidates, key=rank, reverse=True)
+    same: list[tuple[ProposedCriterion, str]] = []
+    if same_check is not None:
+        kept: list[Candidate] = []
+        for candidate in ranked:
+            match = next(
+                (
+                    (other, rated)
+                    for other in kept
+                    if (rated := same_check(other, candidate)) is not None
+                    and rated >= meaning_overlap
+                ),
+                None,
+            )
+            if match is None:
+                kept.append(candidate)
+                continue
+            other, rated = match
+            same.append(
+                (
+                    candidate.item,
+                    f"screened: the same check as {other.item.text!r} (model-rated overlap "
+                    f"{rated:.2f} >= {meaning_overlap:g})",
+                )
+            )
+        ranked = kept
     chosen = sorted(ranked[:requested], key=lambda c: c.order)
-    rest = [
+    rest = same + [
         (
             candidate.item,
             f"not selected: ranked below the {requested} kept (prompt specificity "
@@ -122,6 +161,45 @@ def select(
         for candidate in ranked[requested:]
     ]
     return chosen, rest
+
+
+def meaning_overlaps(
+    backend: Backend,
+    candidates: Sequence[Candidate],
+    settings: GenerateSettings,
+    *,
+    prompts: PromptLibrary,
+) -> dict[tuple[int, int], float]:
+    """The model-rated overlap of candidate pairs that read alike, asked in one batch.
+
+    Pairs whose wording similarity is at least `settings.meaning_prefilter` are asked, keyed by
+    their (earlier, later) proposal order. The earlier-proposed candidate is the accepted one,
+    the later the candidate; an output with no overlap judgment counts as no overlap (0).
+    """
+    wordings = [Wording.of(c.item.text) for c in candidates]
+    requests = {}
+    for i, j in combinations(range(len(candidates)), 2):
+        if similarity(wordings[i], wordings[j]) < settings.meaning_prefilter:
+            continue
+        first, second = sorted((candidates[i], candidates[j]), key=lambda c: c.order)
+        key = (first.order, second.order)
+        requests[key] = overlap_request(
+            f"meaning:{key[0]}|{key[1]}",
+            second.item.text,
+            first.item.text,
+            prompts=prompts,
+            capabilities=backend.capabilities,
+            seed=settings.seed,
+        )
+    if not requests:
+        return {}
+    tasks = [Task(request, overlap_check, role="meaning") for request in requests.values()]
+    answers = ask(backend, tasks, retries=settings.retries, label="meaning")
+    overlaps = {}
+    for key, request in requests.items():
+        reading = read_overlap(answers[request.id][0])
+        overlaps[key] = 0.0 if reading is None else reading.overlap
+    return overlaps
 
 
 def shortfall_text(

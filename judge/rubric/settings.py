@@ -72,6 +72,26 @@ class GenerateSettings(_Settings):
         le=1.0,
         description="Proposals whose wording is at least this similar are one criterion.",
     )
+    meaning_check: bool = Field(
+        default=False,
+        description="Ask the model whether kept criteria that read somewhat alike (wording "
+        "similarity at least meaning_prefilter) check the same thing, in one more backend "
+        "call; a later-ranked one it rates at least meaning_overlap is dropped for the next "
+        "candidate. Wording alone misses meaning duplicates ('must start with the given "
+        "sentence' / 'must begin with the sentence ...').",
+    )
+    meaning_prefilter: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Wording similarity at or above which two candidates get the meaning check.",
+    )
+    meaning_overlap: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Model-rated overlap at or above which two candidates are one check.",
+    )
     min_pool_spread: float = Field(
         default=0.05,
         ge=0.0,

@@ -14,6 +14,7 @@ from judge.library import load_rubric
 from judge.prompting import PromptContext, PromptLibrary, default_prompts
 from judge.runner.calibrating import Calibrating, apply_calibrator
 from judge.runner.deadline import with_deadline
+from judge.runner.holistic import holistic_pair_flow, holistic_sample_flow
 from judge.runner.naive import naive_pair_flows, naive_sample_flows
 from judge.runner.pairwise import DEFAULT_METHOD, Method, PairPlan, pair_flows
 from judge.runner.requests import (
@@ -155,12 +156,17 @@ class Judge:
             names.add(ROUTE_TEMPLATE)
         if self.settings.likert is not None:
             names.add(LIKERT_TEMPLATE)
+        if self.settings.holistic_weight > 0:
+            names.add(NAIVE_POINTWISE_TEMPLATE)
         return tuple(sorted(names))
 
     def _compare_templates(self, method: Method) -> tuple[str, ...]:
+        names: tuple[str, ...] = (PAIRWISE_TEMPLATE,)
         if method == "rubric":
-            return (PAIRWISE_TEMPLATE, POINTWISE_TEMPLATE, SYSTEM_TEMPLATE)
-        return (PAIRWISE_TEMPLATE,)
+            names = (PAIRWISE_TEMPLATE, POINTWISE_TEMPLATE, SYSTEM_TEMPLATE)
+        if self.settings.holistic_weight > 0:
+            names += (NAIVE_PAIRWISE_TEMPLATE,)
+        return names
 
     @property
     def template_fingerprint(self) -> str:
@@ -272,6 +278,12 @@ class Judge:
             },
         )
         flows: list[Flow[Any]] = list(scoring_flows(plan, samples, self.settings.strategy))
+        if self.settings.holistic_weight > 0:
+            plain = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
+            flows = [
+                holistic_sample_flow(flow, self.builder, plain, index, sample)
+                for index, (flow, sample) in enumerate(zip(flows, samples, strict=True))
+            ]
         if naive:
             record = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
             flows += naive_sample_flows(self.builder, record, samples)
@@ -357,6 +369,12 @@ class Judge:
             record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
         )
         flows: list[Flow[Any]] = list(pair_flows(plan, pairs))
+        if self.settings.holistic_weight > 0:
+            plain = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
+            flows = [
+                holistic_pair_flow(flow, self.builder, plain, index, pair)
+                for index, (flow, pair) in enumerate(zip(flows, pairs, strict=True))
+            ]
         if naive:
             record = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
             flows += naive_pair_flows(self.builder, record, pairs, self.settings.tie_margin)

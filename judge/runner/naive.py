@@ -34,11 +34,20 @@ NAIVE_CRITERION = "naive"
 
 
 def naive_sample_flow(
-    builder: RequestBuilder, record: dict[str, Any], index: int, sample: Sample
+    builder: RequestBuilder,
+    record: dict[str, Any],
+    index: int,
+    sample: Sample,
+    *,
+    stem: str = "#naive",
 ) -> Flow[Judgment]:
-    """One round: the yes/no question; the judgment's score is the verdict's P(yes) (or 1/0)."""
+    """One round: the yes/no question; the judgment's score is the verdict's P(yes) (or 1/0).
+
+    `stem` marks the request ids (the holistic question asks under its own, so that it and the
+    baseline can share a batch).
+    """
     check = verdict_check(NAIVE_CRITERION)
-    task = Task(builder.naive_verdict(index, sample), check, role="naive")
+    task = Task(builder.naive_verdict(index, sample, stem=stem), check, role=stem.lstrip("#"))
     attempts = yield [task]
     attempt = attempts[task.request.id]
     merged = merge_verdicts(NAIVE_CRITERION, attempt.generations, check)
@@ -62,12 +71,15 @@ def naive_pair_flow(
     index: int,
     pair: Pair,
     tie_margin: float,
+    *,
+    stem: str = "#naive",
 ) -> Flow[PairJudgment]:
     """One round: the A/B question in both orders, combined as a direct comparison."""
     chars = builder.settings.max_rationale_chars
     check = order_check(chars)
+    role = stem.lstrip("#")
     tasks = [
-        Task(builder.pairwise(index, pair, order, None, naive=True), check, role="naive")
+        Task(builder.pairwise(index, pair, order, None, naive=True, stem=stem), check, role=role)
         for order in ("ab", "ba")
     ]
     attempts = yield tasks

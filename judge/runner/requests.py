@@ -349,11 +349,19 @@ class RequestBuilder:
         )
 
     def pairwise(
-        self, index: int, pair: Pair, order: str, rubric: Rubric | None, *, naive: bool = False
+        self,
+        index: int,
+        pair: Pair,
+        order: str,
+        rubric: Rubric | None,
+        *,
+        naive: bool = False,
+        stem: str = "#naive",
     ) -> GenerationRequest:
         """One order of a direct comparison: ``ab`` shows response_a first, ``ba`` response_b.
 
-        `naive`: the naive baseline's plain A/B question instead (no rubric, the reference shown).
+        `naive`: the naive baseline's plain A/B question instead (no rubric, the reference shown),
+        its request ids marked by `stem` (the holistic question asks it under its own).
         """
         first, second = (
             (pair.response_a, pair.response_b)
@@ -372,23 +380,30 @@ class RequestBuilder:
             max_rationale_chars=self.settings.max_rationale_chars,
             reasoning=self.settings.reasoning,
         )
-        template, stem = (NAIVE_PAIRWISE_TEMPLATE, "#naive-") if naive else (PAIRWISE_TEMPLATE, "")
+        template, marker = (
+            (NAIVE_PAIRWISE_TEMPLATE, f"{stem}-") if naive else (PAIRWISE_TEMPLATE, "")
+        )
         return GenerationRequest(
-            id=f"p{index}/{stem}{order}",
+            id=f"p{index}/{marker}{order}",
             messages=(Message(role="user", content=self.prompts.render(template, context)),),
             **self._answer(output, output.max_tokens()),
-            prefix_group=f"p{index}/#naive" if naive else f"p{index}",
+            prefix_group=f"p{index}/{stem}" if naive else f"p{index}",
         )
 
-    def naive_verdict(self, index: int, sample: Sample) -> GenerationRequest:
-        """The naive baseline's yes/no question (no rubric, no system message; reference shown)."""
+    def naive_verdict(
+        self, index: int, sample: Sample, *, stem: str = "#naive"
+    ) -> GenerationRequest:
+        """The naive baseline's yes/no question (no rubric, no system message; reference shown).
+
+        `stem` marks its request id (the holistic question asks it under its own).
+        """
         context = self._sample_context(sample, None, reference=sample.reference)
         prompt = self.prompts.render(NAIVE_POINTWISE_TEMPLATE, context)
         return GenerationRequest(
-            id=f"s{index}/#naive",
+            id=f"s{index}/{stem}",
             messages=(Message(role="user", content=prompt),),
             **self._verdict_output,
-            prefix_group=f"s{index}/#naive",
+            prefix_group=f"s{index}/{stem}",
         )
 
     def relative_confidence(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from judge.backends.base import Backend, group_by_request
 from judge.types import ErrorKind, Generation, GenerationRequest, SamplingParams, Usage
@@ -22,6 +22,7 @@ Check = Callable[[Generation], str | None]
 
 RETRY_TEMPERATURE = 0.5
 Result = TypeVar("Result")
+Other = TypeVar("Other")
 
 
 @dataclass
@@ -153,6 +154,35 @@ def ask(
 
 Flow = Generator[list[Task], dict[str, Attempt], Result]
 """One sample's (or pair's) rounds: yields tasks, receives their attempts, returns a result."""
+
+
+def joint(first: Flow[Result], second: Flow[Other]) -> Flow[tuple[Result, Other]]:
+    """One flow that runs two: each round holds the tasks both have ready, in one batch.
+
+    When one finishes first, the other goes on alone; the result is both results. The two must
+    not share request ids.
+    """
+    flows: list[Flow[Any]] = [first, second]
+    results: list[Any] = [None, None]
+    pending: dict[int, list[Task]] = {}
+
+    def advance(position: int, attempts: dict[str, Attempt] | None) -> None:
+        flow = flows[position]
+        try:
+            tasks = next(flow) if attempts is None else flow.send(attempts)
+        except StopIteration as stop:
+            results[position] = stop.value
+            pending.pop(position, None)
+            return
+        pending[position] = tasks
+
+    advance(0, None)
+    advance(1, None)
+    while pending:
+        attempts = yield [task for position in sorted(pending) for task in pending[position]]
+        for position in sorted(pending):
+            advance(position, {t.request.id: attempts[t.request.id] for t in pending[position]})
+    return results[0], results[1]
 
 
 def drive(

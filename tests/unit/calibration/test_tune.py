@@ -252,11 +252,13 @@ def test_the_default_grid_of_pairs_varies_reasoning_and_the_pair_method(tmp_path
     backend = knowing()
     run = run_tune(data, backend=backend, output=tmp_path / "out", n_boot=0)
     assert [r.label for r in run.summary.configs] == [
-        "reasoning=none pair_method=rubric",
-        "reasoning=none pair_method=direct",
-        "reasoning=before pair_method=rubric",
-        "reasoning=before pair_method=direct",
+        f"reasoning={reasoning} pair_method={method} holistic_weight={weight}"
+        for reasoning in ("none", "before")
+        for method in ("rubric", "direct")
+        for weight in ("0.0", "0.5")
     ]
+    # The holistic question is the baseline's own request: sent once for both.
+    assert run.summary.shared.requests_sent < run.summary.shared.requests_asked
     assert backend.calls <= 4  # at most a judging round and a tie round, each with a retry
     config = load_cli_config(run.config)
     assert config.defaults["pair_method"] in ("rubric", "direct")
