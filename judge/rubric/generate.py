@@ -35,6 +35,7 @@ from judge.rubric.proposal import (
 from judge.rubric.selection import (
     Candidate,
     GeneratedRubric,
+    meaning_overlaps,
     pool_spread,
     select,
     shortfall_text,
@@ -315,8 +316,21 @@ def generate_rubric_report(
         )
         notes.append(f"candidates judged on a pool of {len(pool)} responses")
 
+    same_check = None
+    if settings.meaning_check and len(candidates) > 1:
+        overlaps = meaning_overlaps(backend, candidates, settings, prompts=prompts)
+        notes.append(f"meaning check on {len(overlaps)} candidate pair(s)")
+
+        def same_check(first: Candidate, second: Candidate) -> float | None:
+            return overlaps.get((min(first.order, second.order), max(first.order, second.order)))
+
     chosen, not_selected = select(
-        candidates, requested, settings.min_pool_spread, samples=settings.samples
+        candidates,
+        requested,
+        settings.min_pool_spread,
+        samples=settings.samples,
+        same_check=same_check,
+        meaning_overlap=settings.meaning_overlap,
     )
     dropped += not_selected
     items, demoted = demote_unstated([c.item for c in chosen], text)

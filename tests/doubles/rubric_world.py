@@ -57,7 +57,7 @@ class RubricWorld:
         if kind == "decompose":
             parent = _BLOCK_RE.search(user).group(1)
             return criteria_json(self.decompositions.get(parent, []))
-        if kind == "overlap":
+        if kind in ("overlap", "meaning"):
             first, second = _BLOCK_RE.findall(user)
             percent, conflict = self.overlaps.get((first, second), (0, False))
             text = json.dumps({"overlap": percent, "conflict": "yes" if conflict else "no"})

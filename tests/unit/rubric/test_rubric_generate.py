@@ -492,3 +492,57 @@ def test_template_examples_come_from_the_instructions_not_from_the_data():
         '"The response is written in French." fits another task.'
     )
     assert template_examples(rendered) == ("The response is written in French.",)
+
+
+STORY = (
+    "Could you write a captivating short story beginning with the sentence: The old abandoned "
+    "house at the end of the street held a secret that no one had ever discovered."
+)
+BEGINS = "The response must begin with the sentence 'The old abandoned house held a secret.'"
+STARTS = "The response must start with the given sentence about the house."
+STORY_CRITERIA = [
+    (BEGINS, "hard_rule"),
+    (STARTS, "principle"),
+    ("The response is an original short story about the abandoned house.", "principle"),
+    ("The response is engaging to read.", "principle"),
+]
+
+
+def test_the_meaning_check_drops_a_candidate_the_model_rates_as_the_same_check():
+    # Wording alone keeps both "begin with the sentence" and "start with the given sentence".
+    world = RubricWorld(
+        satisfies=lambda c, r: 0.5,
+        proposal=STORY_CRITERIA,
+        overlaps={(STARTS, BEGINS): (90, False)},
+    )
+    plain = generate_rubric(world.backend(), STORY, settings=GenerateSettings(max_criteria=3))
+    assert [c.text for c in plain.criteria] == [t for t, _ in STORY_CRITERIA[:3]]
+    backend = world.backend()
+    report = generate_rubric_report(
+        backend, STORY, settings=GenerateSettings(max_criteria=3, meaning_check=True)
+    )
+    # The duplicate goes; the next candidate (generic, so ranked last) takes its place.
+    kept = [c.text for c in report.rubric.criteria]
+    assert kept == [BEGINS, STORY_CRITERIA[2][0], STORY_CRITERIA[3][0]]
+    reasons = {d.criterion.text: d.reason for d in report.rubric.dropped}
+    assert reasons[STARTS] == (
+        f"screened: the same check as {BEGINS!r} (model-rated overlap 0.90 >= 0.7)"
+    )
+    assert backend.calls == 2, "the proposals, then every meaning check in one batch"
+    asked = [r.id for r in backend.batches[1]]
+    # Only pairs that read somewhat alike are asked (wording similarity >= 0.2).
+    assert 0 < len(asked) < 6 and all(i.startswith("meaning:") for i in asked)
+    assert "meaning check on" in report.notes[-1]
+
+
+def test_the_meaning_check_keeps_distinct_checks_and_reports_a_shortfall_honestly():
+    world = RubricWorld(
+        satisfies=lambda c, r: 0.5,
+        proposal=STORY_CRITERIA[:2],
+        overlaps={(STARTS, BEGINS): (90, False)},
+    )
+    report = generate_rubric_report(
+        world.backend(), STORY, settings=GenerateSettings(max_criteria=2, meaning_check=True)
+    )
+    assert [c.text for c in report.rubric.criteria] == [BEGINS]
+    assert report.shortfall is not None and "1 short" in report.shortfall
