@@ -12,13 +12,13 @@ from judge.commands.flags import JudgingFlags, model_command
 from judge.commands.render import console, err_console, print_error, rubric_tree
 from judge.errors import JudgeError, RubricError
 from judge.library import dump_rubric, list_rubrics, load_rubric, load_rubric_file
+from judge.rubric.settings import GenerateSettings
 from judge.storage import write_atomic
 from judge.types import Rubric
 
 if TYPE_CHECKING:
     from judge.backends.base import Backend
     from judge.inputs import PreferencePair
-    from judge.rubric.settings import GenerateSettings
 
 rubric_app = typer.Typer(
     help="List, show and check rubrics. Example: judge rubric show helpfulness",
@@ -115,6 +115,13 @@ def rubric_generate(
             min=1, max=16, help="Proposals sampled in one batch (with --pairs: candidates)."
         ),
     ] = 3,
+    meaning_check: Annotated[
+        bool,
+        typer.Option(
+            help="Ask the model which kept criteria check the same thing (one more batch) and "
+            "keep one of each."
+        ),
+    ] = GenerateSettings.model_fields["meaning_check"].default,
 ) -> None:
     """Ask the model for prompt-specific yes/no criteria (hard rules and principles).
 
@@ -123,7 +130,6 @@ def rubric_generate(
     """
     from judge.backends import create_backend
     from judge.inputs import read_preference_pairs
-    from judge.rubric.settings import GenerateSettings
 
     if (prompt is None) == (pairs is None):
         print_error("give exactly one of --prompt and --pairs")
@@ -132,7 +138,9 @@ def rubric_generate(
     if pairs is not None:
         settings = GenerateSettings(max_criteria=max_criteria, candidates=proposals)
     else:
-        settings = GenerateSettings(max_criteria=max_criteria, samples=proposals)
+        settings = GenerateSettings(
+            max_criteria=max_criteria, samples=proposals, meaning_check=meaning_check
+        )
     engine = create_backend(flags.backend, **flags.backend_options)
     try:
         if prompt is not None:
