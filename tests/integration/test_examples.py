@@ -103,14 +103,17 @@ def test_tune_example_writes_a_config_that_judge_config_reads_and_resumes(tmp_pa
     summary = json.loads((tmp_path / "tune.json").read_text())
     assert summary["n"] == 12
     assert [c["label"] for c in summary["configs"]] == [
-        "rubric=factual_accuracy",
-        "rubric=direct_answer",
+        f"holistic_weight={weight} rubric={rubric}"
+        for rubric in ("factual_accuracy", "direct_answer")
+        for weight in ("0", "0.5")
     ]
     shared = summary["shared"]
-    # Both rubrics' verdicts and the one baseline went in one backend call; the baseline, the
-    # same for both configurations, ran once.
+    # Both rubrics' verdicts (1 + 2 criteria), the holistic question and the baseline went in one
+    # backend call; the plain question is the same request in the holistic configurations and
+    # in every configuration's baseline, so it ran once per item: 12 x (1 + 2 + 1) sent.
     assert shared["backend_calls"] == 1
-    assert shared["requests_asked"] - shared["requests_sent"] == 12
+    assert shared["requests_sent"] == 48
+    assert shared["requests_asked"] == 12 * (1 + 1 + 2 + 2) + 12 * 2 + 12 * 4
     chosen = next(c for c in summary["configs"] if c["name"] == summary["best"])
     # `judge --config tuned.yaml score` judged with the chosen configuration.
     judgment = json.loads(result.stdout.strip().splitlines()[-1])
