@@ -47,6 +47,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument(
+        "--mutual",
+        action="store_true",
+        help="also ask the other direction; a duplicate needs both directions rated",
+    )
     args = parser.parse_args()
     pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line]
     truth = [bool(p["duplicate"]) for p in pairs]
@@ -68,36 +73,47 @@ def main() -> None:
 
     backend = create_backend("transformers", model=args.model, dtype=args.dtype)
     prompts = default_prompts()
+    directions = [("b", "a"), ("a", "b")] if args.mutual else [("b", "a")]
     requests = [
         overlap_request(
-            f"overlap:{i}",
-            pair["b"],
-            pair["a"],
+            f"overlap:{i}:{candidate}",
+            pair[candidate],
+            pair[accepted],
             prompts=prompts,
             capabilities=backend.capabilities,
             seed=settings.seed,
         )
         for i, pair in enumerate(pairs)
         if checked[i]
+        for candidate, accepted in directions
     ]
     started = time.perf_counter()
     generations = backend.generate(requests)
     seconds = time.perf_counter() - started
-    rated: dict[int, float] = {}
+    rated: dict[tuple[int, str], float] = {}
     for request, generation in zip(requests, generations, strict=True):
         result = read_overlap(generation)
-        rated[int(request.id.split(":")[1])] = result.overlap if result is not None else 0.0
-    llm = [rated.get(i, 0.0) >= settings.overlap_reject for i in range(len(pairs))]
-    combined = [w or m for w, m in zip(wording, llm, strict=True)]
-    p, r, fp = precision_recall(combined, truth)
-    print(
-        f"wording + LLM check (overlap >= {settings.overlap_reject}): precision {p:.3f} "
-        f"recall {r:.3f} ({fp} false positives); {len(requests)} requests in one call, "
-        f"{seconds:.0f} s"
-    )
-    for i in sorted(rated):
+        _, index, candidate = request.id.split(":")
+        rated[(int(index), candidate)] = result.overlap if result is not None else 0.0
+    print(f"{len(requests)} requests in one call, {seconds:.0f} s")
+    rules = {"later in earlier (refinement's direction)": [("b",)]}
+    if args.mutual:
+        rules["both directions"] = [("b",), ("a",)]
+    for name, needed in rules.items():
+        llm = [
+            all(rated.get((i, side[0]), 0.0) >= settings.overlap_reject for side in needed)
+            for i in range(len(pairs))
+        ]
+        combined = [w or m for w, m in zip(wording, llm, strict=True)]
+        p, r, fp = precision_recall(combined, truth)
+        print(
+            f"wording + LLM check, {name} (overlap >= {settings.overlap_reject}): precision "
+            f"{p:.3f} recall {r:.3f} ({fp} false positives)"
+        )
+    for i in sorted({index for index, _ in rated}):
         mark = "dup " if truth[i] else "    "
-        print(f"  {mark}{rated[i]:.2f}  {pairs[i]['a'][:60]!r} / {pairs[i]['b'][:60]!r}")
+        both = " ".join(f"{rated.get((i, side), 0.0):.2f}" for side, _ in directions)
+        print(f"  {mark}{both}  {pairs[i]['a'][:55]!r} / {pairs[i]['b'][:55]!r}")
     backend.close()
 
 
