@@ -41,6 +41,9 @@ def backend(plain: dict[str, float], criteria: dict[str, float], *, fail_plain: 
             if first is not None:  # the A/B question: P(first) from the first response
                 return order_reply(plain[first.group(1)])
             return verdict_reply(plain[_RESPONSE.search(content).group(1)])
+        first = _FIRST.search(content)
+        if first is not None:  # the rubric method's direct fallback on a tied margin
+            return order_reply(0.8 if first.group(1) == GOOD else 0.2)
         return verdict_reply(criteria[_RESPONSE.search(content).group(1)])
 
     return ScriptedBackend(reply)
@@ -114,3 +117,17 @@ def test_pairs_blend_p_a_and_decide_the_winner_from_it():
 def test_holistic_weight_is_checked():
     with pytest.raises(ConfigError, match=r"holistic_weight 1.5 is outside \[0, 1\]"):
         JudgeSettings(holistic_weight=1.5)
+
+
+def test_a_pair_whose_rubric_margin_ties_goes_on_to_its_direct_round_beside_the_plain_question():
+    # Equal criteria: the margin ties, so the rubric method asks the direct comparison in a
+    # second round; the plain question, one round long, is done after the first.
+    scripted = backend({GOOD: 0.7, BAD: 0.3}, {GOOD: 0.5, BAD: 0.5})
+    judge = Judge(backend=scripted, rubric="helpfulness", holistic_weight=0.5)
+    [judgment] = judge.compare([PAIR], method="rubric")
+    assert scripted.calls == 2
+    first, second = scripted.batches
+    assert sum("#holistic" in r.id for r in first) == 2
+    assert not any("#holistic" in r.id for r in second) and len(second) == 2
+    assert judgment.p_a == pytest.approx(0.5 * 0.8 + 0.5 * 0.7)
+    assert judgment.winner == "a"
