@@ -133,20 +133,21 @@ def bigbench(n: int, seed: int) -> list[LabelledSample]:
     return _balanced(items, n, seed)
 
 
-def llmbar(n: int, seed: int) -> list[LabelledPair]:
+def llmbar(n: int, seed: int, skip: int = 0) -> list[LabelledPair]:
+    """LLMBar Natural pairs, the seeded order's items `skip` .. `skip + n` (disjoint slices)."""
     pairs = data.load_llmbar_dataset(SHARED / "llmbar" / "Natural" / "dataset.json")
     rng = np.random.default_rng(seed)
-    return [pairs[i] for i in rng.permutation(len(pairs))[:n]]
+    return [pairs[i] for i in rng.permutation(len(pairs))[skip : skip + n]]
 
 
-def pandalm(n: int, seed: int) -> list[LabelledPair]:
+def pandalm(n: int, seed: int, skip: int = 0) -> list[LabelledPair]:
     pairs = [
         p
         for p in data.load_pandalm(SHARED / "pandalm" / "testset-v1.json")
         if p.label != "tie" and len(p.response_a) + len(p.response_b) < 1500
     ]
     rng = np.random.default_rng(seed)
-    return [pairs[i] for i in rng.permutation(len(pairs))[:n]]
+    return [pairs[i] for i in rng.permutation(len(pairs))[skip : skip + n]]
 
 
 LOADERS: dict[str, Any] = {
@@ -181,7 +182,8 @@ def run(args: argparse.Namespace) -> None:
         done = set()
         if target.exists():
             done = {json.loads(line)["id"] for line in target.read_text().splitlines() if line}
-        items = [i for i in LOADERS[name](args.n, args.seed) if i.id not in done]
+        extra = {"skip": args.skip} if name in PAIR_SETS else {}
+        items = [i for i in LOADERS[name](args.n, args.seed, **extra) if i.id not in done]
         pointwise = name in POINT_SETS
         settings = JudgeSettings(
             reasoning=args.reasoning,
@@ -266,6 +268,9 @@ def main() -> int:
     runner.add_argument("--sets", nargs="+", default=list(LOADERS), choices=list(LOADERS))
     runner.add_argument("--n", type=int, default=30)
     runner.add_argument("--seed", type=int, default=0)
+    runner.add_argument(
+        "--skip", type=int, default=0, help="pairs: start this far into the seeded order"
+    )
     runner.add_argument("--chunk", type=int, default=6)
     runner.add_argument("--batch-size", type=int, default=16)
     runner.add_argument("--dtype", default="float32")
