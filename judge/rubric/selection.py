@@ -22,7 +22,7 @@ from judge.rubric.settings import GenerateSettings
 from judge.rubric.wording import Wording, similarity
 from judge.runner.parse import verdict_check
 from judge.runner.rounds import Task, ask
-from judge.types import Criterion, Message, Rubric
+from judge.types import Criterion, GenerationRequest, Message, Rubric
 
 
 @dataclass
@@ -172,33 +172,42 @@ def meaning_overlaps(
 ) -> dict[tuple[int, int], float]:
     """The model-rated overlap of candidate pairs that read alike, asked in one batch.
 
-    Pairs whose wording similarity is at least `settings.meaning_prefilter` are asked, keyed by
-    their (earlier, later) proposal order. The earlier-proposed candidate is the accepted one,
-    the later the candidate; an output with no overlap judgment counts as no overlap (0).
+    Pairs whose wording similarity is at least `settings.meaning_prefilter` are asked in both
+    directions (how much of each the other already checks) and keyed by their (earlier, later)
+    proposal order; the pair's overlap is the smaller of the two, so a criterion and a
+    stricter or compound one that contains it are not one check unless the model also finds
+    the reverse. An output with no overlap judgment counts as no overlap (0).
     """
     wordings = [Wording.of(c.item.text) for c in candidates]
-    requests = {}
+    requests: dict[tuple[int, int], list[GenerationRequest]] = {}
     for i, j in combinations(range(len(candidates)), 2):
         if similarity(wordings[i], wordings[j]) < settings.meaning_prefilter:
             continue
         first, second = sorted((candidates[i], candidates[j]), key=lambda c: c.order)
         key = (first.order, second.order)
-        requests[key] = overlap_request(
-            f"meaning:{key[0]}|{key[1]}",
-            second.item.text,
-            first.item.text,
-            prompts=prompts,
-            capabilities=backend.capabilities,
-            seed=settings.seed,
-        )
+        requests[key] = [
+            overlap_request(
+                f"meaning:{key[0]}|{key[1]}:{direction}",
+                candidate.item.text,
+                accepted.item.text,
+                prompts=prompts,
+                capabilities=backend.capabilities,
+                seed=settings.seed,
+            )
+            for direction, candidate, accepted in (("1", second, first), ("2", first, second))
+        ]
     if not requests:
         return {}
-    tasks = [Task(request, overlap_check, role="meaning") for request in requests.values()]
+    tasks = [
+        Task(request, overlap_check, role="meaning")
+        for pair in requests.values()
+        for request in pair
+    ]
     answers = ask(backend, tasks, retries=settings.retries, label="meaning")
     overlaps = {}
-    for key, request in requests.items():
-        reading = read_overlap(answers[request.id][0])
-        overlaps[key] = 0.0 if reading is None else reading.overlap
+    for key, pair in requests.items():
+        readings = [read_overlap(answers[request.id][0]) for request in pair]
+        overlaps[key] = min(0.0 if r is None else r.overlap for r in readings)
     return overlaps
 
 

@@ -76,9 +76,9 @@ class GenerateSettings(_Settings):
         default=False,
         description="Ask the model whether kept criteria that read somewhat alike (wording "
         "similarity at least meaning_prefilter) check the same thing, in one more backend "
-        "call; a later-ranked one it rates at least meaning_overlap is dropped for the next "
-        "candidate. Wording alone misses meaning duplicates ('must start with the given "
-        "sentence' / 'must begin with the sentence ...').",
+        "call (each pair both ways); a later-ranked one it rates at least meaning_overlap "
+        "both ways is dropped for the next candidate. Wording alone misses meaning "
+        "duplicates ('must start with the given sentence' / 'must begin with the sentence').",
     )
     meaning_prefilter: float = Field(
         default=0.2,

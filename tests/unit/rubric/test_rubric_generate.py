@@ -513,7 +513,7 @@ def test_the_meaning_check_drops_a_candidate_the_model_rates_as_the_same_check()
     world = RubricWorld(
         satisfies=lambda c, r: 0.5,
         proposal=STORY_CRITERIA,
-        overlaps={(STARTS, BEGINS): (90, False)},
+        overlaps={(STARTS, BEGINS): (90, False), (BEGINS, STARTS): (80, False)},
     )
     plain = generate_rubric(world.backend(), STORY, settings=GenerateSettings(max_criteria=3))
     assert [c.text for c in plain.criteria] == [t for t, _ in STORY_CRITERIA[:3]]
@@ -526,12 +526,14 @@ def test_the_meaning_check_drops_a_candidate_the_model_rates_as_the_same_check()
     assert kept == [BEGINS, STORY_CRITERIA[2][0], STORY_CRITERIA[3][0]]
     reasons = {d.criterion.text: d.reason for d in report.rubric.dropped}
     assert reasons[STARTS] == (
-        f"screened: the same check as {BEGINS!r} (model-rated overlap 0.90 >= 0.7)"
+        f"screened: the same check as {BEGINS!r} (model-rated overlap 0.80 >= 0.7)"
     )
     assert backend.calls == 2, "the proposals, then every meaning check in one batch"
     asked = [r.id for r in backend.batches[1]]
     # Only pairs that read somewhat alike are asked (wording similarity >= 0.2).
-    assert 0 < len(asked) < 6 and all(i.startswith("meaning:") for i in asked)
+    # Only pairs that read somewhat alike are asked (wording similarity >= 0.2), both ways.
+    assert 0 < len(asked) < 12 and len(asked) % 2 == 0
+    assert all(i.startswith("meaning:") for i in asked)
     assert "meaning check on" in report.notes[-1]
 
 
@@ -539,10 +541,24 @@ def test_the_meaning_check_keeps_distinct_checks_and_reports_a_shortfall_honestl
     world = RubricWorld(
         satisfies=lambda c, r: 0.5,
         proposal=STORY_CRITERIA[:2],
-        overlaps={(STARTS, BEGINS): (90, False)},
+        overlaps={(STARTS, BEGINS): (90, False), (BEGINS, STARTS): (90, False)},
     )
     report = generate_rubric_report(
         world.backend(), STORY, settings=GenerateSettings(max_criteria=2, meaning_check=True)
     )
     assert [c.text for c in report.rubric.criteria] == [BEGINS]
     assert report.shortfall is not None and "1 short" in report.shortfall
+
+
+def test_the_meaning_check_keeps_a_pair_the_model_finds_covered_one_way_only():
+    # "Begins with the sentence" is part of the compound criterion, not the same check.
+    compound = "The response is a short story that must start with the given sentence."
+    world = RubricWorld(
+        satisfies=lambda c, r: 0.5,
+        proposal=[(STARTS, "principle"), (compound, "principle")],
+        overlaps={(compound, STARTS): (100, False), (STARTS, compound): (30, False)},
+    )
+    report = generate_rubric_report(
+        world.backend(), STORY, settings=GenerateSettings(max_criteria=2, meaning_check=True)
+    )
+    assert [c.text for c in report.rubric.criteria] == [STARTS, compound]
