@@ -156,33 +156,49 @@ Flow = Generator[list[Task], dict[str, Attempt], Result]
 """One sample's (or pair's) rounds: yields tasks, receives their attempts, returns a result."""
 
 
+class _Flows:
+    """Flows advanced round by round: each holds its next round's tasks, or has its result."""
+
+    def __init__(self, flows: Sequence[Flow[Any]]) -> None:
+        self.flows = list(flows)
+        self.results: list[Any] = [None] * len(self.flows)
+        self.pending: dict[int, list[Task]] = {}
+        for position in range(len(self.flows)):
+            self._advance(position, None)
+
+    def _advance(self, position: int, attempts: dict[str, Attempt] | None) -> None:
+        flow = self.flows[position]
+        try:
+            tasks = next(flow) if attempts is None else flow.send(attempts)
+        except StopIteration as stop:
+            self.results[position] = stop.value
+            self.pending.pop(position, None)
+            return
+        if not tasks:
+            raise RuntimeError(f"flow {position} yielded an empty round")
+        self.pending[position] = tasks
+
+    def tasks(self) -> list[Task]:
+        """Every waiting flow's tasks, in flow order: the next round."""
+        return [task for position in sorted(self.pending) for task in self.pending[position]]
+
+    def send(self, attempts: dict[str, Attempt]) -> None:
+        """Give each waiting flow the attempts of its own tasks."""
+        for position in sorted(self.pending):
+            tasks = self.pending[position]
+            self._advance(position, {t.request.id: attempts[t.request.id] for t in tasks})
+
+
 def joint(first: Flow[Result], second: Flow[Other]) -> Flow[tuple[Result, Other]]:
     """One flow that runs two: each round holds the tasks both have ready, in one batch.
 
     When one finishes first, the other goes on alone; the result is both results. The two must
     not share request ids.
     """
-    flows: list[Flow[Any]] = [first, second]
-    results: list[Any] = [None, None]
-    pending: dict[int, list[Task]] = {}
-
-    def advance(position: int, attempts: dict[str, Attempt] | None) -> None:
-        flow = flows[position]
-        try:
-            tasks = next(flow) if attempts is None else flow.send(attempts)
-        except StopIteration as stop:
-            results[position] = stop.value
-            pending.pop(position, None)
-            return
-        pending[position] = tasks
-
-    advance(0, None)
-    advance(1, None)
-    while pending:
-        attempts = yield [task for position in sorted(pending) for task in pending[position]]
-        for position in sorted(pending):
-            advance(position, {t.request.id: attempts[t.request.id] for t in pending[position]})
-    return results[0], results[1]
+    flows = _Flows([first, second])
+    while flows.pending:
+        flows.send((yield flows.tasks()))
+    return flows.results[0], flows.results[1]
 
 
 def drive(
@@ -197,29 +213,12 @@ def drive(
     A flow yields the tasks of its next round (never an empty list) and receives their
     attempts; its return value is its result. Flows that finish without a round cost nothing.
     """
-    results: list[Result | None] = [None] * len(flows)
-    pending: dict[int, list[Task]] = {}
-
-    def advance(position: int, attempts: dict[str, Attempt] | None) -> None:
-        flow = flows[position]
-        try:
-            tasks = next(flow) if attempts is None else flow.send(attempts)
-        except StopIteration as stop:
-            results[position] = stop.value
-            pending.pop(position, None)
-            return
-        if not tasks:
-            raise RuntimeError(f"flow {position} yielded an empty round")
-        pending[position] = tasks
-
-    for position in range(len(flows)):
-        advance(position, None)
-    while pending:
-        tasks = [task for position in sorted(pending) for task in pending[position]]
+    running = _Flows(flows)
+    while running.pending:
+        tasks = running.tasks()
         label = "+".join(dict.fromkeys(task.role for task in tasks))
-        attempts = run_round(backend, tasks, stats, retries=retries, label=label)
-        for position in sorted(pending):
-            advance(position, {t.request.id: attempts[t.request.id] for t in pending[position]})
+        running.send(run_round(backend, tasks, stats, retries=retries, label=label))
+    results: list[Result | None] = running.results
     missing = [position for position, judgment in enumerate(results) if judgment is None]
     if missing:
         raise RuntimeError(f"flows {missing} ended without a judgment")
