@@ -16,6 +16,7 @@ CHANGED = {
     "seed": 7,
     "score_rule": "cap",
     "reference_anchor": True,
+    "holistic_weight": 0.5,
     "retries": 3,
     "samples": 3,
     "sample_temperature": 0.9,
