@@ -50,6 +50,11 @@ def _blend(rubric: float, plain: float, weight: float) -> float:
     return min(1.0, max(0.0, (1.0 - weight) * rubric + weight * plain))
 
 
+def _blend_confidence(judged: float | None, asked: float | None, weight: float) -> float | None:
+    """The blend of two confidences; None unless both parts have one."""
+    return None if judged is None or asked is None else _blend(judged, asked, weight)
+
+
 def _holistic_details(
     judged: dict[str, Any], plain: float, weight: float, before: float
 ) -> dict[str, Any]:
@@ -73,9 +78,7 @@ def blend_judgment(judged: Judgment, asked: Judgment, weight: float) -> Judgment
             }
         )
     [verdict] = asked.verdicts
-    confidence = None
-    if judged.confidence is not None and asked.confidence is not None:
-        confidence = _blend(judged.confidence, asked.confidence, weight)
+    confidence = _blend_confidence(judged.confidence, asked.confidence, weight)
     holistic = verdict.model_copy(update={"criterion_id": HOLISTIC_CRITERION})
     return judged.model_copy(
         update={
@@ -108,9 +111,7 @@ def blend_pair(
             }
         )
     p_a = _blend(judged.p_a, asked.p_a, weight)
-    confidence = None
-    if judged.confidence is not None and asked.confidence is not None:
-        confidence = _blend(judged.confidence, asked.confidence, weight)
+    confidence = _blend_confidence(judged.confidence, asked.confidence, weight)
     return judged.model_copy(
         update={
             "p_a": p_a,

@@ -242,6 +242,10 @@ class Judge:
             ),
         }
 
+    def _plain_record(self, mode: str) -> dict[str, str]:
+        """What the plain question's judgments carry (the baseline's and the holistic one's)."""
+        return {"model": self.backend.model_id, **self.naive_fingerprints(mode)}
+
     def score(self, samples: Sequence[Sample], *, deadline: float | None = None) -> list[Judgment]:
         """Judge each sample under this judge's strategy; one Judgment per sample, in order.
 
@@ -278,15 +282,14 @@ class Judge:
             },
         )
         flows: list[Flow[Any]] = list(scoring_flows(plan, samples, self.settings.strategy))
+        plain = self._plain_record("pointwise") if naive or self.settings.holistic_weight else {}
         if self.settings.holistic_weight > 0:
-            plain = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
             flows = [
                 holistic_sample_flow(flow, self.builder, plain, index, sample)
                 for index, (flow, sample) in enumerate(zip(flows, samples, strict=True))
             ]
         if naive:
-            record = {"model": self.backend.model_id, **self.naive_fingerprints("pointwise")}
-            flows += naive_sample_flows(self.builder, record, samples)
+            flows += naive_sample_flows(self.builder, plain, samples)
         return JudgingPlan(flows, self.settings, len(samples), self._finish_scores)
 
     def _finish_scores(
@@ -369,15 +372,14 @@ class Judge:
             record={"model": self.backend.model_id, **self.compare_fingerprints(method)},
         )
         flows: list[Flow[Any]] = list(pair_flows(plan, pairs))
+        plain = self._plain_record("pairwise") if naive or self.settings.holistic_weight else {}
         if self.settings.holistic_weight > 0:
-            plain = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
             flows = [
                 holistic_pair_flow(flow, self.builder, plain, index, pair)
                 for index, (flow, pair) in enumerate(zip(flows, pairs, strict=True))
             ]
         if naive:
-            record = {"model": self.backend.model_id, **self.naive_fingerprints("pairwise")}
-            flows += naive_pair_flows(self.builder, record, pairs, self.settings.tie_margin)
+            flows += naive_pair_flows(self.builder, plain, pairs, self.settings.tie_margin)
         return JudgingPlan(flows, self.settings, len(pairs), self._finish_comparisons)
 
     def _finish_comparisons(
